@@ -1,0 +1,214 @@
+#include "vb_config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vb_error.h"
+
+typedef enum { OPT_STR, OPT_INT, OPT_SIZE, OPT_LEVEL } opt_type;
+
+typedef struct {
+	const char *name;
+	opt_type type;
+	size_t off;
+	size_t len;          /* OPT_STR: buffer size */
+	const char *def;
+	int64_t min, max;
+	const char *help;
+} opt;
+
+#define OFF(f) offsetof(vb_config, f)
+#define KiB 1024LL
+#define MiB (1024LL * KiB)
+#define GiB (1024LL * MiB)
+#define TiB (1024LL * GiB)
+
+static const opt opts[] = {
+	{ "data", OPT_STR, OFF(data), sizeof(((vb_config *)0)->data), "./voicebus-data", 0, 0, "data directory" },
+	{ "ingest", OPT_STR, OFF(ingest), VB_URL_MAX, "tcp://127.0.0.1:7450", 0, 0, "ingest REP address" },
+	{ "pub", OPT_STR, OFF(pub), VB_URL_MAX, "tcp://127.0.0.1:7451", 0, 0, "publish PUB address" },
+	{ "query", OPT_STR, OFF(query), VB_URL_MAX, "tcp://127.0.0.1:7452", 0, 0, "query REP address" },
+	{ "log_level", OPT_LEVEL, OFF(log_level), 0, "info", 0, 0, "error, warn, info or debug" },
+	{ "ingest_workers", OPT_INT, OFF(ingest_workers), 0, "16", 1, 1024, "concurrent ingest requests" },
+	{ "query_workers", OPT_INT, OFF(query_workers), 0, "4", 1, 256, "concurrent queries" },
+	{ "max_batch", OPT_INT, OFF(max_batch), 0, "1000", 1, 100000, "events per ingest request" },
+	{ "max_message", OPT_SIZE, OFF(max_message), 0, "16MiB", 64 * KiB, 1 * GiB, "bytes per request" },
+	{ "commit_max_events", OPT_INT, OFF(commit_max_events), 0, "10000", 1, 1000000, "events per group commit" },
+	{ "map_size", OPT_SIZE, OFF(map_size), 0, "256MiB", 1 * MiB, 64 * TiB, "initial LMDB map size" },
+	{ "map_size_max", OPT_SIZE, OFF(map_size_max), 0, "1TiB", 1 * MiB, 64 * TiB, "largest LMDB map size" },
+	{ "replay_page", OPT_INT, OFF(replay_page), 0, "1000", 1, 100000, "default events per replay page" },
+	{ "replay_page_max", OPT_INT, OFF(replay_page_max), 0, "10000", 1, 1000000, "most events per replay page" },
+	{ "pub_queue", OPT_INT, OFF(pub_queue), 0, "100000", 16, 100000000, "events queued for PUB" },
+};
+
+#define NOPTS (sizeof(opts) / sizeof(opts[0]))
+
+static int
+parse_size(const char *s, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	long long v = strtoll(s, &end, 10);
+	int64_t mul = 1;
+	if (end == s || errno != 0 || v < 0)
+		return -1;
+	while (isspace((unsigned char)*end))
+		end++;
+	if (*end) {
+		if (!strcmp(end, "KiB") || !strcmp(end, "K") || !strcmp(end, "k"))
+			mul = KiB;
+		else if (!strcmp(end, "MiB") || !strcmp(end, "M"))
+			mul = MiB;
+		else if (!strcmp(end, "GiB") || !strcmp(end, "G"))
+			mul = GiB;
+		else if (!strcmp(end, "TiB") || !strcmp(end, "T"))
+			mul = TiB;
+		else
+			return -1;
+	}
+	if (v > INT64_MAX / mul)
+		return -1;
+	*out = v * mul;
+	return 0;
+}
+
+int
+vb_config_set(vb_config *c, const char *name, const char *value, char *err,
+    size_t errlen)
+{
+	const opt *o = NULL;
+	int64_t v;
+	char *end;
+
+	for (size_t i = 0; i < NOPTS; i++)
+		if (strcmp(opts[i].name, name) == 0)
+			o = &opts[i];
+	if (o == NULL) {
+		snprintf(err, errlen, "%s: unknown option", name);
+		return VB_EINVAL;
+	}
+	switch (o->type) {
+	case OPT_STR:
+		if (value[0] == '\0' || strlen(value) >= o->len) {
+			snprintf(err, errlen, "%s: must be 1 to %zu characters", name, o->len - 1);
+			return VB_EINVAL;
+		}
+		memcpy((char *)c + o->off, value, strlen(value) + 1);
+		return VB_OK;
+	case OPT_LEVEL:
+		if (vb_log_level_parse(value, (vb_log_level *)((char *)c + o->off)) != 0) {
+			snprintf(err, errlen, "%s: \"%s\" is not error, warn, info or debug", name, value);
+			return VB_EINVAL;
+		}
+		return VB_OK;
+	case OPT_INT:
+		errno = 0;
+		v = strtoll(value, &end, 10);
+		if (end == value || *end || errno) {
+			snprintf(err, errlen, "%s: \"%s\" is not an integer", name, value);
+			return VB_EINVAL;
+		}
+		break;
+	case OPT_SIZE:
+		if (parse_size(value, &v) != 0) {
+			snprintf(err, errlen, "%s: \"%s\" is not a size such as 64MiB", name, value);
+			return VB_EINVAL;
+		}
+		break;
+	}
+	if (v < o->min || v > o->max) {
+		snprintf(err, errlen, "%s: %s is out of range [%lld, %lld]", name, value,
+		    (long long)o->min, (long long)o->max);
+		return VB_EINVAL;
+	}
+	*(int64_t *)((char *)c + o->off) = v;
+	return VB_OK;
+}
+
+void
+vb_config_defaults(vb_config *c)
+{
+	char err[128];
+	memset(c, 0, sizeof(*c));
+	for (size_t i = 0; i < NOPTS; i++)
+		vb_config_set(c, opts[i].name, opts[i].def, err, sizeof(err));
+}
+
+typedef struct {
+	vb_config *c;
+	char *err;
+	size_t errlen;
+	const char *path;
+} load_ctx;
+
+static int
+on_ini(void *user, const char *section, const char *name, const char *value)
+{
+	load_ctx *lc = user;
+	char why[256];
+	if (strcmp(section, "broker") != 0) {
+		snprintf(lc->err, lc->errlen, "[%s]: unknown section (options go under [broker])",
+		    section);
+		return 0;
+	}
+	if (vb_config_set(lc->c, name, value, why, sizeof(why)) != 0) {
+		snprintf(lc->err, lc->errlen, "%s", why);
+		return 0;
+	}
+	return 1;
+}
+
+int
+vb_config_load(vb_config *c, const char *path, char *err, size_t errlen)
+{
+	load_ctx lc = { c, err, errlen, path };
+	FILE *f = fopen(path, "r");
+	int rv;
+	err[0] = '\0';
+	if (f == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return VB_EINVAL;
+	}
+	rv = ini_parse_file(f, on_ini, &lc);
+	fclose(f);
+	if (rv == 0)
+		goto check;
+	/* inih returns the line of the first error; the handler said what. */
+	{
+		char why[384];
+		snprintf(why, sizeof(why), "%s", err[0] ? err :
+		    "syntax error (expected [section] or name = value)");
+		snprintf(err, errlen, "%s:%d: %s", path, rv, why);
+	}
+	return VB_EINVAL;
+check:
+	if (c->map_size > c->map_size_max) {
+		snprintf(err, errlen, "%s: map_size: larger than map_size_max", path);
+		return VB_EINVAL;
+	}
+	if (c->replay_page > c->replay_page_max) {
+		snprintf(err, errlen, "%s: replay_page: larger than replay_page_max", path);
+		return VB_EINVAL;
+	}
+	return VB_OK;
+}
+
+void
+vb_config_dump(const vb_config *c, FILE *out)
+{
+	static const char *levels[] = { "error", "warn", "info", "debug" };
+	fprintf(out, "[broker]\n");
+	for (size_t i = 0; i < NOPTS; i++) {
+		const opt *o = &opts[i];
+		const void *p = (const char *)c + o->off;
+		switch (o->type) {
+		case OPT_STR: fprintf(out, "%s = %s\n", o->name, (const char *)p); break;
+		case OPT_LEVEL: fprintf(out, "%s = %s\n", o->name, levels[*(const vb_log_level *)p]); break;
+		default: fprintf(out, "%s = %lld\n", o->name, (long long)*(const int64_t *)p); break;
+		}
+	}
+}

@@ -1,0 +1,46 @@
+/* vb_config: every option of voicebusd, as one table (name, type, default,
+ * bounds), read from an INI file and from the command line. */
+#ifndef VB_CONFIG_H
+#define VB_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vb_log.h"
+
+#define VB_URL_MAX 512
+
+typedef struct vb_config {
+	char data[4096];            /* data directory */
+	char ingest[VB_URL_MAX];    /* REP: events in */
+	char pub[VB_URL_MAX];       /* PUB: events out */
+	char query[VB_URL_MAX];     /* REP: replay, stats */
+	vb_log_level log_level;
+	int64_t ingest_workers;     /* nng contexts serving ingest */
+	int64_t query_workers;      /* threads serving queries */
+	int64_t max_batch;          /* events in one ingest request */
+	int64_t max_message;        /* bytes in one request (NNG_OPT_RECVMAXSZ) */
+	int64_t commit_max_events;  /* events in one group commit */
+	int64_t map_size;           /* initial LMDB map */
+	int64_t map_size_max;       /* the map never grows past this */
+	int64_t replay_page;        /* default events per replay page */
+	int64_t replay_page_max;    /* most events a client may ask per page */
+	int64_t pub_queue;          /* events waiting to be published */
+} vb_config;
+
+/* Fill c with the embedded defaults. */
+void vb_config_defaults(vb_config *c);
+
+/* Read path into c (over what c holds).  On error returns VB_EINVAL and
+ * writes "path:line: option: what is wrong" into err. */
+int vb_config_load(vb_config *c, const char *path, char *err, size_t errlen);
+
+/* Set one option by its name ("ingest", "map_size") from text, as the file
+ * and the command line do.  Returns 0 or VB_EINVAL with the reason in err. */
+int vb_config_set(vb_config *c, const char *name, const char *value, char *err,
+    size_t errlen);
+
+/* Write every option and its value, one "name = value" line each. */
+void vb_config_dump(const vb_config *c, FILE *out);
+
+#endif

@@ -1,0 +1,79 @@
+#include "vb_fanout.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/pub.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vb_error.h"
+#include "vb_event.h"
+
+struct vb_fanout {
+	nng_socket sock;
+	int open;
+	vb_log *log;
+	uint64_t failed;
+};
+
+int
+vb_fanout_open(const char *url, vb_log *log, vb_fanout **out)
+{
+	vb_fanout *fo = calloc(1, sizeof(*fo));
+	int rv;
+	if (fo == NULL)
+		return VB_ENOMEM;
+	fo->log = log;
+	if ((rv = nng_pub0_open(&fo->sock)) != 0)
+		goto fail;
+	fo->open = 1;
+	/* A deep per-subscriber queue rides out short stalls without a
+	 * round trip to the log; beyond it, gap filling takes over. */
+	nng_socket_set_int(fo->sock, NNG_OPT_SENDBUF, 8192);
+	if ((rv = nng_listen(fo->sock, url, NULL, 0)) != 0) {
+		vb_log_error(log, "F001", "cannot listen on %s: %s", url, nng_strerror(rv));
+		goto fail;
+	}
+	*out = fo;
+	return VB_OK;
+fail:
+	vb_fanout_close(fo);
+	return vb_err_from_nng(rv);
+}
+
+int
+vb_fanout_publish(vb_fanout *fo, const uint8_t *p, size_t len)
+{
+	vb_event_peek pk;
+	nng_msg *msg;
+	int rv;
+
+	if (vb_event_peek_pb(p, len, &pk) != 0)
+		return VB_ECORRUPT;
+	if ((rv = nng_msg_alloc(&msg, pk.type_len + 1 + len)) != 0)
+		goto fail;
+	memcpy(nng_msg_body(msg), pk.type, pk.type_len);
+	((uint8_t *)nng_msg_body(msg))[pk.type_len] = 0;
+	memcpy((uint8_t *)nng_msg_body(msg) + pk.type_len + 1, p, len);
+	memcpy((uint8_t *)nng_msg_body(msg) + pk.type_len + 1, p, len);
+	if ((rv = nng_sendmsg(fo->sock, msg, NNG_FLAG_NONBLOCK)) != 0) {
+		nng_msg_free(msg);
+		goto fail;
+	}
+	return VB_OK;
+fail:
+	/* The event is stored; subscribers will fill the gap from the log. */
+	if (fo->failed++ % 10000 == 0)
+		vb_log_warn(fo->log, "F002", "publish failed: %s (%llu so far)",
+		    nng_strerror(rv), (unsigned long long)fo->failed);
+	return vb_err_from_nng(rv);
+}
+
+void
+vb_fanout_close(vb_fanout *fo)
+{
+	if (fo == NULL)
+		return;
+	if (fo->open)
+		nng_close(fo->sock);
+	free(fo);
+}

@@ -1,0 +1,579 @@
+/* vb_store: LMDB storage of the log and its indexes.  See vb_store.h. */
+#include "vb_store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "vb_error.h"
+#include "vb_event.h"
+#include "vb_time.h"
+
+#define META_CUSTOMERS "c"
+#define META_FORMAT "format"
+#define STORE_FORMAT 1
+
+struct vb_store {
+	MDB_env *env;
+	MDB_dbi dlog, ids, cust, meta;
+	/* Readers hold it shared for the life of a read transaction; the map
+	 * is resized only under it exclusively, because LMDB requires that no
+	 * transaction be active in the process while it remaps. */
+	pthread_rwlock_t maplock;
+	_Atomic uint64_t last_seq;
+	uint64_t map_size_max;
+	int lock_fd;
+	char *dir;
+	vb_log *log;
+};
+
+/* Counters added by one transaction, written once at its end. */
+typedef struct {
+	char key[80];
+	uint64_t delta;
+} counter;
+
+#define MAX_COUNTERS 64
+
+static int
+counter_add(counter *cs, size_t *n, char kind, const char *name)
+{
+	char key[80];
+	snprintf(key, sizeof(key), "%c:%.70s", kind, name);
+	for (size_t i = 0; i < *n; i++) {
+		if (strcmp(cs[i].key, key) == 0) {
+			cs[i].delta++;
+			return 0;
+		}
+	}
+	if (*n == MAX_COUNTERS)
+		return -1; /* cannot happen with the contract's types */
+	memcpy(cs[*n].key, key, sizeof(key));
+	cs[(*n)++].delta = 1;
+	return 0;
+}
+
+static int
+counters_write(MDB_txn *txn, MDB_dbi meta, const counter *cs, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		MDB_val k = { strlen(cs[i].key), (void *)cs[i].key }, v;
+		uint64_t c = 0;
+		int rv = mdb_get(txn, meta, &k, &v);
+		if (rv == 0 && v.mv_size == sizeof(c))
+			memcpy(&c, v.mv_data, sizeof(c));
+		else if (rv != 0 && rv != MDB_NOTFOUND)
+			return rv;
+		c += cs[i].delta;
+		v.mv_size = sizeof(c);
+		v.mv_data = &c;
+		if ((rv = mdb_put(txn, meta, &k, &v, 0)) != 0)
+			return rv;
+	}
+	return 0;
+}
+
+static int
+lock_dir(const char *dir, int *fd_out)
+{
+	char path[4096];
+	int fd;
+	snprintf(path, sizeof(path), "%s/voicebusd.lock", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0640);
+	if (fd < 0)
+		return vb_err_from_errno(errno);
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		int e = errno;
+		close(fd);
+		return e == EWOULDBLOCK ? VB_EBUSY : vb_err_from_errno(e);
+	}
+	*fd_out = fd;
+	return VB_OK;
+}
+
+int
+vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
+{
+	vb_store *st;
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	int rv, dead = 0;
+
+	if ((st = calloc(1, sizeof(*st))) == NULL)
+		return VB_ENOMEM;
+	st->lock_fd = -1;
+	st->log = opts->log;
+	st->map_size_max = opts->map_size_max;
+	pthread_rwlock_init(&st->maplock, NULL);
+	if ((st->dir = strdup(dir)) == NULL) {
+		rv = VB_ENOMEM;
+		goto fail;
+	}
+	if (mkdir(dir, 0750) != 0 && errno != EEXIST) {
+		rv = vb_err_from_errno(errno);
+		goto fail;
+	}
+	if ((rv = lock_dir(dir, &st->lock_fd)) != 0)
+		goto fail;
+	if ((rv = mdb_env_create(&st->env)) != 0 ||
+	    (rv = mdb_env_set_maxdbs(st->env, 8)) != 0 ||
+	    (rv = mdb_env_set_mapsize(st->env, opts->map_size)) != 0 ||
+	    (rv = mdb_env_set_maxreaders(st->env, 256)) != 0)
+		goto fail_mdb;
+	/* MDB_NOTLS: read transactions belong to the transaction object, not
+	 * the thread, as nng and our worker threads need.  No MDB_NOSYNC, no
+	 * MDB_NOMETASYNC: a commit returns after fsync, so an acknowledged
+	 * event survives a crash. */
+	if ((rv = mdb_env_open(st->env, dir, MDB_NOTLS, 0640)) != 0)
+		goto fail_mdb;
+	/* A process killed inside a read transaction leaves its slot taken. */
+	mdb_reader_check(st->env, &dead);
+	if (dead > 0)
+		vb_log_info(st->log, "S001", "cleared %d stale LMDB reader slot(s)", dead);
+	if ((rv = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0 ||
+	    (rv = mdb_dbi_open(txn, "log", MDB_CREATE | MDB_INTEGERKEY, &st->dlog)) != 0 ||
+	    (rv = mdb_dbi_open(txn, "ids", MDB_CREATE, &st->ids)) != 0 ||
+	    (rv = mdb_dbi_open(txn, "cust", MDB_CREATE | MDB_DUPSORT |
+	        MDB_DUPFIXED | MDB_INTEGERDUP, &st->cust)) != 0 ||
+	    (rv = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0)
+		goto fail_mdb;
+	k.mv_size = strlen(META_FORMAT);
+	k.mv_data = META_FORMAT;
+	if ((rv = mdb_get(txn, st->meta, &k, &v)) == MDB_NOTFOUND) {
+		uint32_t fmt = STORE_FORMAT;
+		v.mv_size = sizeof(fmt);
+		v.mv_data = &fmt;
+		if ((rv = mdb_put(txn, st->meta, &k, &v, 0)) != 0)
+			goto fail_mdb;
+	} else if (rv != 0) {
+		goto fail_mdb;
+	} else {
+		uint32_t fmt = 0;
+		if (v.mv_size == sizeof(fmt))
+			memcpy(&fmt, v.mv_data, sizeof(fmt));
+		if (fmt != STORE_FORMAT) {
+			vb_log_error(st->log, "S002", "%s: data format %u, this broker reads %d",
+			    dir, fmt, STORE_FORMAT);
+			rv = VB_ECORRUPT;
+			goto fail;
+		}
+	}
+	if ((rv = mdb_cursor_open(txn, st->dlog, &cur)) != 0)
+		goto fail_mdb;
+	rv = mdb_cursor_get(cur, &k, &v, MDB_LAST);
+	if (rv == 0) {
+		size_t seq;
+		memcpy(&seq, k.mv_data, sizeof(seq));
+		st->last_seq = seq;
+	} else if (rv != MDB_NOTFOUND) {
+		goto fail_mdb;
+	}
+	mdb_cursor_close(cur);
+	cur = NULL;
+	if ((rv = mdb_txn_commit(txn)) != 0) {
+		txn = NULL;
+		goto fail_mdb;
+	}
+	*out = st;
+	return VB_OK;
+fail_mdb:
+	vb_log_error(st->log, "S003", "%s: %s", dir, mdb_strerror(rv));
+	rv = vb_err_from_mdb(rv);
+fail:
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	vb_store_close(st);
+	return rv;
+}
+
+void
+vb_store_close(vb_store *st)
+{
+	if (st == NULL)
+		return;
+	if (st->env)
+		mdb_env_close(st->env);
+	if (st->lock_fd >= 0)
+		close(st->lock_fd);
+	pthread_rwlock_destroy(&st->maplock);
+	free(st->dir);
+	free(st);
+}
+
+uint64_t
+vb_store_last_seq(vb_store *st)
+{
+	return atomic_load(&st->last_seq);
+}
+
+/* Grow the map when what is used plus what may come nears its end.  Called
+ * by the one writer between transactions. */
+static int
+maybe_grow(vb_store *st, size_t incoming, int force)
+{
+	MDB_envinfo info;
+	MDB_stat stat;
+	uint64_t used, want;
+	int rv = 0;
+
+	mdb_env_info(st->env, &info);
+	mdb_env_stat(st->env, &stat);
+	used = (uint64_t)(info.me_last_pgno + 1) * stat.ms_psize;
+	/* Pages are copied on write, and indexes add to the bytes: leave room
+	 * for several times what comes, and for a quarter of the map. */
+	want = used + 4 * (uint64_t)incoming + (16u << 20);
+	if (!force && want + info.me_mapsize / 4 <= info.me_mapsize)
+		return VB_OK;
+	uint64_t size = info.me_mapsize;
+	while (size < want + size / 4 || (force && size == info.me_mapsize))
+		size *= 2;
+	if (size > st->map_size_max)
+		size = st->map_size_max;
+	if (size <= info.me_mapsize)
+		return force ? VB_EFULL : VB_OK;
+	pthread_rwlock_wrlock(&st->maplock);
+	rv = mdb_env_set_mapsize(st->env, size);
+	pthread_rwlock_unlock(&st->maplock);
+	if (rv != 0) {
+		vb_log_error(st->log, "S004", "growing the map to %llu bytes: %s",
+		    (unsigned long long)size, mdb_strerror(rv));
+		return vb_err_from_mdb(rv);
+	}
+	vb_log_info(st->log, "S005", "map grown from %llu to %llu MiB",
+	    (unsigned long long)(info.me_mapsize >> 20),
+	    (unsigned long long)(size >> 20));
+	return VB_OK;
+}
+
+static int
+append_txn(vb_store *st, vb_store_item *items, size_t n, const char *recorded,
+    vb_buf *stored)
+{
+	MDB_txn *txn = NULL;
+	counter cs[MAX_COUNTERS];
+	size_t ncs = 0, stored_base = stored->len;
+	uint64_t seq = atomic_load(&st->last_seq);
+	uint64_t customers = 0;
+	int rv;
+
+	if ((rv = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+		return rv;
+	for (size_t i = 0; i < n; i++) {
+		vb_store_item *it = &items[i];
+		MDB_val k = { strlen(it->id), (void *)it->id }, v;
+		size_t s;
+
+		rv = mdb_get(txn, st->ids, &k, &v);
+		if (rv == 0 && v.mv_size == sizeof(uint64_t)) {
+			memcpy(&it->seq, v.mv_data, sizeof(uint64_t));
+			it->duplicate = 1;
+			continue;
+		}
+		if (rv != MDB_NOTFOUND)
+			goto fail;
+		it->duplicate = 0;
+		it->seq = ++seq;
+		s = (size_t)seq;
+		v.mv_size = sizeof(s);
+		v.mv_data = &s;
+		if ((rv = mdb_put(txn, st->ids, &k, &v, MDB_NOOVERWRITE)) != 0)
+			goto fail;
+		it->stored_off = stored->len;
+		if (vb_buf_append(stored, it->pb, it->pb_len) != 0 ||
+		    vb_event_pb_tail(seq, recorded, stored) != 0) {
+			rv = ENOMEM;
+			goto fail;
+		}
+		it->stored_len = stored->len - it->stored_off;
+		k.mv_size = sizeof(s);
+		k.mv_data = &s;
+		v.mv_size = it->stored_len;
+		v.mv_data = stored->data + it->stored_off;
+		/* Keys only ever grow: MDB_APPEND fills pages to the brim and
+		 * skips the search. */
+		if ((rv = mdb_put(txn, st->dlog, &k, &v, MDB_APPEND)) != 0)
+			goto fail;
+		k.mv_size = strlen(it->customer);
+		k.mv_data = (void *)it->customer;
+		rv = mdb_get(txn, st->cust, &k, &v);
+		if (rv == MDB_NOTFOUND)
+			customers++;
+		else if (rv != 0)
+			goto fail;
+		v.mv_size = sizeof(s);
+		v.mv_data = &s;
+		if ((rv = mdb_put(txn, st->cust, &k, &v, 0)) != 0)
+			goto fail;
+		counter_add(cs, &ncs, 't', it->type);
+		counter_add(cs, &ncs, 's', it->source);
+	}
+	if (customers > 0) {
+		memcpy(cs[ncs].key, META_CUSTOMERS, sizeof(META_CUSTOMERS));
+		cs[ncs++].delta = customers;
+	}
+	if ((rv = counters_write(txn, st->meta, cs, ncs)) != 0)
+		goto fail;
+	rv = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rv != 0)
+		goto fail;
+	atomic_store(&st->last_seq, seq);
+	return 0;
+fail:
+	if (txn)
+		mdb_txn_abort(txn);
+	stored->len = stored_base;
+	return rv;
+}
+
+int
+vb_store_append(vb_store *st, vb_store_item *items, size_t n,
+    const char *recorded, vb_buf *stored)
+{
+	size_t incoming = 0;
+	int rv;
+
+	for (size_t i = 0; i < n; i++)
+		incoming += items[i].pb_len + strlen(items[i].id) + 64;
+	if ((rv = maybe_grow(st, incoming, 0)) != 0)
+		return rv;
+	for (int attempt = 0;; attempt++) {
+		pthread_rwlock_rdlock(&st->maplock);
+		rv = append_txn(st, items, n, recorded, stored);
+		pthread_rwlock_unlock(&st->maplock);
+		if (rv != MDB_MAP_FULL || attempt == 3)
+			break;
+		if (maybe_grow(st, incoming, 1) != 0)
+			break;
+	}
+	if (rv != 0) {
+		vb_log_error(st->log, "S006", "append of %zu event(s) failed: %s", n,
+		    mdb_strerror(rv));
+		return vb_err_from_mdb(rv);
+	}
+	return VB_OK;
+}
+
+static int
+prefix_match(const char *s, size_t len, const char *prefix)
+{
+	size_t pl = strlen(prefix);
+	return pl <= len && memcmp(s, prefix, pl) == 0;
+}
+
+/* Whether the event bytes pass the time and type parts of f. */
+static int
+event_matches(const vb_store_filter *f, const uint8_t *p, size_t len)
+{
+	vb_event_peek pk;
+	if (f->type_prefix == NULL || f->type_prefix[0] == '\0') {
+		if (!f->has_since && !f->has_until)
+			return 1;
+	}
+	if (vb_event_peek_pb(p, len, &pk) != 0)
+		return 0;
+	if (f->type_prefix && f->type_prefix[0] &&
+	    !prefix_match(pk.type, pk.type_len, f->type_prefix))
+		return 0;
+	if (f->has_since || f->has_until) {
+		char t[64];
+		int64_t us;
+		if (pk.time_len >= sizeof(t))
+			return 0;
+		memcpy(t, pk.time, pk.time_len);
+		t[pk.time_len] = '\0';
+		if (vb_time_parse(t, &us) != 0)
+			return 0;
+		if (f->has_since && us < f->since_us)
+			return 0;
+		if (f->has_until && us >= f->until_us)
+			return 0;
+	}
+	return 1;
+}
+
+int
+vb_store_replay(vb_store *st, const vb_store_filter *f, size_t limit,
+    size_t max_bytes, size_t scan_max, vb_store_replay_cb cb, void *arg,
+    uint64_t *next_seq, int *done, uint64_t *last_seq)
+{
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_val k, v;
+	size_t seq, from = f->from_seq ? (size_t)f->from_seq : 1;
+	size_t count = 0, bytes = 0, scanned = 0;
+	int by_customer = f->customer && f->customer[0];
+	int rv;
+
+	*done = 0;
+	*next_seq = from;
+	pthread_rwlock_rdlock(&st->maplock);
+	*last_seq = atomic_load(&st->last_seq);
+	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
+		goto out;
+	if ((rv = mdb_cursor_open(txn, by_customer ? st->cust : st->dlog, &cur)) != 0)
+		goto out;
+	if (by_customer) {
+		k.mv_size = strlen(f->customer);
+		k.mv_data = (void *)f->customer;
+		v.mv_size = sizeof(from);
+		v.mv_data = &from;
+		rv = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
+	} else {
+		k.mv_size = sizeof(from);
+		k.mv_data = &from;
+		rv = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	}
+	while (rv == 0) {
+		MDB_val lv;
+		if (by_customer) {
+			memcpy(&seq, v.mv_data, sizeof(seq));
+			MDB_val lk = { sizeof(seq), &seq };
+			if ((rv = mdb_get(txn, st->dlog, &lk, &lv)) != 0)
+				break;
+		} else {
+			memcpy(&seq, k.mv_data, sizeof(seq));
+			lv = v;
+		}
+		if (f->to_seq && seq > f->to_seq) {
+			rv = MDB_NOTFOUND;
+			break;
+		}
+		if (count >= limit || bytes >= max_bytes || scanned >= scan_max)
+			break;
+		scanned++;
+		*next_seq = seq + 1;
+		if (event_matches(f, lv.mv_data, lv.mv_size)) {
+			if (cb(arg, seq, lv.mv_data, lv.mv_size) != 0)
+				break;
+			count++;
+			bytes += lv.mv_size;
+		}
+		rv = mdb_cursor_get(cur, &k, &v, by_customer ? MDB_NEXT_DUP : MDB_NEXT);
+	}
+	if (rv == MDB_NOTFOUND) {
+		*done = 1;
+		rv = 0;
+	}
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	pthread_rwlock_unlock(&st->maplock);
+	return rv ? vb_err_from_mdb(rv) : VB_OK;
+}
+
+int
+vb_store_stats(vb_store *st, vb_stats *out)
+{
+	MDB_txn *txn = NULL;
+	MDB_cursor *cur = NULL;
+	MDB_envinfo info;
+	MDB_stat ms;
+	MDB_val k, v;
+	struct stat sb;
+	char path[4096];
+	size_t cap = 0;
+	vb_count *all = NULL;
+	size_t nall = 0;
+	int rv;
+
+	memset(out, 0, sizeof(*out));
+	pthread_rwlock_rdlock(&st->maplock);
+	out->last_seq = atomic_load(&st->last_seq);
+	mdb_env_info(st->env, &info);
+	mdb_env_stat(st->env, &ms);
+	out->map_bytes = info.me_mapsize;
+	out->used_bytes = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
+	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
+		goto out;
+	if ((rv = mdb_stat(txn, st->dlog, &ms)) != 0)
+		goto out;
+	out->events = ms.ms_entries;
+	if ((rv = mdb_cursor_open(txn, st->meta, &cur)) != 0)
+		goto out;
+	for (rv = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rv == 0;
+	    rv = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		uint64_t c;
+		if (v.mv_size != sizeof(c))
+			continue;
+		memcpy(&c, v.mv_data, sizeof(c));
+		if (k.mv_size == 1 && ((char *)k.mv_data)[0] == 'c') {
+			out->customers = c;
+			continue;
+		}
+		if (k.mv_size < 3 || ((char *)k.mv_data)[1] != ':')
+			continue;
+		if (nall == cap) {
+			cap = cap ? cap * 2 : 32;
+			vb_count *na = realloc(all, cap * sizeof(*all));
+			if (na == NULL) {
+				rv = ENOMEM;
+				goto out;
+			}
+			all = na;
+		}
+		char *name = strndup((char *)k.mv_data, k.mv_size);
+		if (name == NULL) {
+			rv = ENOMEM;
+			goto out;
+		}
+		all[nall].name = name;
+		all[nall++].count = c;
+	}
+	rv = 0;
+	/* meta keys sort "s:" before "t:": sources first, then types. */
+	out->sources = all;
+	for (size_t i = 0; i < nall && all[i].name[0] == 's'; i++)
+		out->nsources++;
+	out->types = all + out->nsources;
+	out->ntypes = nall - out->nsources;
+	for (size_t i = 0; i < nall; i++)
+		memmove((char *)all[i].name, all[i].name + 2, strlen(all[i].name) - 1);
+	all = NULL;
+	snprintf(path, sizeof(path), "%s/data.mdb", st->dir);
+	if (stat(path, &sb) == 0)
+		out->disk_bytes = (uint64_t)sb.st_size;
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	if (txn)
+		mdb_txn_abort(txn);
+	pthread_rwlock_unlock(&st->maplock);
+	if (all) {
+		for (size_t i = 0; i < nall; i++)
+			free((char *)all[i].name);
+		free(all);
+	}
+	if (rv != 0) {
+		vb_store_stats_free(out);
+		return vb_err_from_mdb(rv);
+	}
+	return VB_OK;
+}
+
+void
+vb_store_stats_free(vb_stats *s)
+{
+	/* sources is the start of the one allocation holding both lists. */
+	vb_count *all = s->sources ? s->sources : s->types;
+	size_t n = s->nsources + s->ntypes;
+	if (all) {
+		for (size_t i = 0; i < n; i++)
+			free((char *)all[i].name);
+		free(all);
+	}
+	memset(s, 0, sizeof(*s));
+}

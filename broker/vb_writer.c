@@ -1,0 +1,187 @@
+#include "vb_writer.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vb_error.h"
+#include "vb_time.h"
+
+struct vb_writer {
+	pthread_t thread;
+	pthread_mutex_t mtx;
+	pthread_cond_t work;   /* the queue is not empty, or stop */
+	pthread_cond_t done;   /* a group was committed */
+	vb_job *head, *tail;
+	int stopping;
+	size_t max_events;
+	vb_store *store;
+	vb_fanout *fo;
+	vb_log *log;
+	/* writer-thread only */
+	vb_store_item *items;
+	size_t items_cap;
+	vb_buf stored;
+};
+
+static int
+gather(vb_writer *w, vb_job *group, size_t *n_out)
+{
+	size_t n = 0;
+	for (vb_job *j = group; j; j = j->next)
+		n += j->n;
+	if (n > w->items_cap) {
+		vb_store_item *p = realloc(w->items, n * sizeof(*p));
+		if (p == NULL)
+			return VB_ENOMEM;
+		w->items = p;
+		w->items_cap = n;
+	}
+	n = 0;
+	for (vb_job *j = group; j; j = j->next) {
+		memcpy(w->items + n, j->items, j->n * sizeof(*j->items));
+		n += j->n;
+	}
+	*n_out = n;
+	return VB_OK;
+}
+
+static void
+commit_group(vb_writer *w, vb_job *group)
+{
+	char recorded[VB_TIME_BUFSZ];
+	size_t n = 0;
+	int rv;
+
+	vb_buf_reset(&w->stored);
+	rv = gather(w, group, &n);
+	if (rv == 0)
+		rv = vb_store_append(w->store, w->items, n,
+		    vb_time_format(vb_time_now(), recorded), &w->stored);
+	/* Results back to their jobs, then wake the submitters: replies leave
+	 * only now, after the commit. */
+	pthread_mutex_lock(&w->mtx);
+	size_t k = 0;
+	for (vb_job *j = group, *next; j; j = next) {
+		next = j->next;
+		if (rv == 0)
+			memcpy(j->items, w->items + k, j->n * sizeof(*j->items));
+		k += j->n;
+		j->rv = rv;
+		j->done = 1;
+	}
+	pthread_cond_broadcast(&w->done);
+	pthread_mutex_unlock(&w->mtx);
+	/* From here on the jobs belong to their submitters again: fan-out
+	 * reads only the writer's own copies (items[], stored). */
+	if (rv != 0 || w->fo == NULL)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const vb_store_item *it = &w->items[i];
+		if (!it->duplicate)
+			vb_fanout_publish(w->fo, w->stored.data + it->stored_off,
+			    it->stored_len);
+	}
+}
+
+static void *
+writer_main(void *arg)
+{
+	vb_writer *w = arg;
+	for (;;) {
+		vb_job *group, *last;
+		size_t n;
+
+		pthread_mutex_lock(&w->mtx);
+		while (w->head == NULL && !w->stopping)
+			pthread_cond_wait(&w->work, &w->mtx);
+		if (w->head == NULL) {
+			pthread_mutex_unlock(&w->mtx);
+			break;
+		}
+		/* Whole jobs, up to max_events (always at least one job). */
+		group = last = w->head;
+		n = last->n;
+		while (last->next && n + last->next->n <= w->max_events) {
+			last = last->next;
+			n += last->n;
+		}
+		w->head = last->next;
+		if (w->head == NULL)
+			w->tail = NULL;
+		last->next = NULL;
+		pthread_mutex_unlock(&w->mtx);
+		/* The items still point into the jobs' requests, which wait
+		 * for us, so no lock is needed while committing. */
+		commit_group(w, group);
+	}
+	return NULL;
+}
+
+int
+vb_writer_start(vb_store *store, vb_fanout *fo, size_t max_events,
+    vb_log *log, vb_writer **out)
+{
+	vb_writer *w = calloc(1, sizeof(*w));
+	if (w == NULL)
+		return VB_ENOMEM;
+	w->store = store;
+	w->fo = fo;
+	w->log = log;
+	w->max_events = max_events;
+	pthread_mutex_init(&w->mtx, NULL);
+	pthread_cond_init(&w->work, NULL);
+	pthread_cond_init(&w->done, NULL);
+	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
+		pthread_mutex_destroy(&w->mtx);
+		pthread_cond_destroy(&w->work);
+		pthread_cond_destroy(&w->done);
+		free(w);
+		return VB_ENOMEM;
+	}
+	*out = w;
+	return VB_OK;
+}
+
+int
+vb_writer_submit(vb_writer *w, vb_job *job)
+{
+	int rv;
+	job->done = 0;
+	job->rv = 0;
+	job->next = NULL;
+	pthread_mutex_lock(&w->mtx);
+	if (w->stopping) {
+		pthread_mutex_unlock(&w->mtx);
+		return VB_ECLOSED;
+	}
+	if (w->tail)
+		w->tail->next = job;
+	else
+		w->head = job;
+	w->tail = job;
+	pthread_cond_signal(&w->work);
+	while (!job->done)
+		pthread_cond_wait(&w->done, &w->mtx);
+	rv = job->rv;
+	pthread_mutex_unlock(&w->mtx);
+	return rv;
+}
+
+void
+vb_writer_stop(vb_writer *w)
+{
+	if (w == NULL)
+		return;
+	pthread_mutex_lock(&w->mtx);
+	w->stopping = 1;
+	pthread_cond_signal(&w->work);
+	pthread_mutex_unlock(&w->mtx);
+	pthread_join(w->thread, NULL);
+	pthread_mutex_destroy(&w->mtx);
+	pthread_cond_destroy(&w->work);
+	pthread_cond_destroy(&w->done);
+	free(w->items);
+	vb_buf_free(&w->stored);
+	free(w);
+}

@@ -1,0 +1,38 @@
+/* vb_writer: group commit.  One thread drains the events submitted by every
+ * ingest worker into one LMDB transaction, commits it (one fsync for all),
+ * wakes the submitters, then hands the new events to fan-out in seq order. */
+#ifndef VB_WRITER_H
+#define VB_WRITER_H
+
+#include <stddef.h>
+
+#include "vb_fanout.h"
+#include "vb_log.h"
+#include "vb_store.h"
+
+typedef struct vb_writer vb_writer;
+
+/* A unit of work: the items of one ingest request.  Owned by the submitter;
+ * the writer uses it only between submit and its return. */
+typedef struct vb_job {
+	vb_store_item *items;
+	size_t n;
+	int rv;             /* out: 0, or why nothing of it was stored */
+	int done;
+	struct vb_job *next;
+} vb_job;
+
+/* Start the writer thread.  store and fo (may be NULL) are borrowed and must
+ * outlive the writer.  max_events bounds one transaction.  *out:
+ * vb_writer_stop. */
+int vb_writer_start(vb_store *store, vb_fanout *fo, size_t max_events,
+    vb_log *log, vb_writer **out);
+
+/* Queue job and wait until its transaction is durable (or failed).
+ * Returns job->rv.  Safe from any number of threads. */
+int vb_writer_submit(vb_writer *w, vb_job *job);
+
+/* Commit what is queued, then stop the thread and free w.  Accepts NULL. */
+void vb_writer_stop(vb_writer *w);
+
+#endif

@@ -1,0 +1,142 @@
+#include "vb_client.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/req.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vb_error.h"
+
+typedef struct endpoint {
+	char *url;
+	nng_socket sock;
+	int open;
+} endpoint;
+
+struct vb_client {
+	endpoint ingest, query;
+	int timeout_ms;
+	vb_buf buf;
+};
+
+static int
+ep_ready(vb_client *c, endpoint *ep)
+{
+	int rv;
+	if (ep->open)
+		return VB_OK;
+	if ((rv = nng_req0_open(&ep->sock)) != 0)
+		return vb_err_from_nng(rv);
+	nng_socket_set_ms(ep->sock, NNG_OPT_SENDTIMEO, c->timeout_ms);
+	nng_socket_set_ms(ep->sock, NNG_OPT_RECVTIMEO, c->timeout_ms);
+	/* Replies may be big replay pages. */
+	nng_socket_set_size(ep->sock, NNG_OPT_RECVMAXSZ, 64u << 20);
+	/* A commit normally takes well under a second; resending sooner
+	 * than this only makes the broker answer "duplicate" twice. */
+	nng_socket_set_ms(ep->sock, NNG_OPT_REQ_RESENDTIME, 10000);
+	nng_socket_set_ms(ep->sock, NNG_OPT_RECONNMINT, 50);
+	nng_socket_set_ms(ep->sock, NNG_OPT_RECONNMAXT, 1000);
+	if ((rv = nng_dial(ep->sock, ep->url, NULL, 0)) != 0) {
+		nng_close(ep->sock);
+		return vb_err_from_nng(rv);
+	}
+	ep->open = 1;
+	return VB_OK;
+}
+
+int
+vb_client_open(const vb_client_opts *opts, vb_client **out)
+{
+	vb_client *c = calloc(1, sizeof(*c));
+	if (c == NULL)
+		return VB_ENOMEM;
+	c->ingest.url = strdup(opts->ingest ? opts->ingest : VB_DEFAULT_INGEST);
+	c->query.url = strdup(opts->query ? opts->query : VB_DEFAULT_QUERY);
+	c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
+	if (c->ingest.url == NULL || c->query.url == NULL) {
+		vb_client_close(c);
+		return VB_ENOMEM;
+	}
+	*out = c;
+	return VB_OK;
+}
+
+void
+vb_client_close(vb_client *c)
+{
+	if (c == NULL)
+		return;
+	if (c->ingest.open)
+		nng_close(c->ingest.sock);
+	if (c->query.open)
+		nng_close(c->query.sock);
+	free(c->ingest.url);
+	free(c->query.url);
+	vb_buf_free(&c->buf);
+	free(c);
+}
+
+/* Send buf on ep and receive the reply message.  *reply: nng_msg_free. */
+static int
+roundtrip(vb_client *c, endpoint *ep, const vb_buf *buf, nng_msg **reply)
+{
+	nng_msg *msg;
+	int rv;
+	if ((rv = ep_ready(c, ep)) != 0)
+		return rv;
+	if ((rv = nng_msg_alloc(&msg, 0)) != 0 ||
+	    (rv = nng_msg_append(msg, buf->data, buf->len)) != 0)
+		goto fail;
+	if ((rv = nng_sendmsg(ep->sock, msg, 0)) != 0) {
+		nng_msg_free(msg);
+		goto fail;
+	}
+	if ((rv = nng_recvmsg(ep->sock, reply, 0)) != 0)
+		goto fail;
+	return VB_OK;
+fail:
+	return vb_err_from_nng(rv);
+}
+
+int
+vb_client_publish_raw(vb_client *c, const uint8_t *p, size_t len,
+    vb_ingest_reply *out)
+{
+	vb_buf b = { (uint8_t *)p, len, len };
+	nng_msg *reply;
+	int rv = roundtrip(c, &c->ingest, &b, &reply);
+	if (rv != 0)
+		return rv;
+	rv = vb_ingest_reply_decode(nng_msg_body(reply), nng_msg_len(reply), out);
+	nng_msg_free(reply);
+	return rv;
+}
+
+int
+vb_client_publish(vb_client *c, vb_event *const *evs, size_t n,
+    vb_ingest_reply *out)
+{
+	int rv;
+	vb_buf_reset(&c->buf);
+	if ((rv = vb_ingest_req_encode(evs, n, &c->buf)) != 0)
+		return rv;
+	return vb_client_publish_raw(c, c->buf.data, c->buf.len, out);
+}
+
+int
+vb_client_query(vb_client *c, const vb_query_req *q, vb_query_reply *out)
+{
+	nng_msg *reply;
+	int rv;
+	vb_buf_reset(&c->buf);
+	if ((rv = vb_query_req_encode(q, &c->buf)) != 0)
+		return rv;
+	if ((rv = roundtrip(c, &c->query, &c->buf, &reply)) != 0)
+		return rv;
+	rv = vb_query_reply_decode(nng_msg_body(reply), nng_msg_len(reply), out);
+	nng_msg_free(reply);
+	return rv;
+}
+
+const char *vb_client_ingest_url(const vb_client *c) { return c->ingest.url; }
+const char *vb_client_query_url(const vb_client *c) { return c->query.url; }

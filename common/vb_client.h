@@ -1,0 +1,49 @@
+/* vb_client: the client side of the broker's ingest and query sockets, for
+ * the CLI, the adapters, the benchmarks and the tests.
+ *
+ * Sockets are dialled on first use, synchronously, so that "nothing listens
+ * there" is an immediate VB_ECONNREFUSED instead of a timeout.  After that
+ * nng reconnects on its own, and REQ resends a request whose reply does not
+ * come: the broker's idempotent ingest makes that safe. */
+#ifndef VB_CLIENT_H
+#define VB_CLIENT_H
+
+#include "vb_event.h"
+#include "vb_wire.h"
+
+#define VB_DEFAULT_INGEST "tcp://127.0.0.1:7450"
+#define VB_DEFAULT_PUB "tcp://127.0.0.1:7451"
+#define VB_DEFAULT_QUERY "tcp://127.0.0.1:7452"
+
+typedef struct vb_client vb_client;
+
+typedef struct vb_client_opts {
+	const char *ingest;  /* NULL: the default address */
+	const char *query;
+	int timeout_ms;      /* per request; 0: 30 s */
+} vb_client_opts;
+
+/* Nothing is dialled yet.  URLs are copied.  *out: vb_client_close. */
+int vb_client_open(const vb_client_opts *opts, vb_client **out);
+void vb_client_close(vb_client *c);
+
+/* Publish n events in one request and wait for the broker's reply (after
+ * its commit).  *out: vb_ingest_reply_free.  A request-wide failure is
+ * out->code / out->error with 0 returned; the return value is for transport
+ * failures (VB_ECONNREFUSED, VB_ETIMEDOUT, ...). */
+int vb_client_publish(vb_client *c, vb_event *const *evs, size_t n,
+    vb_ingest_reply *out);
+
+/* Send a raw, already encoded IngestRequest (benchmarks).  Same reply rules. */
+int vb_client_publish_raw(vb_client *c, const uint8_t *p, size_t len,
+    vb_ingest_reply *out);
+
+/* One query.  *out: vb_query_reply_free.  As for publish, out->code carries
+ * the broker's refusal and the return value transport failures. */
+int vb_client_query(vb_client *c, const vb_query_req *q, vb_query_reply *out);
+
+/* The address a call failed to reach, for error messages. */
+const char *vb_client_ingest_url(const vb_client *c);
+const char *vb_client_query_url(const vb_client *c);
+
+#endif

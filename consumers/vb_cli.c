@@ -1,0 +1,161 @@
+#include "vb_cli.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+
+#include "vb_error.h"
+
+void
+vb_cli_conn_init(vb_cli_conn *c)
+{
+	c->ingest = VB_DEFAULT_INGEST;
+	c->pub = VB_DEFAULT_PUB;
+	c->query = VB_DEFAULT_QUERY;
+	c->timeout_ms = 30000;
+}
+
+int
+vb_cli_u64(const char *s, unsigned long long *out)
+{
+	char *end;
+	if (s == NULL || *s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*out = strtoull(s, &end, 10);
+	return (*end || errno) ? -1 : 0;
+}
+
+int
+vb_cli_conn_opt(vb_cli_conn *c, int opt, const char *arg)
+{
+	unsigned long long v;
+	switch (opt) {
+	case VB_OPT_INGEST: c->ingest = arg; return 1;
+	case VB_OPT_PUB: c->pub = arg; return 1;
+	case VB_OPT_QUERY: c->query = arg; return 1;
+	case VB_OPT_TIMEOUT:
+		if (vb_cli_u64(arg, &v) != 0 || v == 0 || v > 86400) {
+			vb_cli_err("--timeout %s: expected seconds between 1 and 86400", arg);
+			return -1;
+		}
+		c->timeout_ms = (int)v * 1000;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
+vb_cli_client(const vb_cli_conn *c, vb_client **out)
+{
+	vb_client_opts o = { c->ingest, c->query, c->timeout_ms };
+	int rv = vb_client_open(&o, out);
+	if (rv != 0) {
+		vb_cli_err("%s", vb_strerror(rv));
+		return VB_EXIT_FAIL;
+	}
+	return VB_EXIT_OK;
+}
+
+void
+vb_cli_transport_error(const char *url, int rv)
+{
+	if (rv == VB_ECONNREFUSED || rv == VB_ETIMEDOUT || rv == VB_EADDR)
+		vb_cli_err("cannot reach the broker at %s: %s (is voicebusd running?)",
+		    url, vb_strerror(rv));
+	else
+		vb_cli_err("%s: %s", url, vb_strerror(rv));
+}
+
+void
+vb_cli_err(const char *fmt, ...)
+{
+	va_list ap;
+	fputs(VB_PROG ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+#include <string.h>
+
+int
+vb_cli_format_parse(const char *s, vb_cli_format *out)
+{
+	if (strcmp(s, "jsonl") == 0 || strcmp(s, "json") == 0)
+		*out = VB_FMT_JSONL;
+	else if (strcmp(s, "pb") == 0)
+		*out = VB_FMT_PB;
+	else
+		return -1;
+	return 0;
+}
+
+int
+vb_cli_print_event(FILE *out, vb_cli_format fmt, const uint8_t *p, size_t len,
+    vb_buf *buf)
+{
+	vb_buf_reset(buf);
+	if (fmt == VB_FMT_PB) {
+		if (vb_buf_append_varint(buf, len) != 0)
+			return -1;
+		fwrite(buf->data, 1, buf->len, out);
+		fwrite(p, 1, len, out);
+		return 0;
+	}
+	if (vb_event_pb_to_json(p, len, buf) != 0 || vb_buf_append_byte(buf, '\n') != 0)
+		return -1;
+	fwrite(buf->data, 1, buf->len, out);
+	return 0;
+}
+
+int
+vb_cli_replay(vb_client *c, const char *url, const vb_replay_req *base,
+    uint64_t to, vb_cli_event_fn fn, void *arg, uint64_t *last_seen)
+{
+	vb_query_req q = { .kind = VB_QUERY_REPLAY, .replay = *base };
+	uint64_t next = base->from_seq ? base->from_seq : 1;
+	int rv;
+
+	for (;;) {
+		vb_query_reply r;
+		int stop = 0;
+		q.replay.from_seq = next;
+		q.replay.to_seq = to;
+		if ((rv = vb_client_query(c, &q, &r)) != 0) {
+			vb_cli_transport_error(url, rv);
+			return rv;
+		}
+		if (r.code != 0 || r.kind != VB_QUERY_REPLAY) {
+			vb_cli_err("replay refused: %s", r.error[0] ? r.error : "unexpected reply");
+			vb_query_reply_free(&r);
+			return VB_EINVAL;
+		}
+		/* A replay is a snapshot: it ends at the last seq of its
+		 * first page, whatever is stored meanwhile. */
+		if (to == 0)
+			to = r.replay.last_seq ? r.replay.last_seq : 1;
+		for (size_t i = 0; i < r.replay.n && !stop; i++) {
+			vb_event_peek pk;
+			if (vb_event_peek_pb(r.replay.events[i].p, r.replay.events[i].len, &pk) != 0)
+				continue;
+			if (pk.seq > to) {
+				stop = 1;
+				break;
+			}
+			stop = fn(arg, pk.seq, r.replay.events[i].p, r.replay.events[i].len) != 0;
+		}
+		next = r.replay.next_seq;
+		if (last_seen)
+			*last_seen = next > 1 ? next - 1 : 0;
+		stop |= r.replay.done || next > to;
+		vb_query_reply_free(&r);
+		if (stop)
+			break;
+	}
+	if (last_seen && *last_seen > to)
+		*last_seen = to;
+	return 0;
+}

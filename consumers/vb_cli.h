@@ -1,0 +1,92 @@
+/* vb_cli: what the subcommands of `voicebus` share: the connection options,
+ * error reporting in the contract's form, exit codes. */
+#ifndef VB_CLI_H
+#define VB_CLI_H
+
+#include <stdio.h>
+
+#include "vb_client.h"
+
+#define VB_PROG "voicebus"
+
+/* Exit codes of the contract. */
+#define VB_EXIT_OK 0
+#define VB_EXIT_FAIL 1
+#define VB_EXIT_USAGE 2
+
+/* Options every subcommand accepts. */
+typedef struct vb_cli_conn {
+	const char *ingest, *pub, *query;
+	int timeout_ms;
+} vb_cli_conn;
+
+/* getopt_long values of the shared options, above any short option. */
+enum {
+	VB_OPT_INGEST = 1000,
+	VB_OPT_PUB,
+	VB_OPT_QUERY,
+	VB_OPT_TIMEOUT,
+	VB_OPT_HELP,
+	VB_OPT_FIRST_OWN = 1100, /* subcommands number their own from here */
+};
+
+#define VB_CLI_CONN_OPTIONS \
+	{ "ingest", required_argument, NULL, VB_OPT_INGEST }, \
+	{ "pub", required_argument, NULL, VB_OPT_PUB }, \
+	{ "query", required_argument, NULL, VB_OPT_QUERY }, \
+	{ "timeout", required_argument, NULL, VB_OPT_TIMEOUT }, \
+	{ "help", no_argument, NULL, VB_OPT_HELP }
+
+#define VB_CLI_CONN_HELP \
+	"  --ingest URL     ingest address (default " VB_DEFAULT_INGEST ")\n" \
+	"  --pub URL        publish address (default " VB_DEFAULT_PUB ")\n" \
+	"  --query URL      query address (default " VB_DEFAULT_QUERY ")\n" \
+	"  --timeout SEC    per request (default 30)\n"
+
+void vb_cli_conn_init(vb_cli_conn *c);
+
+/* Handle a shared option; returns 1 if it was one, 0 if not, -1 on a bad
+ * value (already reported). */
+int vb_cli_conn_opt(vb_cli_conn *c, int opt, const char *arg);
+
+/* Open a client for c.  Reports failure; returns VB_EXIT_* on failure. */
+int vb_cli_client(const vb_cli_conn *c, vb_client **out);
+
+/* "voicebus: cannot reach the broker at URL: reason" on stderr. */
+void vb_cli_transport_error(const char *url, int rv);
+
+/* Print "voicebus: <fmt>" on stderr. */
+void vb_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parse an unsigned decimal into *out; 0 or -1. */
+int vb_cli_u64(const char *s, unsigned long long *out);
+
+int vb_cmd_publish(int argc, char **argv);
+int vb_cmd_tail(int argc, char **argv);
+int vb_cmd_replay(int argc, char **argv);
+int vb_cmd_stats(int argc, char **argv);
+
+#endif
+
+/* ---- printing and paging events, shared by replay and tail ---- */
+
+typedef enum { VB_FMT_JSONL, VB_FMT_PB } vb_cli_format;
+
+/* Parse "jsonl" or "pb"; 0 or -1. */
+int vb_cli_format_parse(const char *s, vb_cli_format *out);
+
+/* Write one stored event to out: a JSON line, or a varint length and the
+ * protobuf bytes.  buf is scratch.  0, or -1 if p does not decode. */
+int vb_cli_print_event(FILE *out, vb_cli_format fmt, const uint8_t *p,
+    size_t len, vb_buf *buf);
+
+/* Called for each event of a replay, in seq order; non-zero stops. */
+typedef int (*vb_cli_event_fn)(void *arg, uint64_t seq, const uint8_t *p,
+    size_t len);
+
+/* Page through the events matching base from base->from_seq up to to
+ * (inclusive; 0: the last seq when the first page was read).  *last_seen,
+ * if not NULL, gets the highest seq examined.  Returns 0, a transport error
+ * (VB_E...), or VB_EINVAL for a refusal, already reported with url. */
+int vb_cli_replay(vb_client *c, const char *url, const vb_replay_req *base,
+    uint64_t to, vb_cli_event_fn fn, void *arg, uint64_t *last_seen);

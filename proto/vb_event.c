@@ -1,0 +1,703 @@
+/* vb_event: Event <-> protobuf bytes <-> JSON line.  See vb_event.h. */
+#include "vb_event.h"
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vb_error.h"
+#include "vb_event_impl.h"
+
+#define EVENT_DESC voicebus__v1__event__descriptor
+
+static void
+set_err(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
+{
+	if (errlen == 0)
+		return;
+	snprintf(err, errlen, fmt, a, b);
+}
+
+/* Payload field of the Event descriptor for a type ("visit.missed" ->
+ * "visit_missed"), or NULL. */
+static const ProtobufCFieldDescriptor *
+payload_field_for_type(const char *type)
+{
+	char name[64];
+	size_t n = strlen(type);
+	if (n == 0 || n >= sizeof(name))
+		return NULL;
+	for (size_t i = 0; i <= n; i++)
+		name[i] = type[i] == '.' ? '_' : type[i];
+	const ProtobufCFieldDescriptor *f =
+	    protobuf_c_message_descriptor_get_field_by_name(&EVENT_DESC, name);
+	if (f == NULL || !(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) ||
+	    f->type != PROTOBUF_C_TYPE_MESSAGE)
+		return NULL;
+	return f;
+}
+
+static const ProtobufCFieldDescriptor *
+payload_field_set(const Voicebus__V1__Event *pb)
+{
+	if (pb->data_case == VOICEBUS__V1__EVENT__DATA__NOT_SET)
+		return NULL;
+	return protobuf_c_message_descriptor_get_field(&EVENT_DESC,
+	    (unsigned)pb->data_case);
+}
+
+static ProtobufCMessage *
+payload_msg(const Voicebus__V1__Event *pb, const ProtobufCFieldDescriptor **fd)
+{
+	const ProtobufCFieldDescriptor *f = payload_field_set(pb);
+	if (f == NULL)
+		return NULL;
+	if (fd)
+		*fd = f;
+	return *(ProtobufCMessage **)((char *)pb + f->offset);
+}
+
+int
+vb_event_type_known(const char *type)
+{
+	return type != NULL && payload_field_for_type(type) != NULL;
+}
+
+/* ---- JSON -> protobuf ---- */
+
+static int
+set_string(char **slot, const char *s)
+{
+	char *d = strdup(s);
+	if (d == NULL)
+		return VB_ENOMEM;
+	if (*slot != NULL && *slot != protobuf_c_empty_string)
+		free(*slot);
+	*slot = d;
+	return VB_OK;
+}
+
+/* Convert a JSON scalar into the payload field f of msg. */
+static int
+json_to_field(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f,
+    json_t *v, const char *key, char *err, size_t errlen)
+{
+	void *slot = (char *)msg + f->offset;
+	char num[64];
+
+	if (json_is_null(v))
+		return VB_OK;
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_STRING:
+		if (json_is_string(v))
+			return set_string(slot, json_string_value(v));
+		/* Amounts arrive as numbers from many exports: keep their text. */
+		if (json_is_integer(v)) {
+			snprintf(num, sizeof(num), "%lld",
+			    (long long)json_integer_value(v));
+			return set_string(slot, num);
+		}
+		if (json_is_real(v)) {
+			snprintf(num, sizeof(num), "%.15g", json_real_value(v));
+			return set_string(slot, num);
+		}
+		set_err(err, errlen, "data.%s: must be a string", key, NULL);
+		return VB_EINVAL;
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+		if (!json_is_integer(v)) {
+			set_err(err, errlen, "data.%s: must be an integer", key, NULL);
+			return VB_EINVAL;
+		}
+		*(int64_t *)slot = (int64_t)json_integer_value(v);
+		return VB_OK;
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+		if (!json_is_integer(v) || json_integer_value(v) > INT32_MAX ||
+		    json_integer_value(v) < INT32_MIN) {
+			set_err(err, errlen, "data.%s: must be a 32-bit integer", key, NULL);
+			return VB_EINVAL;
+		}
+		*(int32_t *)slot = (int32_t)json_integer_value(v);
+		return VB_OK;
+	case PROTOBUF_C_TYPE_BOOL:
+		if (!json_is_boolean(v)) {
+			set_err(err, errlen, "data.%s: must be true or false", key, NULL);
+			return VB_EINVAL;
+		}
+		*(protobuf_c_boolean *)slot = json_is_true(v);
+		return VB_OK;
+	default:
+		set_err(err, errlen, "data.%s: unsupported field type", key, NULL);
+		return VB_EINVAL;
+	}
+}
+
+static int
+json_to_payload(Voicebus__V1__Event *pb, const char *type, json_t *data,
+    char *err, size_t errlen)
+{
+	const ProtobufCFieldDescriptor *pf = payload_field_for_type(type);
+	const ProtobufCMessageDescriptor *sd;
+	ProtobufCMessage *sub;
+	const char *key;
+	json_t *v;
+	int rv;
+
+	if (pf == NULL) {
+		set_err(err, errlen, "type: unknown event type \"%.64s\"", type, NULL);
+		return VB_EINVAL;
+	}
+	sd = pf->descriptor;
+	sub = malloc(sd->sizeof_message);
+	if (sub == NULL)
+		return VB_ENOMEM;
+	sd->message_init(sub);
+	*(ProtobufCMessage **)((char *)pb + pf->offset) = sub;
+	pb->data_case = (Voicebus__V1__Event__DataCase)pf->id;
+	if (data == NULL || json_is_null(data))
+		return VB_OK;
+	if (!json_is_object(data)) {
+		set_err(err, errlen, "data: must be an object", NULL, NULL);
+		return VB_EINVAL;
+	}
+	json_object_foreach(data, key, v) {
+		const ProtobufCFieldDescriptor *f =
+		    protobuf_c_message_descriptor_get_field_by_name(sd, key);
+		if (f == NULL) {
+			set_err(err, errlen,
+			    "data.%.64s: unknown field for %.64s (silo-specific fields go in attributes)",
+			    key, type);
+			return VB_EINVAL;
+		}
+		if ((rv = json_to_field(sub, f, v, key, err, errlen)) != 0)
+			return rv;
+	}
+	return VB_OK;
+}
+
+static int
+json_to_attributes(Voicebus__V1__Event *pb, json_t *attrs, char *err,
+    size_t errlen)
+{
+	const char *key;
+	json_t *v;
+	size_t n = json_object_size(attrs), i = 0;
+
+	if (!json_is_object(attrs)) {
+		set_err(err, errlen, "attributes: must be an object of strings", NULL, NULL);
+		return VB_EINVAL;
+	}
+	if (n == 0)
+		return VB_OK;
+	pb->attributes = calloc(n, sizeof(*pb->attributes));
+	if (pb->attributes == NULL)
+		return VB_ENOMEM;
+	json_object_foreach(attrs, key, v) {
+		Voicebus__V1__Event__AttributesEntry *e;
+		if (!json_is_string(v)) {
+			set_err(err, errlen, "attributes.%.64s: must be a string", key, NULL);
+			return VB_EINVAL;
+		}
+		e = malloc(sizeof(*e));
+		if (e == NULL)
+			return VB_ENOMEM;
+		voicebus__v1__event__attributes_entry__init(e);
+		pb->attributes[i] = e;
+		pb->n_attributes = ++i;
+		if (set_string(&e->key, key) != 0 ||
+		    set_string(&e->value, json_string_value(v)) != 0)
+			return VB_ENOMEM;
+	}
+	return VB_OK;
+}
+
+static vb_event *
+event_wrap(Voicebus__V1__Event *pb)
+{
+	vb_event *ev = malloc(sizeof(*ev));
+	if (ev == NULL)
+		return NULL;
+	ev->pb = pb;
+	ev->owned = 1;
+	return ev;
+}
+
+int
+vb_event_from_json(const char *text, size_t len, vb_event **out, char *err,
+    size_t errlen)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} strs[] = {
+		{ "id", offsetof(Voicebus__V1__Event, id) },
+		{ "source", offsetof(Voicebus__V1__Event, source) },
+		{ "type", offsetof(Voicebus__V1__Event, type) },
+		{ "customer", offsetof(Voicebus__V1__Event, customer) },
+		{ "time", offsetof(Voicebus__V1__Event, time) },
+		{ "recorded", offsetof(Voicebus__V1__Event, recorded) },
+	};
+	json_error_t jerr;
+	json_t *root, *v;
+	const char *key;
+	Voicebus__V1__Event *pb = NULL;
+	vb_event *ev;
+	int rv = VB_EINVAL;
+
+	if (errlen)
+		err[0] = '\0';
+	root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (root == NULL) {
+		char col[32];
+		snprintf(col, sizeof(col), "%d", jerr.column);
+		set_err(err, errlen, "json: %.160s (column %s)", jerr.text, col);
+		return VB_EINVAL;
+	}
+	if (!json_is_object(root)) {
+		set_err(err, errlen, "json: a line must be one JSON object", NULL, NULL);
+		goto fail;
+	}
+	if ((pb = malloc(sizeof(*pb))) == NULL) {
+		rv = VB_ENOMEM;
+		goto fail;
+	}
+	voicebus__v1__event__init(pb);
+	json_object_foreach(root, key, v) {
+		size_t i;
+		for (i = 0; i < sizeof(strs) / sizeof(strs[0]); i++)
+			if (strcmp(key, strs[i].name) == 0)
+				break;
+		if (i < sizeof(strs) / sizeof(strs[0])) {
+			if (json_is_null(v))
+				continue;
+			if (!json_is_string(v)) {
+				set_err(err, errlen, "%s: must be a string", key, NULL);
+				goto fail;
+			}
+			if ((rv = set_string((char **)((char *)pb + strs[i].off),
+			    json_string_value(v))) != 0)
+				goto fail;
+			rv = VB_EINVAL;
+		} else if (strcmp(key, "seq") == 0) {
+			if (!json_is_integer(v) || json_integer_value(v) < 0) {
+				set_err(err, errlen, "seq: must be a non-negative integer", NULL, NULL);
+				goto fail;
+			}
+			pb->seq = (uint64_t)json_integer_value(v);
+		} else if (strcmp(key, "data") != 0 && strcmp(key, "attributes") != 0) {
+			set_err(err, errlen, "%.64s: unknown field", key, NULL);
+			goto fail;
+		}
+	}
+	if (pb->type[0] == '\0') {
+		set_err(err, errlen, "type: missing", NULL, NULL);
+		goto fail;
+	}
+	if ((rv = json_to_payload(pb, pb->type, json_object_get(root, "data"), err,
+	    errlen)) != 0)
+		goto fail;
+	if ((v = json_object_get(root, "attributes")) != NULL && !json_is_null(v) &&
+	    (rv = json_to_attributes(pb, v, err, errlen)) != 0)
+		goto fail;
+	if ((ev = event_wrap(pb)) == NULL) {
+		rv = VB_ENOMEM;
+		goto fail;
+	}
+	json_decref(root);
+	*out = ev;
+	return VB_OK;
+fail:
+	if (rv == VB_ENOMEM)
+		set_err(err, errlen, "out of memory", NULL, NULL);
+	if (pb)
+		protobuf_c_message_free_unpacked(&pb->base, NULL);
+	json_decref(root);
+	return rv;
+}
+
+/* ---- protobuf ---- */
+
+int
+vb_event_from_pb(const uint8_t *p, size_t len, vb_event **out)
+{
+	Voicebus__V1__Event *pb = voicebus__v1__event__unpack(NULL, len, p);
+	vb_event *ev;
+	if (pb == NULL)
+		return VB_EPROTO;
+	if ((ev = event_wrap(pb)) == NULL) {
+		voicebus__v1__event__free_unpacked(pb, NULL);
+		return VB_ENOMEM;
+	}
+	*out = ev;
+	return VB_OK;
+}
+
+size_t
+vb_event_pb_size(const vb_event *ev)
+{
+	return voicebus__v1__event__get_packed_size(ev->pb);
+}
+
+int
+vb_event_to_pb(const vb_event *ev, vb_buf *out)
+{
+	size_t n = voicebus__v1__event__get_packed_size(ev->pb);
+	int rv = vb_buf_reserve(out, n + 1);
+	if (rv != 0)
+		return rv;
+	voicebus__v1__event__pack(ev->pb, out->data + out->len);
+	out->len += n;
+	out->data[out->len] = 0;
+	return VB_OK;
+}
+
+int
+vb_event_pb_tail(uint64_t seq, const char *recorded, vb_buf *out)
+{
+	size_t rl = strlen(recorded);
+	int rv = 0;
+	rv |= vb_buf_append_byte(out, (6 << 3) | 0);
+	rv |= vb_buf_append_varint(out, seq);
+	rv |= vb_buf_append_byte(out, (7 << 3) | 2);
+	rv |= vb_buf_append_varint(out, rl);
+	rv |= vb_buf_append(out, recorded, rl);
+	return rv ? VB_ENOMEM : VB_OK;
+}
+
+int
+vb_event_peek_pb(const uint8_t *p, size_t len, vb_event_peek *pk)
+{
+	size_t i = 0;
+	memset(pk, 0, sizeof(*pk));
+	while (i < len) {
+		uint64_t key, v;
+		size_t n = vb_varint_decode(p + i, len - i, &key);
+		if (n == 0)
+			return VB_ECORRUPT;
+		i += n;
+		switch (key & 7) {
+		case 0:
+			if ((n = vb_varint_decode(p + i, len - i, &v)) == 0)
+				return VB_ECORRUPT;
+			i += n;
+			if ((key >> 3) == 6)
+				pk->seq = v;
+			break;
+		case 1:
+			i += 8;
+			break;
+		case 5:
+			i += 4;
+			break;
+		case 2:
+			if ((n = vb_varint_decode(p + i, len - i, &v)) == 0 ||
+			    v > len - i - n)
+				return VB_ECORRUPT;
+			i += n;
+			switch (key >> 3) {
+			case 1: pk->id = (const char *)p + i; pk->id_len = v; break;
+			case 3: pk->type = (const char *)p + i; pk->type_len = v; break;
+			case 4: pk->customer = (const char *)p + i; pk->customer_len = v; break;
+			case 5: pk->time = (const char *)p + i; pk->time_len = v; break;
+			default: break;
+			}
+			i += v;
+			break;
+		default:
+			return VB_ECORRUPT;
+		}
+	}
+	return i == len ? VB_OK : VB_ECORRUPT;
+}
+
+/* ---- protobuf -> JSON ---- */
+
+static int
+json_escape(vb_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	int rv = vb_buf_append_byte(b, '"');
+	const char *run = s;
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		if (c >= 0x20 && c != '"' && c != '\\' && c != 0x7f)
+			continue;
+		rv |= vb_buf_append(b, run, (size_t)(s - run));
+		run = s + 1;
+		switch (c) {
+		case '"': rv |= vb_buf_append(b, "\\\"", 2); break;
+		case '\\': rv |= vb_buf_append(b, "\\\\", 2); break;
+		case '\n': rv |= vb_buf_append(b, "\\n", 2); break;
+		case '\r': rv |= vb_buf_append(b, "\\r", 2); break;
+		case '\t': rv |= vb_buf_append(b, "\\t", 2); break;
+		default: {
+			char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+			rv |= vb_buf_append(b, u, 6);
+		}
+		}
+	}
+	rv |= vb_buf_append(b, run, (size_t)(s - run));
+	rv |= vb_buf_append_byte(b, '"');
+	return rv ? VB_ENOMEM : VB_OK;
+}
+
+static int
+json_key(vb_buf *b, int *first, const char *key)
+{
+	int rv = 0;
+	if (!*first)
+		rv |= vb_buf_append_byte(b, ',');
+	*first = 0;
+	rv |= json_escape(b, key);
+	rv |= vb_buf_append_byte(b, ':');
+	return rv ? VB_ENOMEM : VB_OK;
+}
+
+static int
+json_str_field(vb_buf *b, int *first, const char *key, const char *v)
+{
+	if (v == NULL || v[0] == '\0')
+		return VB_OK;
+	if (json_key(b, first, key) != 0)
+		return VB_ENOMEM;
+	return json_escape(b, v);
+}
+
+static int
+payload_to_json(const ProtobufCMessage *sub, vb_buf *b)
+{
+	const ProtobufCMessageDescriptor *sd = sub->descriptor;
+	int first = 1, rv = 0;
+	char num[32];
+
+	rv |= vb_buf_append_byte(b, '{');
+	for (unsigned i = 0; i < sd->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &sd->fields[i];
+		const void *slot = (const char *)sub + f->offset;
+		switch (f->type) {
+		case PROTOBUF_C_TYPE_STRING:
+			rv |= json_str_field(b, &first, f->name, *(char *const *)slot);
+			break;
+		case PROTOBUF_C_TYPE_INT64:
+		case PROTOBUF_C_TYPE_SINT64:
+			if (*(const int64_t *)slot == 0)
+				break;
+			rv |= json_key(b, &first, f->name);
+			snprintf(num, sizeof(num), "%lld", (long long)*(const int64_t *)slot);
+			rv |= vb_buf_append_str(b, num);
+			break;
+		case PROTOBUF_C_TYPE_INT32:
+		case PROTOBUF_C_TYPE_SINT32:
+			if (*(const int32_t *)slot == 0)
+				break;
+			rv |= json_key(b, &first, f->name);
+			snprintf(num, sizeof(num), "%d", *(const int32_t *)slot);
+			rv |= vb_buf_append_str(b, num);
+			break;
+		case PROTOBUF_C_TYPE_BOOL:
+			if (!*(const protobuf_c_boolean *)slot)
+				break;
+			rv |= json_key(b, &first, f->name);
+			rv |= vb_buf_append_str(b, "true");
+			break;
+		default:
+			break;
+		}
+	}
+	rv |= vb_buf_append_byte(b, '}');
+	return rv ? VB_ENOMEM : VB_OK;
+}
+
+static int
+pb_to_json(const Voicebus__V1__Event *pb, vb_buf *b)
+{
+	int first = 1, rv = 0;
+	char num[32];
+	const ProtobufCMessage *sub = payload_msg(pb, NULL);
+
+	rv |= vb_buf_append_byte(b, '{');
+	if (pb->seq) {
+		rv |= json_key(b, &first, "seq");
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)pb->seq);
+		rv |= vb_buf_append_str(b, num);
+	}
+	rv |= json_str_field(b, &first, "id", pb->id);
+	rv |= json_str_field(b, &first, "source", pb->source);
+	rv |= json_str_field(b, &first, "type", pb->type);
+	rv |= json_str_field(b, &first, "customer", pb->customer);
+	rv |= json_str_field(b, &first, "time", pb->time);
+	rv |= json_str_field(b, &first, "recorded", pb->recorded);
+	if (sub != NULL) {
+		rv |= json_key(b, &first, "data");
+		rv |= payload_to_json(sub, b);
+	}
+	if (pb->n_attributes > 0) {
+		int afirst = 1;
+		rv |= json_key(b, &first, "attributes");
+		rv |= vb_buf_append_byte(b, '{');
+		for (size_t i = 0; i < pb->n_attributes; i++) {
+			rv |= json_key(b, &afirst, pb->attributes[i]->key);
+			rv |= json_escape(b, pb->attributes[i]->value);
+		}
+		rv |= vb_buf_append_byte(b, '}');
+	}
+	rv |= vb_buf_append_byte(b, '}');
+	return rv ? VB_ENOMEM : VB_OK;
+}
+
+int
+vb_event_to_json(const vb_event *ev, vb_buf *out)
+{
+	return pb_to_json(ev->pb, out);
+}
+
+int
+vb_event_pb_to_json(const uint8_t *p, size_t len, vb_buf *out)
+{
+	Voicebus__V1__Event *pb = voicebus__v1__event__unpack(NULL, len, p);
+	int rv;
+	if (pb == NULL)
+		return VB_ECORRUPT;
+	rv = pb_to_json(pb, out);
+	voicebus__v1__event__free_unpacked(pb, NULL);
+	return rv;
+}
+
+/* ---- accessors ---- */
+
+const char *vb_event_id(const vb_event *ev) { return ev->pb->id; }
+const char *vb_event_source(const vb_event *ev) { return ev->pb->source; }
+const char *vb_event_type(const vb_event *ev) { return ev->pb->type; }
+const char *vb_event_customer(const vb_event *ev) { return ev->pb->customer; }
+const char *vb_event_time(const vb_event *ev) { return ev->pb->time; }
+const char *vb_event_recorded(const vb_event *ev) { return ev->pb->recorded; }
+uint64_t vb_event_seq(const vb_event *ev) { return ev->pb->seq; }
+
+const char *
+vb_event_payload_type(const vb_event *ev)
+{
+	/* The type names, by payload field name: built from the descriptor
+	 * once per call into a small static table would need a lock; the
+	 * names are few, so map them by the field's id. */
+	static const struct {
+		Voicebus__V1__Event__DataCase c;
+		const char *type;
+	} map[] = {
+		{ VOICEBUS__V1__EVENT__DATA_COMPLAINT_OPENED, "complaint.opened" },
+		{ VOICEBUS__V1__EVENT__DATA_COMPLAINT_UPDATED, "complaint.updated" },
+		{ VOICEBUS__V1__EVENT__DATA_COMPLAINT_RESOLVED, "complaint.resolved" },
+		{ VOICEBUS__V1__EVENT__DATA_COMPLAINT_REOPENED, "complaint.reopened" },
+		{ VOICEBUS__V1__EVENT__DATA_VISIT_SCHEDULED, "visit.scheduled" },
+		{ VOICEBUS__V1__EVENT__DATA_VISIT_COMPLETED, "visit.completed" },
+		{ VOICEBUS__V1__EVENT__DATA_VISIT_MISSED, "visit.missed" },
+		{ VOICEBUS__V1__EVENT__DATA_VISIT_CANCELLED, "visit.cancelled" },
+		{ VOICEBUS__V1__EVENT__DATA_ORDER_PLACED, "order.placed" },
+		{ VOICEBUS__V1__EVENT__DATA_ORDER_RETURNED, "order.returned" },
+		{ VOICEBUS__V1__EVENT__DATA_ORDER_CANCELLED, "order.cancelled" },
+		{ VOICEBUS__V1__EVENT__DATA_INVOICE_ISSUED, "invoice.issued" },
+		{ VOICEBUS__V1__EVENT__DATA_INVOICE_OVERDUE, "invoice.overdue" },
+		{ VOICEBUS__V1__EVENT__DATA_INVOICE_PAID, "invoice.paid" },
+		{ VOICEBUS__V1__EVENT__DATA_CONSENT_GRANTED, "consent.granted" },
+		{ VOICEBUS__V1__EVENT__DATA_CONSENT_WITHDRAWN, "consent.withdrawn" },
+		{ VOICEBUS__V1__EVENT__DATA_MESSAGE_SENT, "message.sent" },
+	};
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (map[i].c == ev->pb->data_case)
+			return map[i].type;
+	return NULL;
+}
+
+const char *
+vb_event_data_str(const vb_event *ev, const char *field)
+{
+	const ProtobufCMessage *sub = payload_msg(ev->pb, NULL);
+	const ProtobufCFieldDescriptor *f;
+	if (sub == NULL)
+		return NULL;
+	f = protobuf_c_message_descriptor_get_field_by_name(sub->descriptor, field);
+	if (f == NULL || f->type != PROTOBUF_C_TYPE_STRING)
+		return NULL;
+	return *(char *const *)((const char *)sub + f->offset);
+}
+
+int
+vb_event_each_string(const vb_event *ev,
+    int (*fn)(void *arg, const char *field, const char *value), void *arg)
+{
+	const Voicebus__V1__Event *pb = ev->pb;
+	const ProtobufCMessage *sub = payload_msg(pb, NULL);
+	char name[160];
+	int rv;
+
+	if ((rv = fn(arg, "id", pb->id)) || (rv = fn(arg, "source", pb->source)) ||
+	    (rv = fn(arg, "type", pb->type)) || (rv = fn(arg, "customer", pb->customer)) ||
+	    (rv = fn(arg, "time", pb->time)) || (rv = fn(arg, "recorded", pb->recorded)))
+		return rv;
+	if (sub != NULL) {
+		const ProtobufCMessageDescriptor *sd = sub->descriptor;
+		for (unsigned i = 0; i < sd->n_fields; i++) {
+			if (sd->fields[i].type != PROTOBUF_C_TYPE_STRING)
+				continue;
+			snprintf(name, sizeof(name), "data.%s", sd->fields[i].name);
+			if ((rv = fn(arg, name, *(char *const *)((const char *)sub +
+			    sd->fields[i].offset))))
+				return rv;
+		}
+	}
+	for (size_t i = 0; i < pb->n_attributes; i++) {
+		snprintf(name, sizeof(name), "attributes.%.100s", pb->attributes[i]->key);
+		if ((rv = fn(arg, "attributes (key)", pb->attributes[i]->key)) ||
+		    (rv = fn(arg, name, pb->attributes[i]->value)))
+			return rv;
+	}
+	return 0;
+}
+
+void
+vb_event_set_seq(vb_event *ev, uint64_t seq)
+{
+	ev->pb->seq = seq;
+}
+
+int
+vb_event_set_recorded(vb_event *ev, const char *recorded)
+{
+	if (!ev->owned)
+		return VB_EINVAL; /* borrowed from a request: its allocator owns it */
+	if (recorded == NULL || recorded[0] == '\0') {
+		if (ev->pb->recorded != protobuf_c_empty_string)
+			free(ev->pb->recorded);
+		ev->pb->recorded = (char *)protobuf_c_empty_string;
+		return VB_OK;
+	}
+	return set_string(&ev->pb->recorded, recorded);
+}
+
+int
+vb_event_to_pb_canonical(const vb_event *ev, vb_buf *out)
+{
+	/* Clear what the broker adds for the length of one pack, then put it
+	 * back: the event may be borrowed, so nothing is freed or replaced. */
+	Voicebus__V1__Event *pb = ev->pb;
+	uint64_t seq = pb->seq;
+	char *recorded = pb->recorded;
+	int rv;
+
+	pb->seq = 0;
+	pb->recorded = (char *)protobuf_c_empty_string;
+	rv = vb_event_to_pb(ev, out);
+	pb->seq = seq;
+	pb->recorded = recorded;
+	return rv;
+}
+
+void
+vb_event_free(vb_event *ev)
+{
+	if (ev == NULL || !ev->owned)
+		return;
+	protobuf_c_message_free_unpacked(&ev->pb->base, NULL);
+	free(ev);
+}

@@ -1,0 +1,13 @@
+/* Private to proto/: the layout of vb_event, shared by vb_event.c and
+ * vb_wire.c so that a decoded request can lend its events without copying. */
+#ifndef VB_EVENT_IMPL_H
+#define VB_EVENT_IMPL_H
+
+#include "voicebus/v1/event.pb-c.h"
+
+struct vb_event {
+	Voicebus__V1__Event *pb;
+	int owned; /* 1: vb_event_free frees pb (and the wrapper) */
+};
+
+#endif

@@ -1,0 +1,212 @@
+#include "vb_validate.h"
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vb_error.h"
+#include "vb_time.h"
+
+static const char *const purposes[] = { "service", "upsell", "cross-sell",
+	"promotion", "survey", NULL };
+static const char *const channels[] = { "email", "sms", "phone", "post",
+	"push", NULL };
+
+/* Which types each source may publish: the prefix of the type. */
+static const struct {
+	const char *source;
+	const char *prefix;
+} grants[] = {
+	{ "service", "complaint." },
+	{ "field", "visit." },
+	{ "sales", "order." },
+	{ "finance", "invoice." },
+	{ "marketing", "message." },
+	{ "customer", "consent." },
+};
+
+/* The payload field each type family cannot do without. */
+static const struct {
+	const char *prefix;
+	const char *field;
+} keys[] = {
+	{ "complaint.", "case" },
+	{ "visit.", "visit" },
+	{ "order.", "order" },
+	{ "invoice.", "invoice" },
+	{ "consent.", "channel" },
+	{ "message.", "channel" },
+	{ "message.", "purpose" },
+	{ "message.", "campaign" },
+};
+
+/* Payload fields that hold times. */
+static const char *const time_fields[] = { "window_start", "window_end",
+	"arrived_at", "completed_at", "due", NULL };
+
+static int
+in_list(const char *const *list, const char *s)
+{
+	for (; *list; list++)
+		if (strcmp(*list, s) == 0)
+			return 1;
+	return 0;
+}
+
+int vb_purpose_known(const char *s) { return in_list(purposes, s); }
+int vb_channel_known(const char *s) { return in_list(channels, s); }
+
+int
+vb_utf8_valid(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	size_t i = 0;
+	while (i < len) {
+		unsigned char c = s[i];
+		uint32_t cp;
+		size_t n;
+		if (c < 0x80) {
+			i++;
+			continue;
+		} else if ((c & 0xe0) == 0xc0) {
+			n = 1; cp = c & 0x1f;
+		} else if ((c & 0xf0) == 0xe0) {
+			n = 2; cp = c & 0x0f;
+		} else if ((c & 0xf8) == 0xf0) {
+			n = 3; cp = c & 0x07;
+		} else {
+			return 0;
+		}
+		if (len - i <= n)
+			return 0;
+		for (size_t k = 1; k <= n; k++) {
+			if ((s[i + k] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (s[i + k] & 0x3f);
+		}
+		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+		    (cp >= 0xd800 && cp <= 0xdfff))
+			return 0;
+		i += n + 1;
+	}
+	return 1;
+}
+
+typedef struct {
+	char *err;
+	size_t errlen;
+} check_ctx;
+
+static int
+check_utf8(void *arg, const char *field, const char *value)
+{
+	check_ctx *c = arg;
+	if (vb_utf8_valid(value, strlen(value)))
+		return 0;
+	snprintf(c->err, c->errlen, "%s: not valid UTF-8", field);
+	return VB_EINVAL;
+}
+
+static int
+has_prefix(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static int
+decimal_valid(const char *s)
+{
+	int digits = 0;
+	if (*s == '-')
+		s++;
+	while (isdigit((unsigned char)*s)) {
+		s++;
+		digits++;
+	}
+	if (*s == '.') {
+		s++;
+		if (!isdigit((unsigned char)*s))
+			return 0;
+		while (isdigit((unsigned char)*s))
+			s++;
+	}
+	return digits > 0 && *s == '\0';
+}
+
+#define FAIL(...) do { if (errlen) snprintf(err, errlen, __VA_ARGS__); return VB_EINVAL; } while (0)
+
+int
+vb_event_validate(const vb_event *ev, int64_t *time_us, char *err,
+    size_t errlen)
+{
+	const char *id = vb_event_id(ev), *source = vb_event_source(ev);
+	const char *type = vb_event_type(ev), *customer = vb_event_customer(ev);
+	const char *t = vb_event_time(ev), *ptype, *v;
+	check_ctx cc = { err, errlen };
+	size_t i, n;
+	int64_t us;
+
+	/* UTF-8 first: later messages quote fields, and a protobuf peer may
+	 * send any bytes in a string. */
+	if (vb_event_each_string(ev, check_utf8, &cc) != 0)
+		return VB_EINVAL;
+	if ((n = strlen(id)) == 0)
+		FAIL("id: missing");
+	if (n > VB_ID_MAX)
+		FAIL("id: %zu bytes; at most %d", n, VB_ID_MAX);
+	if (source[0] == '\0')
+		FAIL("source: missing");
+	for (i = 0; i < sizeof(grants) / sizeof(grants[0]); i++)
+		if (strcmp(grants[i].source, source) == 0)
+			break;
+	if (i == sizeof(grants) / sizeof(grants[0]))
+		FAIL("source: unknown source \"%.64s\" (service, field, sales, finance, marketing or customer)", source);
+	if (type[0] == '\0')
+		FAIL("type: missing");
+	if (!vb_event_type_known(type))
+		FAIL("type: unknown event type \"%.64s\"", type);
+	if (!has_prefix(type, grants[i].prefix))
+		FAIL("type: source \"%s\" may not publish %.64s (only %s*)", source,
+		    type, grants[i].prefix);
+	if ((n = strlen(customer)) == 0)
+		FAIL("customer: missing");
+	if (n > VB_CUSTOMER_MAX)
+		FAIL("customer: %zu bytes; at most %d", n, VB_CUSTOMER_MAX);
+	if (t[0] == '\0')
+		FAIL("time: missing");
+	if (vb_time_parse(t, &us) != 0)
+		FAIL("time: \"%.64s\" is not an RFC 3339 date-time such as 2026-11-20T09:12:00Z", t);
+	ptype = vb_event_payload_type(ev);
+	if (ptype == NULL)
+		FAIL("data: missing");
+	if (strcmp(ptype, type) != 0)
+		FAIL("data: holds a %s payload but type is %.64s", ptype, type);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (!has_prefix(type, keys[i].prefix))
+			continue;
+		v = vb_event_data_str(ev, keys[i].field);
+		if (v == NULL || v[0] == '\0')
+			FAIL("data.%s: missing (required for %s)", keys[i].field, type);
+	}
+	if ((v = vb_event_data_str(ev, "channel")) != NULL && v[0] != '\0' &&
+	    has_prefix(type, "consent.") + has_prefix(type, "message.") &&
+	    !vb_channel_known(v))
+		FAIL("data.channel: unknown channel \"%.64s\" (email, sms, phone, post or push)", v);
+	if ((v = vb_event_data_str(ev, "purpose")) != NULL && v[0] != '\0' &&
+	    !vb_purpose_known(v))
+		FAIL("data.purpose: unknown purpose \"%.64s\" (service, upsell, cross-sell, promotion or survey)", v);
+	for (i = 0; time_fields[i]; i++) {
+		v = vb_event_data_str(ev, time_fields[i]);
+		if (v != NULL && v[0] != '\0' && vb_time_parse(v, &(int64_t){ 0 }) != 0)
+			FAIL("data.%s: \"%.64s\" is not an RFC 3339 date-time", time_fields[i], v);
+	}
+	if ((v = vb_event_data_str(ev, "amount")) != NULL && v[0] != '\0' &&
+	    !decimal_valid(v))
+		FAIL("data.amount: \"%.64s\" is not a decimal number such as 139.50", v);
+	if ((n = vb_event_pb_size(ev)) > VB_EVENT_MAX_BYTES)
+		FAIL("event: %zu bytes encoded; at most %d", n, VB_EVENT_MAX_BYTES);
+	if (time_us)
+		*time_us = us;
+	return VB_OK;
+}

@@ -1,0 +1,382 @@
+#include "vb_wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "vb_error.h"
+#include "vb_event_impl.h"
+#include "voicebus/v1/wire.pb-c.h"
+
+static int
+pack(const ProtobufCMessage *m, vb_buf *out)
+{
+	size_t n = protobuf_c_message_get_packed_size(m);
+	int rv = vb_buf_reserve(out, n + 1);
+	if (rv != 0)
+		return rv;
+	protobuf_c_message_pack(m, out->data + out->len);
+	out->len += n;
+	return VB_OK;
+}
+
+static char *
+str_or_empty(const char *s)
+{
+	return (char *)(s ? s : protobuf_c_empty_string);
+}
+
+/* ---- ingest ---- */
+
+struct vb_ingest_req {
+	Voicebus__V1__IngestRequest *pb;
+	vb_event *events; /* n wrappers, borrowing pb->events[i] */
+};
+
+int
+vb_ingest_req_encode(vb_event *const *evs, size_t n, vb_buf *out)
+{
+	Voicebus__V1__IngestRequest req = VOICEBUS__V1__INGEST_REQUEST__INIT;
+	Voicebus__V1__Event **pbs = malloc((n ? n : 1) * sizeof(*pbs));
+	int rv;
+	if (pbs == NULL)
+		return VB_ENOMEM;
+	for (size_t i = 0; i < n; i++)
+		pbs[i] = evs[i]->pb;
+	req.n_events = n;
+	req.events = pbs;
+	rv = pack(&req.base, out);
+	free(pbs);
+	return rv;
+}
+
+int
+vb_ingest_req_decode(const uint8_t *p, size_t len, vb_ingest_req **out)
+{
+	vb_ingest_req *req = calloc(1, sizeof(*req));
+	if (req == NULL)
+		return VB_ENOMEM;
+	req->pb = voicebus__v1__ingest_request__unpack(NULL, len, p);
+	if (req->pb == NULL) {
+		free(req);
+		return VB_EPROTO;
+	}
+	req->events = calloc(req->pb->n_events ? req->pb->n_events : 1,
+	    sizeof(*req->events));
+	if (req->events == NULL) {
+		vb_ingest_req_free(req);
+		return VB_ENOMEM;
+	}
+	for (size_t i = 0; i < req->pb->n_events; i++) {
+		req->events[i].pb = req->pb->events[i];
+		req->events[i].owned = 0;
+	}
+	*out = req;
+	return VB_OK;
+}
+
+size_t
+vb_ingest_req_count(const vb_ingest_req *req)
+{
+	return req->pb->n_events;
+}
+
+vb_event *
+vb_ingest_req_event(vb_ingest_req *req, size_t i)
+{
+	return &req->events[i];
+}
+
+void
+vb_ingest_req_free(vb_ingest_req *req)
+{
+	if (req == NULL)
+		return;
+	if (req->pb)
+		voicebus__v1__ingest_request__free_unpacked(req->pb, NULL);
+	free(req->events);
+	free(req);
+}
+
+int
+vb_ingest_reply_encode(const vb_ingest_result *results, size_t n, int code,
+    const char *error, vb_buf *out)
+{
+	Voicebus__V1__IngestReply rep = VOICEBUS__V1__INGEST_REPLY__INIT;
+	Voicebus__V1__IngestResult *rs = calloc(n ? n : 1, sizeof(*rs));
+	Voicebus__V1__IngestResult **rp = calloc(n ? n : 1, sizeof(*rp));
+	int rv = VB_ENOMEM;
+	if (rs == NULL || rp == NULL)
+		goto done;
+	for (size_t i = 0; i < n; i++) {
+		voicebus__v1__ingest_result__init(&rs[i]);
+		rs[i].seq = results[i].seq;
+		rs[i].duplicate = results[i].duplicate != 0;
+		rs[i].error = str_or_empty(results[i].error);
+		rp[i] = &rs[i];
+	}
+	rep.n_results = n;
+	rep.results = rp;
+	rep.code = code;
+	rep.error = str_or_empty(error);
+	rv = pack(&rep.base, out);
+done:
+	free(rs);
+	free(rp);
+	return rv;
+}
+
+int
+vb_ingest_reply_decode(const uint8_t *p, size_t len, vb_ingest_reply *out)
+{
+	Voicebus__V1__IngestReply *pb = voicebus__v1__ingest_reply__unpack(NULL, len, p);
+	memset(out, 0, sizeof(*out));
+	if (pb == NULL)
+		return VB_EPROTO;
+	out->results = calloc(pb->n_results ? pb->n_results : 1, sizeof(*out->results));
+	if (out->results == NULL) {
+		voicebus__v1__ingest_reply__free_unpacked(pb, NULL);
+		return VB_ENOMEM;
+	}
+	for (size_t i = 0; i < pb->n_results; i++) {
+		out->results[i].seq = pb->results[i]->seq;
+		out->results[i].duplicate = pb->results[i]->duplicate;
+		out->results[i].error = pb->results[i]->error;
+	}
+	out->n = pb->n_results;
+	out->code = pb->code;
+	out->error = pb->error;
+	out->priv = pb;
+	return VB_OK;
+}
+
+void
+vb_ingest_reply_free(vb_ingest_reply *r)
+{
+	if (r->priv)
+		voicebus__v1__ingest_reply__free_unpacked(r->priv, NULL);
+	free(r->results);
+	memset(r, 0, sizeof(*r));
+}
+
+/* ---- query ---- */
+
+int
+vb_query_req_encode(const vb_query_req *q, vb_buf *out)
+{
+	Voicebus__V1__QueryRequest req = VOICEBUS__V1__QUERY_REQUEST__INIT;
+	Voicebus__V1__ReplayRequest rr = VOICEBUS__V1__REPLAY_REQUEST__INIT;
+	Voicebus__V1__StatsRequest sr = VOICEBUS__V1__STATS_REQUEST__INIT;
+
+	switch (q->kind) {
+	case VB_QUERY_REPLAY:
+		rr.from_seq = q->replay.from_seq;
+		rr.to_seq = q->replay.to_seq;
+		rr.since = str_or_empty(q->replay.since);
+		rr.until = str_or_empty(q->replay.until);
+		rr.customer = str_or_empty(q->replay.customer);
+		rr.type_prefix = str_or_empty(q->replay.type_prefix);
+		rr.limit = q->replay.limit;
+		req.request_case = VOICEBUS__V1__QUERY_REQUEST__REQUEST_REPLAY;
+		req.replay = &rr;
+		break;
+	case VB_QUERY_STATS:
+		req.request_case = VOICEBUS__V1__QUERY_REQUEST__REQUEST_STATS;
+		req.stats = &sr;
+		break;
+	default:
+		return VB_EINVAL;
+	}
+	return pack(&req.base, out);
+}
+
+int
+vb_query_req_decode(const uint8_t *p, size_t len, vb_query_req *out)
+{
+	Voicebus__V1__QueryRequest *pb = voicebus__v1__query_request__unpack(NULL, len, p);
+	memset(out, 0, sizeof(*out));
+	if (pb == NULL)
+		return VB_EPROTO;
+	out->priv = pb;
+	switch (pb->request_case) {
+	case VOICEBUS__V1__QUERY_REQUEST__REQUEST_REPLAY:
+		out->kind = VB_QUERY_REPLAY;
+		out->replay.from_seq = pb->replay->from_seq;
+		out->replay.to_seq = pb->replay->to_seq;
+		out->replay.since = pb->replay->since;
+		out->replay.until = pb->replay->until;
+		out->replay.customer = pb->replay->customer;
+		out->replay.type_prefix = pb->replay->type_prefix;
+		out->replay.limit = pb->replay->limit;
+		break;
+	case VOICEBUS__V1__QUERY_REQUEST__REQUEST_STATS:
+		out->kind = VB_QUERY_STATS;
+		break;
+	default:
+		out->kind = VB_QUERY_NONE;
+		break;
+	}
+	return VB_OK;
+}
+
+void
+vb_query_req_free(vb_query_req *q)
+{
+	if (q->priv)
+		voicebus__v1__query_request__free_unpacked(q->priv, NULL);
+	memset(q, 0, sizeof(*q));
+}
+
+static Voicebus__V1__Count **
+counts_encode(const vb_count *c, size_t n, Voicebus__V1__Count *store)
+{
+	Voicebus__V1__Count **pp = calloc(n ? n : 1, sizeof(*pp));
+	if (pp == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		voicebus__v1__count__init(&store[i]);
+		store[i].name = str_or_empty(c[i].name);
+		store[i].count = c[i].count;
+		pp[i] = &store[i];
+	}
+	return pp;
+}
+
+int
+vb_query_reply_encode(const vb_query_reply *r, vb_buf *out)
+{
+	Voicebus__V1__QueryReply rep = VOICEBUS__V1__QUERY_REPLY__INIT;
+	Voicebus__V1__ReplayReply rr = VOICEBUS__V1__REPLAY_REPLY__INIT;
+	Voicebus__V1__StatsReply sr = VOICEBUS__V1__STATS_REPLY__INIT;
+	ProtobufCBinaryData *bins = NULL;
+	Voicebus__V1__Count *cs = NULL;
+	int rv = VB_ENOMEM;
+
+	rep.code = r->code;
+	rep.error = str_or_empty(r->error);
+	if (r->code == 0 && r->kind == VB_QUERY_REPLAY) {
+		bins = calloc(r->replay.n ? r->replay.n : 1, sizeof(*bins));
+		if (bins == NULL)
+			goto done;
+		for (size_t i = 0; i < r->replay.n; i++) {
+			bins[i].data = (uint8_t *)r->replay.events[i].p;
+			bins[i].len = r->replay.events[i].len;
+		}
+		rr.n_events = r->replay.n;
+		rr.events = bins;
+		rr.next_seq = r->replay.next_seq;
+		rr.done = r->replay.done != 0;
+		rr.last_seq = r->replay.last_seq;
+		rep.reply_case = VOICEBUS__V1__QUERY_REPLY__REPLY_REPLAY;
+		rep.replay = &rr;
+	} else if (r->code == 0 && r->kind == VB_QUERY_STATS) {
+		const vb_stats *s = &r->stats;
+		cs = calloc(s->ntypes + s->nsources + 1, sizeof(*cs));
+		if (cs == NULL)
+			goto done;
+		sr.events = s->events;
+		sr.last_seq = s->last_seq;
+		sr.customers = s->customers;
+		sr.disk_bytes = s->disk_bytes;
+		sr.map_bytes = s->map_bytes;
+		sr.used_bytes = s->used_bytes;
+		sr.types = counts_encode(s->types, s->ntypes, cs);
+		sr.sources = counts_encode(s->sources, s->nsources, cs + s->ntypes);
+		if (sr.types == NULL || sr.sources == NULL)
+			goto done;
+		sr.n_types = s->ntypes;
+		sr.n_sources = s->nsources;
+		rep.reply_case = VOICEBUS__V1__QUERY_REPLY__REPLY_STATS;
+		rep.stats = &sr;
+	}
+	rv = pack(&rep.base, out);
+done:
+	free(bins);
+	free(sr.types);
+	free(sr.sources);
+	free(cs);
+	return rv;
+}
+
+typedef struct {
+	Voicebus__V1__QueryReply *pb;
+	vb_slice *events;
+	vb_count *counts;
+} reply_priv;
+
+int
+vb_query_reply_decode(const uint8_t *p, size_t len, vb_query_reply *out)
+{
+	reply_priv *pv = calloc(1, sizeof(*pv));
+	Voicebus__V1__QueryReply *pb;
+
+	memset(out, 0, sizeof(*out));
+	if (pv == NULL)
+		return VB_ENOMEM;
+	out->priv = pv;
+	pb = pv->pb = voicebus__v1__query_reply__unpack(NULL, len, p);
+	if (pb == NULL) {
+		vb_query_reply_free(out);
+		return VB_EPROTO;
+	}
+	out->code = pb->code;
+	out->error = pb->error;
+	if (pb->reply_case == VOICEBUS__V1__QUERY_REPLY__REPLY_REPLAY) {
+		Voicebus__V1__ReplayReply *rr = pb->replay;
+		out->kind = VB_QUERY_REPLAY;
+		pv->events = calloc(rr->n_events ? rr->n_events : 1, sizeof(vb_slice));
+		if (pv->events == NULL)
+			goto nomem;
+		for (size_t i = 0; i < rr->n_events; i++) {
+			pv->events[i].p = rr->events[i].data;
+			pv->events[i].len = rr->events[i].len;
+		}
+		out->replay.events = pv->events;
+		out->replay.n = rr->n_events;
+		out->replay.next_seq = rr->next_seq;
+		out->replay.done = rr->done;
+		out->replay.last_seq = rr->last_seq;
+	} else if (pb->reply_case == VOICEBUS__V1__QUERY_REPLY__REPLY_STATS) {
+		Voicebus__V1__StatsReply *sr = pb->stats;
+		vb_stats *s = &out->stats;
+		out->kind = VB_QUERY_STATS;
+		pv->counts = calloc(sr->n_types + sr->n_sources + 1, sizeof(vb_count));
+		if (pv->counts == NULL)
+			goto nomem;
+		s->events = sr->events;
+		s->last_seq = sr->last_seq;
+		s->customers = sr->customers;
+		s->disk_bytes = sr->disk_bytes;
+		s->map_bytes = sr->map_bytes;
+		s->used_bytes = sr->used_bytes;
+		s->types = pv->counts;
+		s->ntypes = sr->n_types;
+		s->sources = pv->counts + sr->n_types;
+		s->nsources = sr->n_sources;
+		for (size_t i = 0; i < sr->n_types; i++) {
+			s->types[i].name = sr->types[i]->name;
+			s->types[i].count = sr->types[i]->count;
+		}
+		for (size_t i = 0; i < sr->n_sources; i++) {
+			s->sources[i].name = sr->sources[i]->name;
+			s->sources[i].count = sr->sources[i]->count;
+		}
+	}
+	return VB_OK;
+nomem:
+	vb_query_reply_free(out);
+	return VB_ENOMEM;
+}
+
+void
+vb_query_reply_free(vb_query_reply *r)
+{
+	reply_priv *pv = r->priv;
+	if (pv != NULL) {
+		if (pv->pb)
+			voicebus__v1__query_reply__free_unpacked(pv->pb, NULL);
+		free(pv->events);
+		free(pv->counts);
+		free(pv);
+	}
+	memset(r, 0, sizeof(*r));
+}

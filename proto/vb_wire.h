@@ -1,0 +1,117 @@
+/* vb_wire: the requests and replies of the ingest and query sockets
+ * (voicebus.v1 IngestRequest ... QueryReply), as plain C structs.
+ *
+ * Decoded structs point into memory owned by the struct itself: everything
+ * lives until the matching *_free.  Encoders append to a vb_buf and borrow
+ * their inputs. */
+#ifndef VB_WIRE_H
+#define VB_WIRE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vb_buf.h"
+#include "vb_event.h"
+
+typedef struct vb_slice {
+	const uint8_t *p;
+	size_t len;
+} vb_slice;
+
+/* ---- ingest ---- */
+
+int vb_ingest_req_encode(vb_event *const *evs, size_t n, vb_buf *out);
+
+typedef struct vb_ingest_req vb_ingest_req;
+/* Decode a request; its events are lent by vb_ingest_req_event and live
+ * until vb_ingest_req_free.  VB_EPROTO if p is not an IngestRequest. */
+int vb_ingest_req_decode(const uint8_t *p, size_t len, vb_ingest_req **out);
+size_t vb_ingest_req_count(const vb_ingest_req *req);
+vb_event *vb_ingest_req_event(vb_ingest_req *req, size_t i);
+void vb_ingest_req_free(vb_ingest_req *req);
+
+typedef struct vb_ingest_result {
+	uint64_t seq;      /* 0 when rejected */
+	int duplicate;     /* the id was stored before; seq is the first one */
+	const char *error; /* NULL or "" when accepted */
+} vb_ingest_result;
+
+typedef struct vb_ingest_reply {
+	vb_ingest_result *results; /* n, in request order */
+	size_t n;
+	int code;          /* 0, or a VB_E code when the whole request failed */
+	const char *error; /* "" unless the whole request failed */
+	void *priv;
+} vb_ingest_reply;
+
+int vb_ingest_reply_encode(const vb_ingest_result *results, size_t n, int code,
+    const char *error, vb_buf *out);
+/* Fill *out; release with vb_ingest_reply_free.  VB_EPROTO on garbage. */
+int vb_ingest_reply_decode(const uint8_t *p, size_t len, vb_ingest_reply *out);
+void vb_ingest_reply_free(vb_ingest_reply *r);
+
+/* ---- query ---- */
+
+typedef enum {
+	VB_QUERY_NONE = 0,
+	VB_QUERY_REPLAY = 1,
+	VB_QUERY_STATS = 2,
+} vb_query_kind;
+
+typedef struct vb_replay_req {
+	uint64_t from_seq;       /* 0 or 1: from the start */
+	uint64_t to_seq;         /* 0: to the end */
+	const char *since;       /* RFC 3339 or NULL/"" */
+	const char *until;
+	const char *customer;
+	const char *type_prefix;
+	uint32_t limit;          /* 0: the broker's page size */
+} vb_replay_req;
+
+typedef struct vb_query_req {
+	vb_query_kind kind;
+	vb_replay_req replay;
+	void *priv;
+} vb_query_req;
+
+int vb_query_req_encode(const vb_query_req *q, vb_buf *out);
+/* Fill *out (strings never NULL); release with vb_query_req_free. */
+int vb_query_req_decode(const uint8_t *p, size_t len, vb_query_req *out);
+void vb_query_req_free(vb_query_req *q);
+
+typedef struct vb_replay_reply {
+	vb_slice *events; /* encoded voicebus.v1.Event, in seq order */
+	size_t n;
+	uint64_t next_seq;
+	int done;
+	uint64_t last_seq;
+} vb_replay_reply;
+
+typedef struct vb_count {
+	const char *name;
+	uint64_t count;
+} vb_count;
+
+typedef struct vb_stats {
+	uint64_t events, last_seq, customers;
+	uint64_t disk_bytes, map_bytes, used_bytes;
+	vb_count *types;
+	size_t ntypes;
+	vb_count *sources;
+	size_t nsources;
+} vb_stats;
+
+typedef struct vb_query_reply {
+	int code;          /* 0, or the VB_E code of a failed query */
+	const char *error; /* "" unless failed */
+	vb_query_kind kind;
+	vb_replay_reply replay;
+	vb_stats stats;
+	void *priv;
+} vb_query_reply;
+
+int vb_query_reply_encode(const vb_query_reply *r, vb_buf *out);
+int vb_query_reply_decode(const uint8_t *p, size_t len, vb_query_reply *out);
+void vb_query_reply_free(vb_query_reply *r);
+
+#endif
