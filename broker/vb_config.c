@@ -81,7 +81,7 @@ vb_config_set(vb_config *c, const char *name, const char *value, char *err,
     size_t errlen)
 {
 	const opt *o = NULL;
-	int64_t v;
+	int64_t v = 0;
 	char *end;
 
 	for (size_t i = 0; i < NOPTS; i++)
@@ -140,10 +140,44 @@ vb_config_defaults(vb_config *c)
 
 typedef struct {
 	vb_config *c;
-	char *err;
-	size_t errlen;
-	const char *path;
+	FILE *f;
+	int line;         /* lines read so far: the line the handler sees */
+	int err_line;     /* line of the first error found here, or 0 */
+	char why[384];    /* its message */
 } load_ctx;
+
+static void
+load_fail(load_ctx *lc, const char *why)
+{
+	if (lc->err_line != 0)
+		return; /* inih reports the first error: so do we */
+	lc->err_line = lc->line;
+	snprintf(lc->why, sizeof(lc->why), "%s", why);
+}
+
+/* inih's reader: counts lines (Debian's inih has no line numbers in the
+ * handler) and refuses lines longer than its fixed buffer, which it would
+ * otherwise split into two lines. */
+static char *
+read_line(char *str, int num, void *stream)
+{
+	load_ctx *lc = stream;
+	size_t n;
+	if (fgets(str, num, lc->f) == NULL)
+		return NULL;
+	lc->line++;
+	n = strlen(str);
+	if (n == (size_t)num - 1 && str[n - 1] != '\n') {
+		int ch;
+		char why[96];
+		snprintf(why, sizeof(why), "line longer than %d characters", num - 2);
+		load_fail(lc, why);
+		while ((ch = fgetc(lc->f)) != EOF && ch != '\n')
+			;
+		str[0] = '\0'; /* let inih see an empty line */
+	}
+	return str;
+}
 
 static int
 on_ini(void *user, const char *section, const char *name, const char *value)
@@ -151,12 +185,13 @@ on_ini(void *user, const char *section, const char *name, const char *value)
 	load_ctx *lc = user;
 	char why[256];
 	if (strcmp(section, "broker") != 0) {
-		snprintf(lc->err, lc->errlen, "[%s]: unknown section (options go under [broker])",
+		snprintf(why, sizeof(why), "[%s]: unknown section (options go under [broker])",
 		    section);
+		load_fail(lc, why);
 		return 0;
 	}
 	if (vb_config_set(lc->c, name, value, why, sizeof(why)) != 0) {
-		snprintf(lc->err, lc->errlen, "%s", why);
+		load_fail(lc, why);
 		return 0;
 	}
 	return 1;
@@ -165,27 +200,30 @@ on_ini(void *user, const char *section, const char *name, const char *value)
 int
 vb_config_load(vb_config *c, const char *path, char *err, size_t errlen)
 {
-	load_ctx lc = { c, err, errlen, path };
-	FILE *f = fopen(path, "r");
+	load_ctx lc = { .c = c };
 	int rv;
+
 	err[0] = '\0';
-	if (f == NULL) {
+	if ((lc.f = fopen(path, "r")) == NULL) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return VB_EINVAL;
 	}
-	rv = ini_parse_file(f, on_ini, &lc);
-	fclose(f);
-	if (rv == 0)
-		goto check;
-	/* inih returns the line of the first error; the handler said what. */
-	{
-		char why[384];
-		snprintf(why, sizeof(why), "%s", err[0] ? err :
-		    "syntax error (expected [section] or name = value)");
-		snprintf(err, errlen, "%s:%d: %s", path, rv, why);
+	rv = ini_parse_stream(read_line, &lc, on_ini, &lc);
+	fclose(lc.f);
+	if (rv < 0) {
+		snprintf(err, errlen, "%s: cannot read it", path);
+		return VB_EINVAL;
 	}
-	return VB_EINVAL;
-check:
+	if (lc.err_line != 0 && (rv == 0 || lc.err_line <= rv)) {
+		snprintf(err, errlen, "%s:%d: %s", path, lc.err_line, lc.why);
+		return VB_EINVAL;
+	}
+	if (rv > 0) {
+		/* inih found a line it could not parse before any of ours. */
+		snprintf(err, errlen, "%s:%d: syntax error (expected [section] or name = value)",
+		    path, rv);
+		return VB_EINVAL;
+	}
 	if (c->map_size > c->map_size_max) {
 		snprintf(err, errlen, "%s: map_size: larger than map_size_max", path);
 		return VB_EINVAL;

@@ -11,6 +11,9 @@
 struct vb_fanout {
 	nng_socket sock;
 	int open;
+	/* Reused for every send: nng_sendmsg allocates an aio per call, and
+	 * nng_aio_alloc costs a getrandom(2) syscall each time. */
+	nng_aio *aio;
 	vb_log *log;
 	uint64_t failed;
 };
@@ -23,7 +26,8 @@ vb_fanout_open(const char *url, vb_log *log, vb_fanout **out)
 	if (fo == NULL)
 		return VB_ENOMEM;
 	fo->log = log;
-	if ((rv = nng_pub0_open(&fo->sock)) != 0)
+	if ((rv = nng_aio_alloc(&fo->aio, NULL, NULL)) != 0 ||
+	    (rv = nng_pub0_open(&fo->sock)) != 0)
 		goto fail;
 	fo->open = 1;
 	/* A deep per-subscriber queue rides out short stalls without a
@@ -54,8 +58,12 @@ vb_fanout_publish(vb_fanout *fo, const uint8_t *p, size_t len)
 	memcpy(nng_msg_body(msg), pk.type, pk.type_len);
 	((uint8_t *)nng_msg_body(msg))[pk.type_len] = 0;
 	memcpy((uint8_t *)nng_msg_body(msg) + pk.type_len + 1, p, len);
-	memcpy((uint8_t *)nng_msg_body(msg) + pk.type_len + 1, p, len);
-	if ((rv = nng_sendmsg(fo->sock, msg, NNG_FLAG_NONBLOCK)) != 0) {
+	/* PUB completes a send at once: it queues or drops, never waits
+	 * for a subscriber. */
+	nng_aio_set_msg(fo->aio, msg);
+	nng_send_aio(fo->sock, fo->aio);
+	nng_aio_wait(fo->aio);
+	if ((rv = nng_aio_result(fo->aio)) != 0) {
 		nng_msg_free(msg);
 		goto fail;
 	}
@@ -75,5 +83,7 @@ vb_fanout_close(vb_fanout *fo)
 		return;
 	if (fo->open)
 		nng_close(fo->sock);
+	if (fo->aio)
+		nng_aio_free(fo->aio);
 	free(fo);
 }

@@ -414,7 +414,7 @@ vb_store_replay(vb_store *st, const vb_store_filter *f, size_t limit,
 	size_t seq, from = f->from_seq ? (size_t)f->from_seq : 1;
 	size_t count = 0, bytes = 0, scanned = 0;
 	int by_customer = f->customer && f->customer[0];
-	int rv;
+	int rv, cb_rv = 0;
 
 	*done = 0;
 	*next_seq = from;
@@ -453,13 +453,14 @@ vb_store_replay(vb_store *st, const vb_store_filter *f, size_t limit,
 		if (count >= limit || bytes >= max_bytes || scanned >= scan_max)
 			break;
 		scanned++;
-		*next_seq = seq + 1;
 		if (event_matches(f, lv.mv_data, lv.mv_size)) {
-			if (cb(arg, seq, lv.mv_data, lv.mv_size) != 0)
+			/* The cursor stays on an event the callback refused. */
+			if ((cb_rv = cb(arg, seq, lv.mv_data, lv.mv_size)) != 0)
 				break;
 			count++;
 			bytes += lv.mv_size;
 		}
+		*next_seq = seq + 1;
 		rv = mdb_cursor_get(cur, &k, &v, by_customer ? MDB_NEXT_DUP : MDB_NEXT);
 	}
 	if (rv == MDB_NOTFOUND) {
@@ -472,7 +473,9 @@ out:
 	if (txn)
 		mdb_txn_abort(txn);
 	pthread_rwlock_unlock(&st->maplock);
-	return rv ? vb_err_from_mdb(rv) : VB_OK;
+	if (rv != 0)
+		return vb_err_from_mdb(rv);
+	return cb_rv;
 }
 
 int

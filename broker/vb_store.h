@@ -68,7 +68,8 @@ typedef struct vb_store_filter {
 	const char *type_prefix;     /* NULL or "": any */
 } vb_store_filter;
 
-/* Called for each match; p is valid only during the call.  Non-zero stops. */
+/* Called for each match; p is valid only during the call.  A non-zero
+ * return stops the page before that event and is vb_store_replay's return. */
 typedef int (*vb_store_replay_cb)(void *arg, uint64_t seq, const uint8_t *p,
     size_t len);
 

@@ -10,6 +10,7 @@
 typedef struct endpoint {
 	char *url;
 	nng_socket sock;
+	nng_aio *aio; /* reused: nng_sendmsg/recvmsg allocate one per call */
 	int open;
 } endpoint;
 
@@ -25,6 +26,8 @@ ep_ready(vb_client *c, endpoint *ep)
 	int rv;
 	if (ep->open)
 		return VB_OK;
+	if (ep->aio == NULL && (rv = nng_aio_alloc(&ep->aio, NULL, NULL)) != 0)
+		return vb_err_from_nng(rv);
 	if ((rv = nng_req0_open(&ep->sock)) != 0)
 		return vb_err_from_nng(rv);
 	nng_socket_set_ms(ep->sock, NNG_OPT_SENDTIMEO, c->timeout_ms);
@@ -70,6 +73,10 @@ vb_client_close(vb_client *c)
 		nng_close(c->ingest.sock);
 	if (c->query.open)
 		nng_close(c->query.sock);
+	if (c->ingest.aio)
+		nng_aio_free(c->ingest.aio);
+	if (c->query.aio)
+		nng_aio_free(c->query.aio);
 	free(c->ingest.url);
 	free(c->query.url);
 	vb_buf_free(&c->buf);
@@ -87,12 +94,19 @@ roundtrip(vb_client *c, endpoint *ep, const vb_buf *buf, nng_msg **reply)
 	if ((rv = nng_msg_alloc(&msg, 0)) != 0 ||
 	    (rv = nng_msg_append(msg, buf->data, buf->len)) != 0)
 		goto fail;
-	if ((rv = nng_sendmsg(ep->sock, msg, 0)) != 0) {
+	nng_aio_set_timeout(ep->aio, c->timeout_ms);
+	nng_aio_set_msg(ep->aio, msg);
+	nng_send_aio(ep->sock, ep->aio);
+	nng_aio_wait(ep->aio);
+	if ((rv = nng_aio_result(ep->aio)) != 0) {
 		nng_msg_free(msg);
 		goto fail;
 	}
-	if ((rv = nng_recvmsg(ep->sock, reply, 0)) != 0)
+	nng_recv_aio(ep->sock, ep->aio);
+	nng_aio_wait(ep->aio);
+	if ((rv = nng_aio_result(ep->aio)) != 0)
 		goto fail;
+	*reply = nng_aio_get_msg(ep->aio);
 	return VB_OK;
 fail:
 	return vb_err_from_nng(rv);

@@ -1,6 +1,7 @@
 #include "vb_time.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,7 +92,7 @@ vb_time_parse(const char *s, int64_t *out_us)
 			n++;
 			p++;
 		}
-		if (n == 0 || n > 9)
+		if (n == 0)
 			return VB_EINVAL;
 		for (int i = n; i < 6; i++)
 			frac *= 10;
@@ -156,7 +157,10 @@ vb_duration_parse(const char *s, int64_t *out_us)
 
 	if (s == NULL || !isdigit((unsigned char)*s))
 		return VB_EINVAL;
+	errno = 0;
 	v = strtoll(s, &end, 10);
+	if (errno != 0)
+		return VB_EINVAL;
 	switch (*end) {
 	case 's': unit = 1000000; break;
 	case 'm': unit = 60LL * 1000000; break;
@@ -164,7 +168,8 @@ vb_duration_parse(const char *s, int64_t *out_us)
 	case 'd': unit = 86400LL * 1000000; break;
 	default: return VB_EINVAL;
 	}
-	if (end[1] != '\0' || v < 0 || v > 100LL * 365 * 86400)
+	/* At most 100 years, checked before multiplying so nothing overflows. */
+	if (end[1] != '\0' || v < 0 || v > 100LL * 365 * 86400 * 1000000 / unit)
 		return VB_EINVAL;
 	*out_us = v * unit;
 	return VB_OK;

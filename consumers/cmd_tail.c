@@ -106,7 +106,7 @@ vb_cmd_tail(int argc, char **argv)
 	const char *type = "";
 	nng_socket sub;
 	int c, rv, have_from = 0, warned = 0;
-	uint64_t last;
+	uint64_t last = 0;
 	struct sigaction sa;
 
 	vb_cli_conn_init(&conn);

@@ -2,6 +2,7 @@
 #include "vb_event.h"
 
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,8 @@ payload_field_for_type(const char *type)
 {
 	char name[64];
 	size_t n = strlen(type);
-	if (n == 0 || n >= sizeof(name))
+	/* Types are spelt with dots; "complaint_opened" is not one. */
+	if (n == 0 || n >= sizeof(name) || strchr(type, '_') != NULL)
 		return NULL;
 	for (size_t i = 0; i <= n; i++)
 		name[i] = type[i] == '.' ? '_' : type[i];
@@ -78,6 +80,32 @@ set_string(char **slot, const char *s)
 	return VB_OK;
 }
 
+/* Write x as a plain decimal ("0.00001", never "1e-05") with the fewest
+ * significant digits that read back as the same double. */
+static void
+format_decimal(double x, char *buf, size_t len)
+{
+	int p, decimals, exp10;
+	char tmp[64];
+
+	if (x != x || x == HUGE_VAL || x == -HUGE_VAL) {
+		snprintf(buf, len, "0");
+		return;
+	}
+	for (p = 1; p < 17; p++) {
+		snprintf(tmp, sizeof(tmp), "%.*g", p, x);
+		if (strtod(tmp, NULL) == x)
+			break;
+	}
+	exp10 = x == 0 ? 0 : (int)floor(log10(fabs(x)));
+	decimals = p - 1 - exp10;
+	if (decimals < 0)
+		decimals = 0;
+	if (decimals > 30)
+		decimals = 30;
+	snprintf(buf, len, "%.*f", decimals, x);
+}
+
 /* Convert a JSON scalar into the payload field f of msg. */
 static int
 json_to_field(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f,
@@ -99,7 +127,7 @@ json_to_field(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f,
 			return set_string(slot, num);
 		}
 		if (json_is_real(v)) {
-			snprintf(num, sizeof(num), "%.15g", json_real_value(v));
+			format_decimal(json_real_value(v), num, sizeof(num));
 			return set_string(slot, num);
 		}
 		set_err(err, errlen, "data.%s: must be a string", key, NULL);

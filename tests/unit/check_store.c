@@ -1,0 +1,1221 @@
+/* Unit tests of broker/vb_store: the LMDB log, its indexes and counters.
+ * Every test opens its own store in a directory of its own under a root
+ * that the tcase's unchecked fixture removes. */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "vb_buf.h"
+#include "vb_error.h"
+#include "vb_event.h"
+#include "vb_store.h"
+#include "vb_time.h"
+#include "vb_wire.h"
+#include "vb_test.h"
+
+#define MiB (1024ULL * 1024)
+#define GiB (1024 * MiB)
+#define RECORDED "2026-11-20T09:12:01.000500Z"
+
+/* ---- building events ---- */
+
+/* The JSON of a valid event of type; pad bytes of padding in an attribute. */
+static void
+event_json(char *out, size_t len, const char *id, const char *type,
+    const char *customer, const char *time, size_t pad)
+{
+	static const struct {
+		const char *prefix, *source, *data;
+	} fam[] = {
+		{ "complaint.", "service", "{\"case\":\"T-1\"}" },
+		{ "visit.", "field", "{\"visit\":\"V-1\"}" },
+		{ "order.", "sales", "{\"order\":\"O-1\",\"amount\":\"10.00\"}" },
+		{ "invoice.", "finance", "{\"invoice\":\"I-1\"}" },
+		{ "consent.", "customer", "{\"channel\":\"email\"}" },
+		{ "message.", "marketing",
+		  "{\"channel\":\"email\",\"purpose\":\"upsell\",\"campaign\":\"c\"}" },
+	};
+	size_t f;
+	int n;
+	for (f = 0; f < sizeof(fam) / sizeof(fam[0]); f++)
+		if (strncmp(type, fam[f].prefix, strlen(fam[f].prefix)) == 0)
+			break;
+	ck_assert_uint_lt(f, sizeof(fam) / sizeof(fam[0]));
+	n = snprintf(out, len, "{\"id\":\"%s\",\"source\":\"%s\",\"type\":\"%s\","
+	    "\"customer\":\"%s\",\"time\":\"%s\",\"data\":%s,\"attributes\":{\"pad\":\"",
+	    id, fam[f].source, type, customer, time, fam[f].data);
+	ck_assert_uint_lt((size_t)n + pad + 4, len);
+	memset(out + n, 'p', pad);
+	snprintf(out + n + pad, len - (size_t)n - pad, "\"}}");
+}
+
+/* A batch of events for one vb_store_append, and what keeps them alive. */
+typedef struct {
+	vb_event **evs;
+	vb_buf *pbs;
+	vb_store_item *items;
+	size_t n, cap;
+} batch;
+
+static void
+batch_add_json(batch *b, const char *json)
+{
+	if (b->n == b->cap) {
+		b->cap = b->cap ? b->cap * 2 : 16;
+		b->evs = realloc(b->evs, b->cap * sizeof(*b->evs));
+		b->pbs = realloc(b->pbs, b->cap * sizeof(*b->pbs));
+		b->items = realloc(b->items, b->cap * sizeof(*b->items));
+		ck_assert(b->evs && b->pbs && b->items);
+	}
+	vb_event *ev = vbt_event(json);
+	vb_buf *pb = &b->pbs[b->n];
+	vb_store_item *it = &b->items[b->n];
+	memset(pb, 0, sizeof(*pb));
+	ck_assert_int_eq(vb_event_to_pb_canonical(ev, pb), 0);
+	memset(it, 0, sizeof(*it));
+	it->pb = pb->data;
+	it->pb_len = pb->len;
+	it->id = vb_event_id(ev);
+	it->customer = vb_event_customer(ev);
+	it->type = vb_event_type(ev);
+	it->source = vb_event_source(ev);
+	b->evs[b->n++] = ev;
+}
+
+static void
+batch_add(batch *b, const char *id, const char *type, const char *customer,
+    const char *time, size_t pad)
+{
+	char *json = malloc(pad + 1024);
+	ck_assert_ptr_nonnull(json);
+	event_json(json, pad + 1024, id, type, customer, time, pad);
+	batch_add_json(b, json);
+	free(json);
+}
+
+static void
+batch_free(batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		vb_event_free(b->evs[i]);
+		vb_buf_free(&b->pbs[i]);
+	}
+	free(b->evs);
+	free(b->pbs);
+	free(b->items);
+	memset(b, 0, sizeof(*b));
+}
+
+static int
+batch_append(vb_store *st, batch *b, vb_buf *stored)
+{
+	vb_buf tmp = { 0 };
+	int rv = vb_store_append(st, b->items, b->n, RECORDED, stored ? stored : &tmp);
+	vb_buf_free(&tmp);
+	return rv;
+}
+
+/* ---- opening ---- */
+
+static vb_store *
+open_store(const char *dir, uint64_t map_size, uint64_t map_size_max)
+{
+	vb_store_opts o = { .map_size = map_size, .map_size_max = map_size_max };
+	vb_store *st = NULL;
+	int rv = vb_store_open(dir, &o, &st);
+	ck_assert_msg(rv == 0, "vb_store_open(%s) = %d (%s)", dir, rv, vb_strerror(rv));
+	ck_assert_ptr_nonnull(st);
+	return st;
+}
+
+static vb_store *
+fresh_store(char *dir, size_t dirlen)
+{
+	vbt_mkdtemp(dir, dirlen);
+	return open_store(dir, 16 * MiB, 1 * GiB);
+}
+
+/* ---- replaying ---- */
+
+typedef struct {
+	uint64_t *seqs;
+	size_t n, cap;
+	size_t stop_after; /* 0: never stop */
+	size_t bytes;
+} got;
+
+static int
+collect_cb(void *arg, uint64_t seq, const uint8_t *p, size_t len)
+{
+	got *g = arg;
+	vb_event_peek pk;
+	ck_assert_int_eq(vb_event_peek_pb(p, len, &pk), 0);
+	ck_assert_uint_eq(pk.seq, seq);
+	if (g->n == g->cap) {
+		g->cap = g->cap ? g->cap * 2 : 64;
+		g->seqs = realloc(g->seqs, g->cap * sizeof(*g->seqs));
+		ck_assert_ptr_nonnull(g->seqs);
+	}
+	g->seqs[g->n++] = seq;
+	g->bytes += len;
+	return g->stop_after && g->n == g->stop_after;
+}
+
+static void
+got_free(got *g)
+{
+	free(g->seqs);
+	memset(g, 0, sizeof(*g));
+}
+
+/* Replay f to its end in pages; checks each page's promises. */
+static void
+replay_all(vb_store *st, const vb_store_filter *f0, size_t limit,
+    size_t max_bytes, size_t scan_max, got *g, size_t *pages)
+{
+	vb_store_filter f = *f0;
+	uint64_t next = 0, last = 0, prev_next = 0;
+	int done = 0;
+	*pages = 0;
+	while (!done) {
+		size_t before = g->n;
+		int rv = vb_store_replay(st, &f, limit, max_bytes, scan_max, collect_cb, g,
+		    &next, &done, &last);
+		ck_assert_int_eq(rv, 0);
+		ck_assert_uint_eq(last, vb_store_last_seq(st));
+		ck_assert_uint_le(g->n - before, limit);
+		/* Seq order, each page after the last. */
+		for (size_t i = before; i < g->n; i++) {
+			ck_assert_uint_ge(g->seqs[i], f.from_seq ? f.from_seq : 1);
+			ck_assert_uint_lt(g->seqs[i], next);
+			if (i > 0)
+				ck_assert_uint_gt(g->seqs[i], g->seqs[i - 1]);
+		}
+		if (!done) {
+			/* A page that is not the last makes progress. */
+			ck_assert_uint_gt(next, f.from_seq ? f.from_seq : 1);
+			ck_assert_uint_gt(next, prev_next);
+		}
+		prev_next = next;
+		f.from_seq = next;
+		(*pages)++;
+		ck_assert_uint_lt(*pages, 100000);
+	}
+}
+
+/* The data set of the replay tests: n events, seq i+1 for event i. */
+typedef struct {
+	char id[32], customer[8], type[32], time[32];
+	int64_t us;
+} meta;
+
+static const char *const ds_types[] = { "complaint.opened", "complaint.resolved",
+	"visit.missed", "order.placed", "invoice.overdue" };
+
+#define DS_N 40
+
+static void
+dataset(vb_store *st, meta *m)
+{
+	batch b = { 0 };
+	for (int i = 0; i < DS_N; i++) {
+		int h = i + 1;
+		snprintf(m[i].id, sizeof(m[i].id), "ev-%03d", i + 1);
+		snprintf(m[i].customer, sizeof(m[i].customer), "C%d", i % 3);
+		snprintf(m[i].type, sizeof(m[i].type), "%s", ds_types[i % 5]);
+		snprintf(m[i].time, sizeof(m[i].time), "2026-11-%02dT%02d:00:00Z",
+		    1 + h / 24, h % 24);
+		ck_assert_int_eq(vb_time_parse(m[i].time, &m[i].us), 0);
+		batch_add(&b, m[i].id, m[i].type, m[i].customer, m[i].time, (size_t)i * 10);
+		/* Several appends of several sizes, as the writer does. */
+		if (i == 0 || i == 6 || i == 25 || i == DS_N - 1) {
+			ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+			batch_free(&b);
+		}
+	}
+	ck_assert_uint_eq(vb_store_last_seq(st), DS_N);
+}
+
+static int
+meta_matches(const meta *m, const vb_store_filter *f, uint64_t seq)
+{
+	if (seq < (f->from_seq ? f->from_seq : 1))
+		return 0;
+	if (f->to_seq && seq > f->to_seq)
+		return 0;
+	if (f->customer && f->customer[0] && strcmp(f->customer, m->customer) != 0)
+		return 0;
+	if (f->type_prefix && strncmp(m->type, f->type_prefix, strlen(f->type_prefix)) != 0)
+		return 0;
+	if (f->has_since && m->us < f->since_us)
+		return 0;
+	if (f->has_until && m->us >= f->until_us)
+		return 0;
+	return 1;
+}
+
+/* Check that replaying f (in one page, and in pages of every small size)
+ * gives exactly the events of m that match it. */
+static size_t
+check_filter(vb_store *st, const meta *m, const vb_store_filter *f)
+{
+	uint64_t want[DS_N];
+	size_t nwant = 0, pages;
+	for (int i = 0; i < DS_N; i++)
+		if (meta_matches(&m[i], f, (uint64_t)i + 1))
+			want[nwant++] = (uint64_t)i + 1;
+	for (size_t limit = 1; limit <= DS_N + 1; limit += (limit < 5 ? 1 : 18)) {
+		got g = { 0 };
+		replay_all(st, f, limit, SIZE_MAX, SIZE_MAX, &g, &pages);
+		ck_assert_msg(g.n == nwant, "limit %zu: %zu events, want %zu", limit, g.n, nwant);
+		for (size_t i = 0; i < nwant; i++)
+			ck_assert_uint_eq(g.seqs[i], want[i]);
+		if (limit > DS_N)
+			ck_assert_uint_eq(pages, 1); /* everything in one page */
+		got_free(&g);
+	}
+	return nwant;
+}
+
+/* ---- tests ---- */
+
+START_TEST(open_empty)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	vb_store_filter f = { 0 };
+	got g = { 0 };
+	uint64_t next = 0, last = 7;
+	int done = 0;
+	vb_stats s;
+
+	ck_assert_uint_eq(vb_store_last_seq(st), 0);
+	ck_assert_int_eq(vb_store_replay(st, &f, 100, SIZE_MAX, SIZE_MAX, collect_cb, &g,
+	    &next, &done, &last), 0);
+	ck_assert_uint_eq(g.n, 0);
+	ck_assert_int_eq(done, 1);
+	ck_assert_uint_eq(last, 0);
+	ck_assert_int_eq(vb_store_stats(st, &s), 0);
+	ck_assert_uint_eq(s.events, 0);
+	ck_assert_uint_eq(s.last_seq, 0);
+	ck_assert_uint_eq(s.customers, 0);
+	ck_assert_uint_eq(s.ntypes, 0);
+	ck_assert_uint_eq(s.nsources, 0);
+	vb_store_stats_free(&s);
+	vb_store_close(st);
+	vb_store_close(NULL);
+}
+END_TEST
+
+START_TEST(open_creates_dir)
+{
+	char dir[1024], sub[1100];
+	struct stat sb;
+	vbt_mkdtemp(dir, sizeof(dir));
+	snprintf(sub, sizeof(sub), "%s/new", dir);
+	vb_store *st = open_store(sub, 16 * MiB, GiB);
+	ck_assert_int_eq(stat(sub, &sb), 0);
+	ck_assert(S_ISDIR(sb.st_mode));
+	vb_store_close(st);
+}
+END_TEST
+
+START_TEST(open_bad_dir)
+{
+	char dir[1024], path[1100];
+	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = GiB };
+	vb_store *st = NULL;
+	vbt_mkdtemp(dir, sizeof(dir));
+	/* A directory under a regular file cannot be made. */
+	vbt_write_file(dir, "file", "x", path, sizeof(path));
+	strcat(path, "/sub");
+	ck_assert_int_lt(vb_store_open(path, &o, &st), 0);
+	ck_assert_ptr_null(st);
+}
+END_TEST
+
+START_TEST(append_assigns_seq)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	batch b = { 0 };
+	vb_buf stored = { 0 };
+
+	for (int i = 0; i < 5; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "a-%d", i);
+		batch_add(&b, id, "complaint.opened", "C-1", "2026-11-20T09:12:00Z", 0);
+	}
+	ck_assert_int_eq(vb_buf_append_str(&stored, "prefix"), 0);
+	ck_assert_int_eq(batch_append(st, &b, &stored), 0);
+	for (size_t i = 0; i < 5; i++) {
+		vb_store_item *it = &b.items[i];
+		vb_event *ev = NULL;
+		ck_assert_uint_eq(it->seq, i + 1);
+		ck_assert_int_eq(it->duplicate, 0);
+		/* The bytes stored: the canonical event, then seq and recorded. */
+		ck_assert_uint_ge(it->stored_off, 6);
+		ck_assert_uint_le(it->stored_off + it->stored_len, stored.len);
+		ck_assert_uint_gt(it->stored_len, it->pb_len);
+		ck_assert_mem_eq(stored.data + it->stored_off, it->pb, it->pb_len);
+		ck_assert_int_eq(vb_event_from_pb(stored.data + it->stored_off,
+		    it->stored_len, &ev), 0);
+		ck_assert_uint_eq(vb_event_seq(ev), i + 1);
+		ck_assert_str_eq(vb_event_recorded(ev), RECORDED);
+		ck_assert_str_eq(vb_event_id(ev), it->id);
+		vb_event_free(ev);
+	}
+	ck_assert_mem_eq(stored.data, "prefix", 6);
+	ck_assert_uint_eq(vb_store_last_seq(st), 5);
+	batch_free(&b);
+
+	/* The next call goes on from there. */
+	for (int i = 0; i < 3; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "b-%d", i);
+		batch_add(&b, id, "order.placed", "C-2", "2026-11-20T09:12:00Z", 0);
+	}
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	for (size_t i = 0; i < 3; i++)
+		ck_assert_uint_eq(b.items[i].seq, 6 + i);
+	ck_assert_uint_eq(vb_store_last_seq(st), 8);
+	batch_free(&b);
+
+	/* Nothing to append is no error and no seq. */
+	ck_assert_int_eq(vb_store_append(st, NULL, 0, RECORDED, &stored), 0);
+	ck_assert_uint_eq(vb_store_last_seq(st), 8);
+	vb_buf_free(&stored);
+	vb_store_close(st);
+}
+END_TEST
+
+START_TEST(stored_bytes_in_replay)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	size_t n;
+	const vbt_sample *smp = vbt_samples(&n);
+	batch b = { 0 };
+	for (size_t i = 0; i < n; i++)
+		batch_add_json(&b, smp[i].json);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+
+	vb_store_filter f = { 0 };
+	got g = { 0 };
+	size_t pages;
+	replay_all(st, &f, 1000, SIZE_MAX, SIZE_MAX, &g, &pages);
+	ck_assert_uint_eq(g.n, n);
+	/* Read them again, this time decoding each in full. */
+	for (size_t i = 0; i < n; i++) {
+		vb_store_filter one = { .from_seq = i + 1, .to_seq = i + 1 };
+		uint64_t next, last;
+		int done;
+		got g1 = { 0 };
+		ck_assert_int_eq(vb_store_replay(st, &one, 10, SIZE_MAX, SIZE_MAX,
+		    collect_cb, &g1, &next, &done, &last), 0);
+		ck_assert_uint_eq(g1.n, 1);
+		ck_assert_uint_eq(g1.seqs[0], i + 1);
+		ck_assert_int_eq(done, 1);
+		got_free(&g1);
+	}
+	got_free(&g);
+	batch_free(&b);
+	vb_store_close(st);
+}
+END_TEST
+
+/* Replay callback that decodes events and checks them against samples. */
+static int
+decode_cb(void *arg, uint64_t seq, const uint8_t *p, size_t len)
+{
+	const vbt_sample *smp = arg;
+	vb_event *ev = NULL;
+	vb_buf j = { 0 };
+	ck_assert_int_eq(vb_event_from_pb(p, len, &ev), 0);
+	ck_assert_uint_eq(vb_event_seq(ev), seq);
+	ck_assert_str_eq(vb_event_recorded(ev), RECORDED);
+	ck_assert_str_eq(vb_event_type(ev), smp[seq - 1].type);
+	ck_assert_str_eq(vb_event_payload_type(ev), smp[seq - 1].type);
+	/* Without what the broker added, it prints as it was published. */
+	vb_event_set_seq(ev, 0);
+	ck_assert_int_eq(vb_event_set_recorded(ev, NULL), 0);
+	ck_assert_int_eq(vb_event_to_json(ev, &j), 0);
+	vb_event *orig = vbt_event(smp[seq - 1].json);
+	vb_buf j2 = { 0 };
+	ck_assert_int_eq(vb_event_to_json(orig, &j2), 0);
+	ck_assert_str_eq((char *)j.data, (char *)j2.data);
+	vb_event_free(orig);
+	vb_event_free(ev);
+	vb_buf_free(&j);
+	vb_buf_free(&j2);
+	return 0;
+}
+
+START_TEST(stored_events_decode_whole)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	size_t n;
+	const vbt_sample *smp = vbt_samples(&n);
+	batch b = { 0 };
+	vb_store_filter f = { 0 };
+	uint64_t next, last;
+	int done;
+	for (size_t i = 0; i < n; i++)
+		batch_add_json(&b, smp[i].json);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	ck_assert_int_eq(vb_store_replay(st, &f, 1000, SIZE_MAX, SIZE_MAX, decode_cb,
+	    (void *)smp, &next, &done, &last), 0);
+	ck_assert_int_eq(done, 1);
+	ck_assert_uint_eq(next, n + 1);
+	batch_free(&b);
+	vb_store_close(st);
+}
+END_TEST
+
+START_TEST(duplicate_in_later_call)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	batch b = { 0 };
+	vb_buf stored = { 0 };
+	vb_stats s;
+
+	batch_add(&b, "A", "complaint.opened", "C-1", "2026-11-20T09:12:00Z", 0);
+	batch_add(&b, "B", "complaint.opened", "C-1", "2026-11-20T09:12:00Z", 0);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	batch_free(&b);
+
+	/* B again (other content, same id), then C. */
+	batch_add(&b, "B", "order.placed", "C-9", "2026-11-21T09:12:00Z", 100);
+	batch_add(&b, "C", "complaint.opened", "C-1", "2026-11-20T09:12:00Z", 0);
+	ck_assert_int_eq(batch_append(st, &b, &stored), 0);
+	ck_assert_int_eq(b.items[0].duplicate, 1);
+	ck_assert_uint_eq(b.items[0].seq, 2);
+	ck_assert_int_eq(b.items[1].duplicate, 0);
+	ck_assert_uint_eq(b.items[1].seq, 3);
+	/* Only C's bytes were stored. */
+	ck_assert_uint_eq(stored.len, b.items[1].stored_len);
+	ck_assert_uint_eq(b.items[1].stored_off, 0);
+	ck_assert_uint_eq(vb_store_last_seq(st), 3);
+	batch_free(&b);
+
+	/* All duplicates: nothing stored, last_seq unchanged. */
+	batch_add(&b, "A", "complaint.opened", "C-1", "2026-11-20T09:12:00Z", 0);
+	batch_add(&b, "C", "complaint.opened", "C-1", "2026-11-20T09:12:00Z", 0);
+	vb_buf_reset(&stored);
+	ck_assert_int_eq(batch_append(st, &b, &stored), 0);
+	ck_assert_int_eq(b.items[0].duplicate, 1);
+	ck_assert_uint_eq(b.items[0].seq, 1);
+	ck_assert_int_eq(b.items[1].duplicate, 1);
+	ck_assert_uint_eq(b.items[1].seq, 3);
+	ck_assert_uint_eq(stored.len, 0);
+	ck_assert_uint_eq(vb_store_last_seq(st), 3);
+	batch_free(&b);
+
+	/* The stored B is the first one, and no counter saw the second. */
+	ck_assert_int_eq(vb_store_stats(st, &s), 0);
+	ck_assert_uint_eq(s.events, 3);
+	ck_assert_uint_eq(s.customers, 1);
+	ck_assert_uint_eq(s.ntypes, 1);
+	ck_assert_str_eq(s.types[0].name, "complaint.opened");
+	ck_assert_uint_eq(s.types[0].count, 3);
+	vb_store_stats_free(&s);
+	vb_store_filter f = { .customer = "C-9" };
+	got g = { 0 };
+	size_t pages;
+	replay_all(st, &f, 10, SIZE_MAX, SIZE_MAX, &g, &pages);
+	ck_assert_uint_eq(g.n, 0);
+	got_free(&g);
+	vb_buf_free(&stored);
+	vb_store_close(st);
+}
+END_TEST
+
+START_TEST(duplicate_in_same_call)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	batch b = { 0 };
+	vb_buf stored = { 0 };
+
+	batch_add(&b, "A", "complaint.opened", "C-1", "2026-11-20T09:12:00Z", 0);
+	batch_add(&b, "B", "visit.missed", "C-2", "2026-11-20T09:12:00Z", 0);
+	batch_add(&b, "A", "order.placed", "C-3", "2026-11-22T09:12:00Z", 50);
+	batch_add(&b, "B", "visit.missed", "C-2", "2026-11-20T09:12:00Z", 0);
+	batch_add(&b, "D", "visit.missed", "C-2", "2026-11-20T09:12:00Z", 0);
+	ck_assert_int_eq(batch_append(st, &b, &stored), 0);
+	ck_assert_uint_eq(b.items[0].seq, 1);
+	ck_assert_int_eq(b.items[0].duplicate, 0);
+	ck_assert_uint_eq(b.items[1].seq, 2);
+	ck_assert_int_eq(b.items[1].duplicate, 0);
+	ck_assert_uint_eq(b.items[2].seq, 1);
+	ck_assert_int_eq(b.items[2].duplicate, 1);
+	ck_assert_uint_eq(b.items[3].seq, 2);
+	ck_assert_int_eq(b.items[3].duplicate, 1);
+	ck_assert_uint_eq(b.items[4].seq, 3);
+	ck_assert_int_eq(b.items[4].duplicate, 0);
+	ck_assert_uint_eq(vb_store_last_seq(st), 3);
+	ck_assert_uint_eq(stored.len, b.items[0].stored_len + b.items[1].stored_len +
+	    b.items[4].stored_len);
+
+	/* What seq 1 holds is the first A. */
+	vb_store_filter f = { 0 };
+	got g = { 0 };
+	size_t pages;
+	replay_all(st, &f, 10, SIZE_MAX, SIZE_MAX, &g, &pages);
+	ck_assert_uint_eq(g.n, 3);
+	got_free(&g);
+	f.customer = "C-3";
+	replay_all(st, &f, 10, SIZE_MAX, SIZE_MAX, &g, &pages);
+	ck_assert_uint_eq(g.n, 0);
+	got_free(&g);
+	f.customer = NULL;
+	f.type_prefix = "order.";
+	replay_all(st, &f, 10, SIZE_MAX, SIZE_MAX, &g, &pages);
+	ck_assert_uint_eq(g.n, 0);
+	got_free(&g);
+
+	vb_stats s;
+	ck_assert_int_eq(vb_store_stats(st, &s), 0);
+	ck_assert_uint_eq(s.events, 3);
+	ck_assert_uint_eq(s.customers, 2);
+	vb_store_stats_free(&s);
+	batch_free(&b);
+	vb_buf_free(&stored);
+	vb_store_close(st);
+}
+END_TEST
+
+START_TEST(last_seq_persists)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	batch b = { 0 };
+	for (int i = 0; i < 4; i++) {
+		char id[16];
+		snprintf(id, sizeof(id), "p-%d", i);
+		batch_add(&b, id, "invoice.overdue", "C-1", "2026-11-20T09:12:00Z", 0);
+	}
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	batch_free(&b);
+	vb_store_close(st);
+
+	st = open_store(dir, 16 * MiB, GiB);
+	ck_assert_uint_eq(vb_store_last_seq(st), 4);
+	/* Ids are remembered too. */
+	batch_add(&b, "p-2", "invoice.overdue", "C-1", "2026-11-20T09:12:00Z", 0);
+	batch_add(&b, "p-9", "invoice.paid", "C-1", "2026-11-20T09:12:00Z", 0);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	ck_assert_int_eq(b.items[0].duplicate, 1);
+	ck_assert_uint_eq(b.items[0].seq, 3);
+	ck_assert_int_eq(b.items[1].duplicate, 0);
+	ck_assert_uint_eq(b.items[1].seq, 5);
+	batch_free(&b);
+	vb_store_close(st);
+
+	/* And the counters. */
+	st = open_store(dir, 16 * MiB, GiB);
+	ck_assert_uint_eq(vb_store_last_seq(st), 5);
+	vb_stats s;
+	ck_assert_int_eq(vb_store_stats(st, &s), 0);
+	ck_assert_uint_eq(s.events, 5);
+	ck_assert_uint_eq(s.last_seq, 5);
+	ck_assert_uint_eq(s.customers, 1);
+	ck_assert_uint_eq(s.nsources, 1);
+	ck_assert_str_eq(s.sources[0].name, "finance");
+	ck_assert_uint_eq(s.sources[0].count, 5);
+	vb_store_stats_free(&s);
+	vb_store_close(st);
+}
+END_TEST
+
+START_TEST(second_open_is_busy)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir)), *st2 = NULL;
+	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = GiB };
+	batch b = { 0 };
+
+	batch_add(&b, "x", "complaint.opened", "C-1", "2026-11-20T09:12:00Z", 0);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	ck_assert_int_eq(vb_store_open(dir, &o, &st2), VB_EBUSY);
+	ck_assert_ptr_null(st2);
+	/* The refused open did not disturb the first. */
+	ck_assert_uint_eq(vb_store_last_seq(st), 1);
+	batch_free(&b);
+	batch_add(&b, "y", "complaint.opened", "C-1", "2026-11-20T09:12:00Z", 0);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	ck_assert_uint_eq(b.items[0].seq, 2);
+	batch_free(&b);
+	vb_store_close(st);
+	/* Closed, it opens again. */
+	st = open_store(dir, 16 * MiB, GiB);
+	ck_assert_uint_eq(vb_store_last_seq(st), 2);
+	vb_store_close(st);
+}
+END_TEST
+
+START_TEST(replay_from_to)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	meta m[DS_N];
+	dataset(st, m);
+	vb_store_filter f = { 0 };
+	ck_assert_uint_eq(check_filter(st, m, &f), DS_N);
+	f.from_seq = 1;
+	ck_assert_uint_eq(check_filter(st, m, &f), DS_N);
+	f.from_seq = 5;
+	f.to_seq = 10;
+	ck_assert_uint_eq(check_filter(st, m, &f), 6);
+	f.from_seq = 7;
+	f.to_seq = 7;
+	ck_assert_uint_eq(check_filter(st, m, &f), 1);
+	f.from_seq = 30;
+	f.to_seq = 0;
+	ck_assert_uint_eq(check_filter(st, m, &f), DS_N - 29);
+	f.from_seq = DS_N;
+	ck_assert_uint_eq(check_filter(st, m, &f), 1);
+	f.from_seq = DS_N + 1;
+	ck_assert_uint_eq(check_filter(st, m, &f), 0);
+	f.from_seq = 1000;
+	ck_assert_uint_eq(check_filter(st, m, &f), 0);
+	f.from_seq = 0;
+	f.to_seq = 3;
+	ck_assert_uint_eq(check_filter(st, m, &f), 3);
+	f.from_seq = 10;
+	f.to_seq = 5; /* an empty range */
+	ck_assert_uint_eq(check_filter(st, m, &f), 0);
+	f.from_seq = 35;
+	f.to_seq = 1000;
+	ck_assert_uint_eq(check_filter(st, m, &f), DS_N - 34);
+	vb_store_close(st);
+}
+END_TEST
+
+START_TEST(replay_customer)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	meta m[DS_N];
+	dataset(st, m);
+	vb_store_filter f = { .customer = "C1" };
+	ck_assert_uint_eq(check_filter(st, m, &f), 13);
+	f.customer = "C0"; /* seqs 1, 4, 7, ... 40 */
+	ck_assert_uint_eq(check_filter(st, m, &f), 14);
+	f.from_seq = 10;
+	f.to_seq = 20;
+	ck_assert_uint_eq(check_filter(st, m, &f), 4); /* seqs 10, 13, 16, 19 */
+	f.from_seq = 11; /* between two of C0's events */
+	ck_assert_uint_eq(check_filter(st, m, &f), 3);
+	f.from_seq = 38;
+	f.to_seq = 0;
+	ck_assert_uint_eq(check_filter(st, m, &f), 1);
+	f.from_seq = 41;
+	ck_assert_uint_eq(check_filter(st, m, &f), 0);
+	f.from_seq = 0;
+	f.customer = "C9";
+	ck_assert_uint_eq(check_filter(st, m, &f), 0);
+	f.customer = "C"; /* a prefix of a customer is another customer */
+	ck_assert_uint_eq(check_filter(st, m, &f), 0);
+	f.customer = "";
+	ck_assert_uint_eq(check_filter(st, m, &f), DS_N);
+	vb_store_close(st);
+}
+END_TEST
+
+START_TEST(replay_type_prefix)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	meta m[DS_N];
+	dataset(st, m);
+	vb_store_filter f = { .type_prefix = "complaint." };
+	ck_assert_uint_eq(check_filter(st, m, &f), 16);
+	f.type_prefix = "complaint.opened";
+	ck_assert_uint_eq(check_filter(st, m, &f), 8);
+	f.type_prefix = "visit";
+	ck_assert_uint_eq(check_filter(st, m, &f), 8);
+	f.type_prefix = "invoice.overdue.more";
+	ck_assert_uint_eq(check_filter(st, m, &f), 0);
+	f.type_prefix = "consent.";
+	ck_assert_uint_eq(check_filter(st, m, &f), 0);
+	f.type_prefix = "";
+	ck_assert_uint_eq(check_filter(st, m, &f), DS_N);
+	f.type_prefix = "order.";
+	f.from_seq = 10;
+	f.to_seq = 30;
+	ck_assert_uint_eq(check_filter(st, m, &f), 4); /* 14, 19, 24, 29 */
+	vb_store_close(st);
+}
+END_TEST
+
+START_TEST(replay_since_until)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	meta m[DS_N];
+	dataset(st, m);
+	vb_store_filter f = { .has_since = 1, .since_us = m[9].us };
+	ck_assert_uint_eq(check_filter(st, m, &f), DS_N - 9); /* at or after */
+	f.since_us = m[9].us + 1;
+	ck_assert_uint_eq(check_filter(st, m, &f), DS_N - 10);
+	f.has_until = 1;
+	f.until_us = m[19].us; /* before: seq 20 is out */
+	ck_assert_uint_eq(check_filter(st, m, &f), 9);
+	f.has_since = 0;
+	ck_assert_uint_eq(check_filter(st, m, &f), 19);
+	f.until_us = m[0].us;
+	ck_assert_uint_eq(check_filter(st, m, &f), 0);
+	f.has_since = 1;
+	f.since_us = m[DS_N - 1].us + 1;
+	f.has_until = 0;
+	ck_assert_uint_eq(check_filter(st, m, &f), 0);
+	/* since/until ignored unless flagged. */
+	f.has_since = 0;
+	f.has_until = 0;
+	f.until_us = 0;
+	ck_assert_uint_eq(check_filter(st, m, &f), DS_N);
+	vb_store_close(st);
+}
+END_TEST
+
+START_TEST(replay_combined)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	meta m[DS_N];
+	dataset(st, m);
+	vb_store_filter f = { .customer = "C2", .type_prefix = "complaint.",
+		.has_since = 1, .since_us = m[4].us, .has_until = 1, .until_us = m[35].us,
+		.from_seq = 3, .to_seq = 33 };
+	size_t n = check_filter(st, m, &f);
+	ck_assert_uint_gt(n, 0);
+	f.type_prefix = "visit.missed";
+	check_filter(st, m, &f);
+	f.customer = "C1";
+	f.type_prefix = "order";
+	f.has_since = 0;
+	check_filter(st, m, &f);
+	vb_store_close(st);
+}
+END_TEST
+
+START_TEST(replay_pages_by_size_and_scan)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	meta m[DS_N];
+	dataset(st, m);
+	vb_store_filter f = { 0 };
+	got g = { 0 };
+	size_t pages;
+
+	/* max_bytes 1: one event a page, and still all of them. */
+	replay_all(st, &f, 1000, 1, SIZE_MAX, &g, &pages);
+	ck_assert_uint_eq(g.n, DS_N);
+	ck_assert_uint_ge(pages, DS_N);
+	got_free(&g);
+	/* About max_bytes: a page stops once it holds that much. */
+	replay_all(st, &f, 1000, 2000, SIZE_MAX, &g, &pages);
+	ck_assert_uint_eq(g.n, DS_N);
+	ck_assert_uint_gt(pages, 1);
+	got_free(&g);
+	/* A rare type with a short scan: pages may be empty but move on. */
+	f.type_prefix = "invoice.";
+	replay_all(st, &f, 1000, SIZE_MAX, 3, &g, &pages);
+	ck_assert_uint_eq(g.n, 8);
+	for (size_t i = 0; i < g.n; i++)
+		ck_assert_uint_eq(g.seqs[i] % 5, 0);
+	ck_assert_uint_ge(pages, DS_N / 3);
+	got_free(&g);
+	/* The same through the customer index. */
+	f.customer = "C0";
+	f.type_prefix = NULL;
+	replay_all(st, &f, 2, SIZE_MAX, 1, &g, &pages);
+	ck_assert_uint_eq(g.n, 14);
+	got_free(&g);
+	vb_store_close(st);
+}
+END_TEST
+
+START_TEST(replay_callback_stops)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	meta m[DS_N];
+	dataset(st, m);
+	vb_store_filter f = { 0 };
+	got g = { .stop_after = 3 };
+	uint64_t next, last;
+	int done;
+	/* The callback's refusal is the return value, and the cursor stays
+	 * on the refused event so that nothing is skipped. */
+	ck_assert_int_eq(vb_store_replay(st, &f, 100, SIZE_MAX, SIZE_MAX, collect_cb, &g,
+	    &next, &done, &last), 1);
+	ck_assert_uint_eq(g.n, 3);
+	ck_assert_uint_eq(next, g.seqs[2]);
+	ck_assert_int_eq(done, 0);
+	ck_assert_uint_eq(last, DS_N);
+	got_free(&g);
+	vb_store_close(st);
+}
+END_TEST
+
+static uint64_t
+count_of(const vb_count *c, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(c[i].name, name) == 0)
+			return c[i].count;
+	return 0;
+}
+
+START_TEST(stats_counts)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	meta m[DS_N];
+	vb_stats s;
+	dataset(st, m);
+	/* Duplicates count nothing. */
+	batch b = { 0 };
+	batch_add(&b, "ev-001", "consent.granted", "C-new", "2026-11-20T09:12:00Z", 0);
+	batch_add(&b, "ev-040", "message.sent", "C-new", "2026-11-20T09:12:00Z", 0);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	batch_free(&b);
+	/* New ones do, a new customer included. */
+	batch_add(&b, "m-1", "message.sent", "C-new", "2026-11-20T09:12:00Z", 0);
+	batch_add(&b, "m-2", "message.sent", "C-new", "2026-11-21T09:12:00Z", 0);
+	batch_add(&b, "m-3", "message.sent", "C0", "2026-11-21T09:12:00Z", 0);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	batch_free(&b);
+
+	ck_assert_int_eq(vb_store_stats(st, &s), 0);
+	ck_assert_uint_eq(s.events, DS_N + 3);
+	ck_assert_uint_eq(s.last_seq, DS_N + 3);
+	ck_assert_uint_eq(s.customers, 4);
+	ck_assert_uint_eq(s.ntypes, 6);
+	ck_assert_uint_eq(count_of(s.types, s.ntypes, "complaint.opened"), 8);
+	ck_assert_uint_eq(count_of(s.types, s.ntypes, "complaint.resolved"), 8);
+	ck_assert_uint_eq(count_of(s.types, s.ntypes, "visit.missed"), 8);
+	ck_assert_uint_eq(count_of(s.types, s.ntypes, "order.placed"), 8);
+	ck_assert_uint_eq(count_of(s.types, s.ntypes, "invoice.overdue"), 8);
+	ck_assert_uint_eq(count_of(s.types, s.ntypes, "message.sent"), 3);
+	ck_assert_uint_eq(count_of(s.types, s.ntypes, "consent.granted"), 0);
+	ck_assert_uint_eq(s.nsources, 5);
+	ck_assert_uint_eq(count_of(s.sources, s.nsources, "service"), 16);
+	ck_assert_uint_eq(count_of(s.sources, s.nsources, "field"), 8);
+	ck_assert_uint_eq(count_of(s.sources, s.nsources, "sales"), 8);
+	ck_assert_uint_eq(count_of(s.sources, s.nsources, "finance"), 8);
+	ck_assert_uint_eq(count_of(s.sources, s.nsources, "marketing"), 3);
+	ck_assert_uint_eq(count_of(s.sources, s.nsources, "customer"), 0);
+	uint64_t sum = 0;
+	for (size_t i = 0; i < s.ntypes; i++)
+		sum += s.types[i].count;
+	ck_assert_uint_eq(sum, s.events);
+	ck_assert_uint_gt(s.disk_bytes, 0);
+	ck_assert_uint_gt(s.used_bytes, 0);
+	ck_assert_uint_ge(s.map_bytes, s.used_bytes);
+	vb_store_stats_free(&s);
+	ck_assert_ptr_null(s.types);
+	vb_store_close(st);
+}
+END_TEST
+
+START_TEST(map_grows_from_tiny)
+{
+	char dir[1024];
+	vb_store *st;
+	const size_t pad = 2000, per_batch = 256;
+	const size_t total = (20 * MiB) / pad;
+	size_t made = 0;
+	vb_stats s;
+
+	vbt_mkdtemp(dir, sizeof(dir));
+	st = open_store(dir, 1 * MiB, 1 * GiB);
+	while (made < total) {
+		batch b = { 0 };
+		for (size_t i = 0; i < per_batch && made < total; i++, made++) {
+			char id[32], cust[16];
+			snprintf(id, sizeof(id), "grow-%zu", made);
+			snprintf(cust, sizeof(cust), "C-%zu", made % 1000);
+			batch_add(&b, id, made % 2 ? "visit.missed" : "order.placed", cust,
+			    "2026-11-20T09:12:00Z", pad);
+		}
+		int rv = batch_append(st, &b, NULL);
+		ck_assert_msg(rv == 0, "append at %zu events: %d (%s)", made, rv, vb_strerror(rv));
+		ck_assert_uint_eq(b.items[b.n - 1].seq, made);
+		batch_free(&b);
+	}
+	ck_assert_uint_eq(vb_store_last_seq(st), total);
+	ck_assert_int_eq(vb_store_stats(st, &s), 0);
+	ck_assert_uint_eq(s.events, total);
+	ck_assert_uint_eq(s.customers, 1000);
+	ck_assert_uint_gt(s.map_bytes, 20 * MiB);
+	ck_assert_uint_le(s.map_bytes, 1 * GiB);
+	vb_store_stats_free(&s);
+
+	vb_store_filter f = { 0 };
+	got g = { 0 };
+	size_t pages;
+	replay_all(st, &f, 5000, SIZE_MAX, SIZE_MAX, &g, &pages);
+	ck_assert_uint_eq(g.n, total);
+	ck_assert_uint_ge(g.bytes, total * pad);
+	got_free(&g);
+	vb_store_close(st);
+
+	/* Reopened with the same tiny initial size, the data is all there. */
+	st = open_store(dir, 1 * MiB, 1 * GiB);
+	ck_assert_uint_eq(vb_store_last_seq(st), total);
+	f.customer = "C-7";
+	replay_all(st, &f, 5000, SIZE_MAX, SIZE_MAX, &g, &pages);
+	ck_assert_uint_eq(g.n, total / 1000 + (total % 1000 > 7));
+	got_free(&g);
+	vb_store_close(st);
+}
+END_TEST
+
+/* A reader thread of map_grows_under_readers: replays the whole log again
+ * and again until told to stop, checking that what it sees is a gapless
+ * prefix of the log that never shrinks. */
+typedef struct {
+	vb_store *st;
+	atomic_int stop;
+	uint64_t rounds, max_seen;
+	int failed;
+	char why[128];
+} reader_ctx;
+
+typedef struct {
+	uint64_t expect;
+} gapless;
+
+static int
+gapless_cb(void *arg, uint64_t seq, const uint8_t *p, size_t len)
+{
+	gapless *g = arg;
+	vb_event_peek pk;
+	if (seq != g->expect || vb_event_peek_pb(p, len, &pk) != 0 || pk.seq != seq)
+		return 1;
+	g->expect++;
+	return 0;
+}
+
+static void *
+reader_main(void *arg)
+{
+	reader_ctx *rc = arg;
+	/* ck_assert cannot be used off the test's thread: record and stop. */
+	while (!atomic_load(&rc->stop) && !rc->failed) {
+		vb_store_filter f = { 0 };
+		gapless g = { 1 };
+		uint64_t next, last;
+		int done, rv;
+		vb_stats s;
+		rv = vb_store_replay(rc->st, &f, SIZE_MAX, SIZE_MAX, SIZE_MAX, gapless_cb,
+		    &g, &next, &done, &last);
+		if (rv != 0 || !done || g.expect - 1 < rc->max_seen || g.expect - 1 < last) {
+			snprintf(rc->why, sizeof(rc->why), "replay rv %d done %d saw %llu "
+			    "before %llu last %llu", rv, done, (unsigned long long)(g.expect - 1),
+			    (unsigned long long)rc->max_seen, (unsigned long long)last);
+			rc->failed = 1;
+			break;
+		}
+		rc->max_seen = g.expect - 1;
+		rv = vb_store_stats(rc->st, &s);
+		if (rv != 0 || s.events < rc->max_seen) {
+			snprintf(rc->why, sizeof(rc->why), "stats rv %d events %llu", rv,
+			    (unsigned long long)s.events);
+			rc->failed = 1;
+		}
+		vb_store_stats_free(&s);
+		if (rc->failed)
+			break;
+		rc->rounds++;
+	}
+	return NULL;
+}
+
+START_TEST(map_grows_under_readers)
+{
+	char dir[1024];
+	vb_store *st;
+	const size_t pad = 1000, per_batch = 64, total = (8 * MiB) / pad;
+	reader_ctx rc[2];
+	pthread_t th[2];
+	size_t made = 0;
+
+	vbt_mkdtemp(dir, sizeof(dir));
+	st = open_store(dir, 1 * MiB, 1 * GiB);
+	for (int i = 0; i < 2; i++) {
+		memset(&rc[i], 0, sizeof(rc[i]));
+		rc[i].st = st;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, reader_main, &rc[i]), 0);
+	}
+	while (made < total) {
+		batch b = { 0 };
+		for (size_t i = 0; i < per_batch && made < total; i++, made++) {
+			char id[32];
+			snprintf(id, sizeof(id), "rd-%zu", made);
+			batch_add(&b, id, "order.placed", "C-1", "2026-11-20T09:12:00Z", pad);
+		}
+		int rv = batch_append(st, &b, NULL);
+		batch_free(&b);
+		if (rv != 0) {
+			for (int i = 0; i < 2; i++)
+				atomic_store(&rc[i].stop, 1);
+			for (int i = 0; i < 2; i++)
+				pthread_join(th[i], NULL);
+			ck_abort_msg("append at %zu events: %d (%s)", made, rv, vb_strerror(rv));
+		}
+	}
+	for (int i = 0; i < 2; i++)
+		atomic_store(&rc[i].stop, 1);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(pthread_join(th[i], NULL), 0);
+		ck_assert_msg(!rc[i].failed, "reader %d: %s", i, rc[i].why);
+		ck_assert_uint_gt(rc[i].rounds, 0);
+	}
+	ck_assert_uint_eq(vb_store_last_seq(st), total);
+	vb_stats s;
+	ck_assert_int_eq(vb_store_stats(st, &s), 0);
+	ck_assert_uint_gt(s.map_bytes, 8 * MiB);
+	vb_store_stats_free(&s);
+	vb_store_close(st);
+}
+END_TEST
+
+/* Replay callback checking that event seq has id "full-<seq>". */
+static int
+full_cb(void *arg, uint64_t seq, const uint8_t *p, size_t len)
+{
+	size_t *n = arg;
+	vb_event_peek pk;
+	char want[32];
+	ck_assert_int_eq(vb_event_peek_pb(p, len, &pk), 0);
+	ck_assert_uint_eq(pk.seq, seq);
+	snprintf(want, sizeof(want), "full-%llu", (unsigned long long)seq);
+	ck_assert_uint_eq(pk.id_len, strlen(want));
+	ck_assert_mem_eq(pk.id, want, pk.id_len);
+	(*n)++;
+	return 0;
+}
+
+START_TEST(map_full_is_efull)
+{
+	char dir[1024];
+	vb_store *st;
+	const size_t pad = 2000, per_batch = 16;
+	size_t made = 0;
+	uint64_t before = 0;
+	int rv = 0;
+	vb_buf stored = { 0 };
+
+	vbt_mkdtemp(dir, sizeof(dir));
+	st = open_store(dir, 1 * MiB, 2 * MiB);
+	for (int round = 0; round < 1000; round++) {
+		batch b = { 0 };
+		for (size_t i = 0; i < per_batch; i++) {
+			char id[32];
+			snprintf(id, sizeof(id), "full-%zu", made + i + 1);
+			batch_add(&b, id, "complaint.opened", "C-1", "2026-11-20T09:12:00Z", pad);
+		}
+		before = vb_store_last_seq(st);
+		ck_assert_int_eq(vb_buf_append_str(&stored, "keep"), 0);
+		rv = batch_append(st, &b, &stored);
+		batch_free(&b);
+		if (rv != 0)
+			break;
+		made += per_batch;
+		vb_buf_reset(&stored);
+	}
+	ck_assert_msg(rv == VB_EFULL, "append into a full map: %d (%s), want VB_EFULL",
+	    rv, vb_strerror(rv));
+	ck_assert_uint_gt(made, 0);
+	/* Nothing of the failed call was stored. */
+	ck_assert_uint_eq(vb_store_last_seq(st), before);
+	ck_assert_uint_eq(before, made);
+	ck_assert_uint_eq(stored.len, 4);
+	ck_assert_mem_eq(stored.data, "keep", 4);
+
+	/* Everything before is intact. */
+	vb_store_filter f = { 0 };
+	uint64_t next, last;
+	int done;
+	size_t n = 0;
+	ck_assert_int_eq(vb_store_replay(st, &f, SIZE_MAX, SIZE_MAX, SIZE_MAX, full_cb, &n,
+	    &next, &done, &last), 0);
+	ck_assert_uint_eq(n, made);
+	ck_assert_int_eq(done, 1);
+	vb_stats s;
+	ck_assert_int_eq(vb_store_stats(st, &s), 0);
+	ck_assert_uint_eq(s.events, made);
+	ck_assert_uint_eq(count_of(s.types, s.ntypes, "complaint.opened"), made);
+	ck_assert_uint_le(s.map_bytes, 2 * MiB);
+	vb_store_stats_free(&s);
+	vb_store_close(st);
+
+	/* And after a restart. */
+	st = open_store(dir, 1 * MiB, 2 * MiB);
+	ck_assert_uint_eq(vb_store_last_seq(st), made);
+	n = 0;
+	ck_assert_int_eq(vb_store_replay(st, &f, SIZE_MAX, SIZE_MAX, SIZE_MAX, full_cb, &n,
+	    &next, &done, &last), 0);
+	ck_assert_uint_eq(n, made);
+	vb_store_close(st);
+	vb_buf_free(&stored);
+}
+END_TEST
+
+static Suite *
+store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("log");
+	tcase_add_unchecked_fixture(tc, vbt_root_setup, vbt_root_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, open_empty);
+	tcase_add_test(tc, open_creates_dir);
+	tcase_add_test(tc, open_bad_dir);
+	tcase_add_test(tc, append_assigns_seq);
+	tcase_add_test(tc, stored_bytes_in_replay);
+	tcase_add_test(tc, stored_events_decode_whole);
+	tcase_add_test(tc, duplicate_in_later_call);
+	tcase_add_test(tc, duplicate_in_same_call);
+	tcase_add_test(tc, last_seq_persists);
+	tcase_add_test(tc, second_open_is_busy);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("replay");
+	tcase_add_unchecked_fixture(tc, vbt_root_setup, vbt_root_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, replay_from_to);
+	tcase_add_test(tc, replay_customer);
+	tcase_add_test(tc, replay_type_prefix);
+	tcase_add_test(tc, replay_since_until);
+	tcase_add_test(tc, replay_combined);
+	tcase_add_test(tc, replay_pages_by_size_and_scan);
+	tcase_add_test(tc, replay_callback_stops);
+	tcase_add_test(tc, stats_counts);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("map");
+	tcase_add_unchecked_fixture(tc, vbt_root_setup, vbt_root_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, map_grows_from_tiny);
+	tcase_add_test(tc, map_grows_under_readers);
+	tcase_add_test(tc, map_full_is_efull);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return vbt_run(store_suite());
+}

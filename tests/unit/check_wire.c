@@ -1,0 +1,501 @@
+/* Unit tests of proto/vb_wire: ingest and query requests and replies. */
+#include <stdint.h>
+#include <string.h>
+
+#include "vb_buf.h"
+#include "vb_error.h"
+#include "vb_event.h"
+#include "vb_wire.h"
+#include "vb_test.h"
+
+/* Bytes that are no protobuf message at all. */
+static const struct {
+	const char *p;
+	size_t len;
+} garbage[] = {
+	{ "\x0a\x05" "ab", 4 },     /* field 1: 5 bytes announced, 2 there */
+	{ "\x0f", 1 },              /* wire type 7 */
+	{ "\x0e\x01", 2 },          /* wire type 6 */
+	{ "\x08\xff", 2 },          /* truncated varint */
+	{ "\x08\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 12 }, /* 11-byte varint */
+	{ "\x0a\xff\xff\xff\xff\x0f", 6 }, /* a 4 GiB length */
+	{ "\x80", 1 },              /* truncated key */
+	{ "\x09\x01\x02", 3 },      /* fixed64 cut short */
+	{ "\x0d\x01", 2 },          /* fixed32 cut short */
+	{ "GET / HTTP/1.1\r\n\r\n", 18 },
+};
+#define NGARBAGE (sizeof(garbage) / sizeof(garbage[0]))
+
+/* ---- ingest ---- */
+
+START_TEST(ingest_req_round_trip)
+{
+	size_t n;
+	const vbt_sample *smp = vbt_samples(&n);
+	vb_event **evs = calloc(n, sizeof(*evs));
+	vb_buf b = { 0 };
+	vb_ingest_req *req = NULL;
+
+	ck_assert_ptr_nonnull(evs);
+	for (size_t i = 0; i < n; i++)
+		evs[i] = vbt_event(smp[i].json);
+	ck_assert_int_eq(vb_ingest_req_encode(evs, n, &b), 0);
+	ck_assert_int_eq(vb_ingest_req_decode(b.data, b.len, &req), 0);
+	ck_assert_uint_eq(vb_ingest_req_count(req), n);
+	for (size_t i = 0; i < n; i++) {
+		vb_event *got = vb_ingest_req_event(req, i);
+		vb_buf j1 = { 0 }, j2 = { 0 }, p1 = { 0 }, p2 = { 0 };
+		ck_assert_int_eq(vb_event_to_json(got, &j1), 0);
+		ck_assert_int_eq(vb_event_to_json(evs[i], &j2), 0);
+		ck_assert_str_eq((char *)j1.data, (char *)j2.data);
+		ck_assert_int_eq(vb_event_to_pb(got, &p1), 0);
+		ck_assert_int_eq(vb_event_to_pb(evs[i], &p2), 0);
+		ck_assert_uint_eq(p1.len, p2.len);
+		ck_assert_mem_eq(p1.data, p2.data, p1.len);
+		ck_assert_str_eq(vb_event_payload_type(got), smp[i].type);
+		vb_buf_free(&j1);
+		vb_buf_free(&j2);
+		vb_buf_free(&p1);
+		vb_buf_free(&p2);
+	}
+	vb_ingest_req_free(req);
+	for (size_t i = 0; i < n; i++)
+		vb_event_free(evs[i]);
+	free(evs);
+	vb_buf_free(&b);
+}
+END_TEST
+
+START_TEST(ingest_req_events_are_borrowed)
+{
+	size_t n;
+	vb_event *ev = vbt_event(vbt_samples(&n)[0].json);
+	vb_buf b = { 0 }, c = { 0 };
+	vb_ingest_req *req = NULL;
+
+	ck_assert_int_eq(vb_ingest_req_encode(&ev, 1, &b), 0);
+	ck_assert_int_eq(vb_ingest_req_decode(b.data, b.len, &req), 0);
+	vb_event *got = vb_ingest_req_event(req, 0);
+	/* The request owns it: setting recorded is refused, freeing it is a
+	 * no-op, and the request frees it (the sanitizers check both). */
+	ck_assert_int_eq(vb_event_set_recorded(got, "2026-11-20T09:12:01Z"), VB_EINVAL);
+	ck_assert_str_eq(vb_event_recorded(got), "");
+	vb_event_free(got);
+	ck_assert_str_eq(vb_event_id(got), "zd-4411-opened");
+	/* Canonical encoding works on a borrowed event and leaves it as is. */
+	vb_event_set_seq(got, 5);
+	ck_assert_int_eq(vb_event_to_pb_canonical(got, &c), 0);
+	ck_assert_uint_eq(vb_event_seq(got), 5);
+	vb_ingest_req_free(req);
+	vb_ingest_req_free(NULL);
+	vb_event_free(ev);
+	vb_buf_free(&b);
+	vb_buf_free(&c);
+}
+END_TEST
+
+START_TEST(ingest_req_empty)
+{
+	vb_buf b = { 0 };
+	vb_ingest_req *req = NULL;
+	ck_assert_int_eq(vb_ingest_req_encode(NULL, 0, &b), 0);
+	ck_assert_int_eq(vb_ingest_req_decode(b.data, b.len, &req), 0);
+	ck_assert_uint_eq(vb_ingest_req_count(req), 0);
+	vb_ingest_req_free(req);
+	/* Zero bytes are an empty request too. */
+	ck_assert_int_eq(vb_ingest_req_decode((const uint8_t *)"", 0, &req), 0);
+	ck_assert_uint_eq(vb_ingest_req_count(req), 0);
+	vb_ingest_req_free(req);
+	vb_buf_free(&b);
+}
+END_TEST
+
+START_TEST(ingest_reply_round_trip)
+{
+	const vb_ingest_result in[] = {
+		{ 1, 0, NULL },
+		{ 1, 1, "" },
+		{ 0, 0, "id: missing" },
+		{ UINT64_MAX, 0, NULL },
+	};
+	vb_buf b = { 0 };
+	vb_ingest_reply r;
+
+	ck_assert_int_eq(vb_ingest_reply_encode(in, 4, 0, NULL, &b), 0);
+	ck_assert_int_eq(vb_ingest_reply_decode(b.data, b.len, &r), 0);
+	ck_assert_uint_eq(r.n, 4);
+	ck_assert_int_eq(r.code, 0);
+	ck_assert_ptr_nonnull(r.error);
+	ck_assert_str_eq(r.error, "");
+	for (size_t i = 0; i < 4; i++) {
+		ck_assert_uint_eq(r.results[i].seq, in[i].seq);
+		ck_assert_int_eq(r.results[i].duplicate, in[i].duplicate);
+		ck_assert_ptr_nonnull(r.results[i].error);
+		ck_assert_str_eq(r.results[i].error, in[i].error ? in[i].error : "");
+	}
+	vb_ingest_reply_free(&r);
+	ck_assert_ptr_null(r.results);
+	ck_assert_uint_eq(r.n, 0);
+	vb_buf_free(&b);
+}
+END_TEST
+
+START_TEST(ingest_reply_request_failed)
+{
+	vb_buf b = { 0 };
+	vb_ingest_reply r;
+	/* The whole request failed: a negative code must survive int32. */
+	ck_assert_int_eq(vb_ingest_reply_encode(NULL, 0, VB_EFULL,
+	    "storage full: nothing was stored", &b), 0);
+	ck_assert_int_eq(vb_ingest_reply_decode(b.data, b.len, &r), 0);
+	ck_assert_uint_eq(r.n, 0);
+	ck_assert_int_eq(r.code, VB_EFULL);
+	ck_assert_str_eq(r.error, "storage full: nothing was stored");
+	vb_ingest_reply_free(&r);
+	vb_buf_free(&b);
+}
+END_TEST
+
+START_TEST(ingest_reply_large)
+{
+	enum { N = 10000 };
+	vb_ingest_result *in = calloc(N, sizeof(*in));
+	vb_buf b = { 0 };
+	vb_ingest_reply r;
+	ck_assert_ptr_nonnull(in);
+	for (size_t i = 0; i < N; i++) {
+		in[i].seq = i * 3 + 1;
+		in[i].duplicate = (i % 7) == 0;
+		in[i].error = (i % 11) == 0 ? "data.case: missing" : NULL;
+	}
+	ck_assert_int_eq(vb_ingest_reply_encode(in, N, 0, "", &b), 0);
+	ck_assert_int_eq(vb_ingest_reply_decode(b.data, b.len, &r), 0);
+	ck_assert_uint_eq(r.n, N);
+	for (size_t i = 0; i < N; i++) {
+		ck_assert_uint_eq(r.results[i].seq, i * 3 + 1);
+		ck_assert_int_eq(r.results[i].duplicate != 0, (i % 7) == 0);
+		ck_assert_str_eq(r.results[i].error, (i % 11) == 0 ? "data.case: missing" : "");
+	}
+	vb_ingest_reply_free(&r);
+	free(in);
+	vb_buf_free(&b);
+}
+END_TEST
+
+/* ---- query ---- */
+
+START_TEST(query_req_replay_round_trip)
+{
+	vb_query_req q = { .kind = VB_QUERY_REPLAY }, got;
+	vb_buf b = { 0 };
+	q.replay.from_seq = 17;
+	q.replay.to_seq = UINT64_MAX;
+	q.replay.since = "2026-11-01T00:00:00Z";
+	q.replay.until = "2026-12-01T00:00:00+01:00";
+	q.replay.customer = "C-1001";
+	q.replay.type_prefix = "complaint.";
+	q.replay.limit = UINT32_MAX;
+
+	ck_assert_int_eq(vb_query_req_encode(&q, &b), 0);
+	ck_assert_int_eq(vb_query_req_decode(b.data, b.len, &got), 0);
+	ck_assert_int_eq(got.kind, VB_QUERY_REPLAY);
+	ck_assert_uint_eq(got.replay.from_seq, 17);
+	ck_assert_uint_eq(got.replay.to_seq, UINT64_MAX);
+	ck_assert_str_eq(got.replay.since, q.replay.since);
+	ck_assert_str_eq(got.replay.until, q.replay.until);
+	ck_assert_str_eq(got.replay.customer, "C-1001");
+	ck_assert_str_eq(got.replay.type_prefix, "complaint.");
+	ck_assert_uint_eq(got.replay.limit, UINT32_MAX);
+	vb_query_req_free(&got);
+	ck_assert_ptr_null(got.priv);
+	vb_buf_free(&b);
+}
+END_TEST
+
+START_TEST(query_req_defaults)
+{
+	/* Unset strings decode as "" (never NULL) and numbers as 0. */
+	vb_query_req q = { .kind = VB_QUERY_REPLAY }, got;
+	vb_buf b = { 0 };
+	ck_assert_int_eq(vb_query_req_encode(&q, &b), 0);
+	ck_assert_int_eq(vb_query_req_decode(b.data, b.len, &got), 0);
+	ck_assert_int_eq(got.kind, VB_QUERY_REPLAY);
+	ck_assert_uint_eq(got.replay.from_seq, 0);
+	ck_assert_uint_eq(got.replay.to_seq, 0);
+	ck_assert_uint_eq(got.replay.limit, 0);
+	ck_assert_ptr_nonnull(got.replay.since);
+	ck_assert_ptr_nonnull(got.replay.until);
+	ck_assert_ptr_nonnull(got.replay.customer);
+	ck_assert_ptr_nonnull(got.replay.type_prefix);
+	ck_assert_str_eq(got.replay.since, "");
+	ck_assert_str_eq(got.replay.until, "");
+	ck_assert_str_eq(got.replay.customer, "");
+	ck_assert_str_eq(got.replay.type_prefix, "");
+	vb_query_req_free(&got);
+	vb_buf_free(&b);
+}
+END_TEST
+
+START_TEST(query_req_stats_and_none)
+{
+	vb_query_req q = { .kind = VB_QUERY_STATS }, got;
+	vb_buf b = { 0 };
+	ck_assert_int_eq(vb_query_req_encode(&q, &b), 0);
+	ck_assert_int_eq(vb_query_req_decode(b.data, b.len, &got), 0);
+	ck_assert_int_eq(got.kind, VB_QUERY_STATS);
+	vb_query_req_free(&got);
+	/* Nothing to ask: refused when encoding, "none" when decoding. */
+	q.kind = VB_QUERY_NONE;
+	vb_buf_reset(&b);
+	ck_assert_int_eq(vb_query_req_encode(&q, &b), VB_EINVAL);
+	ck_assert_int_eq(vb_query_req_decode((const uint8_t *)"", 0, &got), 0);
+	ck_assert_int_eq(got.kind, VB_QUERY_NONE);
+	vb_query_req_free(&got);
+	vb_buf_free(&b);
+}
+END_TEST
+
+START_TEST(query_reply_replay_page)
+{
+	size_t n;
+	const vbt_sample *smp = vbt_samples(&n);
+	vb_buf enc[3] = { { 0 } }, b = { 0 };
+	vb_slice sl[3];
+	vb_query_reply r = { .kind = VB_QUERY_REPLAY }, got;
+
+	for (size_t i = 0; i < 3; i++) {
+		vb_event *ev = vbt_event(smp[i * 5].json);
+		ck_assert_int_eq(vb_event_to_pb_canonical(ev, &enc[i]), 0);
+		ck_assert_int_eq(vb_event_pb_tail(10 + i, "2026-11-20T09:12:01Z", &enc[i]), 0);
+		sl[i].p = enc[i].data;
+		sl[i].len = enc[i].len;
+		vb_event_free(ev);
+	}
+	r.replay.events = sl;
+	r.replay.n = 3;
+	r.replay.next_seq = 13;
+	r.replay.done = 0;
+	r.replay.last_seq = 99;
+	ck_assert_int_eq(vb_query_reply_encode(&r, &b), 0);
+	ck_assert_int_eq(vb_query_reply_decode(b.data, b.len, &got), 0);
+	ck_assert_int_eq(got.code, 0);
+	ck_assert_str_eq(got.error, "");
+	ck_assert_int_eq(got.kind, VB_QUERY_REPLAY);
+	ck_assert_uint_eq(got.replay.n, 3);
+	ck_assert_uint_eq(got.replay.next_seq, 13);
+	ck_assert_int_eq(got.replay.done, 0);
+	ck_assert_uint_eq(got.replay.last_seq, 99);
+	for (size_t i = 0; i < 3; i++) {
+		vb_event *ev = NULL;
+		ck_assert_uint_eq(got.replay.events[i].len, sl[i].len);
+		ck_assert_mem_eq(got.replay.events[i].p, sl[i].p, sl[i].len);
+		ck_assert_int_eq(vb_event_from_pb(got.replay.events[i].p,
+		    got.replay.events[i].len, &ev), 0);
+		ck_assert_uint_eq(vb_event_seq(ev), 10 + i);
+		ck_assert_str_eq(vb_event_type(ev), smp[i * 5].type);
+		vb_event_free(ev);
+	}
+	vb_query_reply_free(&got);
+	ck_assert_ptr_null(got.priv);
+
+	/* The last, empty page. */
+	r.replay.n = 0;
+	r.replay.events = NULL;
+	r.replay.done = 1;
+	r.replay.next_seq = 100;
+	vb_buf_reset(&b);
+	ck_assert_int_eq(vb_query_reply_encode(&r, &b), 0);
+	ck_assert_int_eq(vb_query_reply_decode(b.data, b.len, &got), 0);
+	ck_assert_int_eq(got.kind, VB_QUERY_REPLAY);
+	ck_assert_uint_eq(got.replay.n, 0);
+	ck_assert_int_eq(got.replay.done, 1);
+	ck_assert_uint_eq(got.replay.next_seq, 100);
+	ck_assert_uint_eq(got.replay.last_seq, 99);
+	vb_query_reply_free(&got);
+	for (size_t i = 0; i < 3; i++)
+		vb_buf_free(&enc[i]);
+	vb_buf_free(&b);
+}
+END_TEST
+
+START_TEST(query_reply_stats)
+{
+	vb_count types[] = { { "complaint.opened", 5 }, { "order.placed", 7 },
+		{ "visit.missed", UINT64_MAX } };
+	vb_count sources[] = { { "sales", 7 }, { "service", 5 } };
+	vb_query_reply r = { .kind = VB_QUERY_STATS }, got;
+	vb_buf b = { 0 };
+
+	r.stats.events = 12;
+	r.stats.last_seq = 12;
+	r.stats.customers = 4;
+	r.stats.disk_bytes = 1u << 20;
+	r.stats.map_bytes = 1ULL << 40;
+	r.stats.used_bytes = 98304;
+	r.stats.types = types;
+	r.stats.ntypes = 3;
+	r.stats.sources = sources;
+	r.stats.nsources = 2;
+	ck_assert_int_eq(vb_query_reply_encode(&r, &b), 0);
+	ck_assert_int_eq(vb_query_reply_decode(b.data, b.len, &got), 0);
+	ck_assert_int_eq(got.code, 0);
+	ck_assert_int_eq(got.kind, VB_QUERY_STATS);
+	ck_assert_uint_eq(got.stats.events, 12);
+	ck_assert_uint_eq(got.stats.last_seq, 12);
+	ck_assert_uint_eq(got.stats.customers, 4);
+	ck_assert_uint_eq(got.stats.disk_bytes, 1u << 20);
+	ck_assert_uint_eq(got.stats.map_bytes, 1ULL << 40);
+	ck_assert_uint_eq(got.stats.used_bytes, 98304);
+	ck_assert_uint_eq(got.stats.ntypes, 3);
+	ck_assert_uint_eq(got.stats.nsources, 2);
+	for (size_t i = 0; i < 3; i++) {
+		ck_assert_str_eq(got.stats.types[i].name, types[i].name);
+		ck_assert_uint_eq(got.stats.types[i].count, types[i].count);
+	}
+	for (size_t i = 0; i < 2; i++) {
+		ck_assert_str_eq(got.stats.sources[i].name, sources[i].name);
+		ck_assert_uint_eq(got.stats.sources[i].count, sources[i].count);
+	}
+	vb_query_reply_free(&got);
+
+	/* An empty log. */
+	memset(&r.stats, 0, sizeof(r.stats));
+	vb_buf_reset(&b);
+	ck_assert_int_eq(vb_query_reply_encode(&r, &b), 0);
+	ck_assert_int_eq(vb_query_reply_decode(b.data, b.len, &got), 0);
+	ck_assert_int_eq(got.kind, VB_QUERY_STATS);
+	ck_assert_uint_eq(got.stats.events, 0);
+	ck_assert_uint_eq(got.stats.ntypes, 0);
+	ck_assert_uint_eq(got.stats.nsources, 0);
+	vb_query_reply_free(&got);
+	vb_buf_free(&b);
+}
+END_TEST
+
+START_TEST(query_reply_error)
+{
+	vb_query_reply r = { .kind = VB_QUERY_REPLAY, .code = VB_EINVAL,
+		.error = "since: \"yesterday\" is not an RFC 3339 date-time" }, got;
+	vb_buf b = { 0 };
+	ck_assert_int_eq(vb_query_reply_encode(&r, &b), 0);
+	ck_assert_int_eq(vb_query_reply_decode(b.data, b.len, &got), 0);
+	ck_assert_int_eq(got.code, VB_EINVAL);
+	ck_assert_str_eq(got.error, r.error);
+	ck_assert_uint_eq(got.replay.n, 0);
+	vb_query_reply_free(&got);
+	vb_buf_free(&b);
+}
+END_TEST
+
+START_TEST(garbage_is_eproto)
+{
+	const uint8_t *p = (const uint8_t *)garbage[_i].p;
+	size_t len = garbage[_i].len;
+	vb_ingest_req *req = NULL;
+	vb_ingest_reply ir;
+	vb_query_req qq;
+	vb_query_reply qr;
+
+	ck_assert_int_eq(vb_ingest_req_decode(p, len, &req), VB_EPROTO);
+	ck_assert_ptr_null(req);
+	ck_assert_int_eq(vb_ingest_reply_decode(p, len, &ir), VB_EPROTO);
+	vb_ingest_reply_free(&ir); /* harmless after a failure */
+	ck_assert_int_eq(vb_query_req_decode(p, len, &qq), VB_EPROTO);
+	vb_query_req_free(&qq);
+	ck_assert_int_eq(vb_query_reply_decode(p, len, &qr), VB_EPROTO);
+	vb_query_reply_free(&qr);
+}
+END_TEST
+
+START_TEST(wrong_message_type_is_eproto)
+{
+	/* An ingest request whose event is not an Event. */
+	const uint8_t bad_event[] = { 0x0a, 0x02, 0x0f, 0x00 };
+	vb_ingest_req *req = NULL;
+	ck_assert_int_eq(vb_ingest_req_decode(bad_event, sizeof(bad_event), &req), VB_EPROTO);
+	/* A query request whose replay request holds a truncated string. */
+	const uint8_t bad_replay[] = { 0x0a, 0x03, 0x1a, 0x05, 'x' };
+	vb_query_req q;
+	ck_assert_int_eq(vb_query_req_decode(bad_replay, sizeof(bad_replay), &q), VB_EPROTO);
+	vb_query_req_free(&q);
+}
+END_TEST
+
+START_TEST(random_bytes_never_crash)
+{
+	vbt_rng r = { vbt_seed("random_bytes_never_crash") };
+	uint8_t buf[256];
+
+	for (int i = 0; i < 20000; i++) {
+		size_t len = (size_t)vbt_rand_range(&r, 0, sizeof(buf));
+		for (size_t k = 0; k < len; k++)
+			buf[k] = (uint8_t)vbt_rand(&r);
+		/* Decoding into exactly len bytes, so any overread is caught. */
+		uint8_t *p = malloc(len ? len : 1);
+		ck_assert_ptr_nonnull(p);
+		memcpy(p, buf, len);
+		vb_ingest_req *req = NULL;
+		vb_ingest_reply ir;
+		vb_query_req qq;
+		vb_query_reply qr;
+		int rv;
+		rv = vb_ingest_req_decode(p, len, &req);
+		ck_assert(rv == 0 || rv == VB_EPROTO);
+		if (rv == 0) {
+			for (size_t k = 0; k < vb_ingest_req_count(req); k++) {
+				vb_buf j = { 0 };
+				vb_event_to_json(vb_ingest_req_event(req, k), &j);
+				vb_buf_free(&j);
+			}
+			vb_ingest_req_free(req);
+		}
+		rv = vb_ingest_reply_decode(p, len, &ir);
+		ck_assert(rv == 0 || rv == VB_EPROTO);
+		vb_ingest_reply_free(&ir);
+		rv = vb_query_req_decode(p, len, &qq);
+		ck_assert(rv == 0 || rv == VB_EPROTO);
+		vb_query_req_free(&qq);
+		rv = vb_query_reply_decode(p, len, &qr);
+		ck_assert(rv == 0 || rv == VB_EPROTO);
+		vb_query_reply_free(&qr);
+		free(p);
+	}
+}
+END_TEST
+
+static Suite *
+wire_suite(void)
+{
+	Suite *s = suite_create("wire");
+	TCase *tc = tcase_create("ingest");
+	tcase_add_test(tc, ingest_req_round_trip);
+	tcase_add_test(tc, ingest_req_events_are_borrowed);
+	tcase_add_test(tc, ingest_req_empty);
+	tcase_add_test(tc, ingest_reply_round_trip);
+	tcase_add_test(tc, ingest_reply_request_failed);
+	tcase_add_test(tc, ingest_reply_large);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("query");
+	tcase_add_test(tc, query_req_replay_round_trip);
+	tcase_add_test(tc, query_req_defaults);
+	tcase_add_test(tc, query_req_stats_and_none);
+	tcase_add_test(tc, query_reply_replay_page);
+	tcase_add_test(tc, query_reply_stats);
+	tcase_add_test(tc, query_reply_error);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("garbage");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, garbage_is_eproto, 0, NGARBAGE);
+	tcase_add_test(tc, wrong_message_type_is_eproto);
+	tcase_add_test(tc, random_bytes_never_crash);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return vbt_run(wire_suite());
+}
