@@ -51,10 +51,11 @@ median(double *v, int n)
 static double
 fsync_rate(const char *dir)
 {
-	char path[512], block[4096];
+	char path[1024], block[4096];
 	int fd, n = 0;
-	double t0, el;
-	snprintf(path, sizeof(path), "%s/fsync.bench", dir);
+	double t0, el = 0;
+	if (snprintf(path, sizeof(path), "%s/fsync.bench", dir) >= (int)sizeof(path))
+		return 0;
 	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
 		return 0;
 	memset(block, 'x', sizeof(block));

@@ -36,13 +36,13 @@ static const opt opts[] = {
 	{ "ingest_workers", OPT_INT, OFF(ingest_workers), 0, "16", 1, 1024, "concurrent ingest requests" },
 	{ "query_workers", OPT_INT, OFF(query_workers), 0, "4", 1, 256, "concurrent queries" },
 	{ "max_batch", OPT_INT, OFF(max_batch), 0, "1000", 1, 100000, "events per ingest request" },
-	{ "max_message", OPT_SIZE, OFF(max_message), 0, "16MiB", 64 * KiB, 1 * GiB, "bytes per request" },
+	{ "max_message", OPT_SIZE, OFF(max_message), 0, "16MiB", 256 * KiB, 1 * GiB, "bytes per request" },
 	{ "commit_max_events", OPT_INT, OFF(commit_max_events), 0, "10000", 1, 1000000, "events per group commit" },
 	{ "map_size", OPT_SIZE, OFF(map_size), 0, "256MiB", 1 * MiB, 64 * TiB, "initial LMDB map size" },
 	{ "map_size_max", OPT_SIZE, OFF(map_size_max), 0, "1TiB", 1 * MiB, 64 * TiB, "largest LMDB map size" },
 	{ "replay_page", OPT_INT, OFF(replay_page), 0, "1000", 1, 100000, "default events per replay page" },
 	{ "replay_page_max", OPT_INT, OFF(replay_page_max), 0, "10000", 1, 1000000, "most events per replay page" },
-	{ "pub_queue", OPT_INT, OFF(pub_queue), 0, "100000", 16, 100000000, "events queued for PUB" },
+	{ "pub_queue", OPT_INT, OFF(pub_queue), 0, "8192", 1, 8192, "messages queued per subscriber (nng allows 8192)" },
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))

@@ -25,7 +25,7 @@ typedef struct vb_config {
 	int64_t map_size_max;       /* the map never grows past this */
 	int64_t replay_page;        /* default events per replay page */
 	int64_t replay_page_max;    /* most events a client may ask per page */
-	int64_t pub_queue;          /* events waiting to be published */
+	int64_t pub_queue;          /* PUB messages queued per subscriber */
 } vb_config;
 
 /* Fill c with the embedded defaults. */

@@ -19,7 +19,7 @@ struct vb_fanout {
 };
 
 int
-vb_fanout_open(const char *url, vb_log *log, vb_fanout **out)
+vb_fanout_open(const char *url, int queue, vb_log *log, vb_fanout **out)
 {
 	vb_fanout *fo = calloc(1, sizeof(*fo));
 	int rv;
@@ -32,7 +32,8 @@ vb_fanout_open(const char *url, vb_log *log, vb_fanout **out)
 	fo->open = 1;
 	/* A deep per-subscriber queue rides out short stalls without a
 	 * round trip to the log; beyond it, gap filling takes over. */
-	nng_socket_set_int(fo->sock, NNG_OPT_SENDBUF, 8192);
+	if ((rv = nng_socket_set_int(fo->sock, NNG_OPT_SENDBUF, queue)) != 0)
+		goto fail;
 	if ((rv = nng_listen(fo->sock, url, NULL, 0)) != 0) {
 		vb_log_error(log, "F001", "cannot listen on %s: %s", url, nng_strerror(rv));
 		goto fail;

@@ -14,8 +14,9 @@
 
 typedef struct vb_fanout vb_fanout;
 
-/* Listen on url.  *out: vb_fanout_close. */
-int vb_fanout_open(const char *url, vb_log *log, vb_fanout **out);
+/* Listen on url, queueing up to queue messages per subscriber before the
+ * oldest are dropped.  *out: vb_fanout_close. */
+int vb_fanout_open(const char *url, int queue, vb_log *log, vb_fanout **out);
 
 /* Send one stored event (p is copied; its type is read from it).  Never
  * blocks on a subscriber.  Called by the one writer thread, which is what

@@ -140,7 +140,8 @@ handle(worker *wk, const uint8_t *p, size_t len)
 		job.items = wk->items;
 		job.n = nitems;
 		if ((rv = vb_writer_submit(in->writer, &job)) != 0) {
-			rv = reply_error(wk, rv, "nothing was stored: %s", vb_strerror(rv));
+			rv = reply_error(wk, rv, "%s", rv == VB_EFULL ? vb_strerror(rv) :
+			    "nothing was stored: the broker could not commit");
 			goto done;
 		}
 		for (size_t k = 0; k < nitems; k++) {

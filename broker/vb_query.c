@@ -135,6 +135,8 @@ do_stats(qworker *wk)
 		reply_fail(wk, rv, vb_strerror(rv));
 		return;
 	}
+	r.stats.max_batch = (uint32_t)wk->q->cfg->max_batch;
+	r.stats.max_message = (uint64_t)wk->q->cfg->max_message;
 	vb_buf_reset(&wk->reply);
 	if (vb_query_reply_encode(&r, &wk->reply) != 0)
 		reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));

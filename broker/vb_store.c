@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "vb_error.h"
@@ -337,6 +338,15 @@ fail:
 	return rv;
 }
 
+static int
+disk_nearly_full(vb_store *st, size_t incoming)
+{
+	struct statvfs sv;
+	if (statvfs(st->dir, &sv) != 0)
+		return 0;
+	return (uint64_t)sv.f_bavail * sv.f_frsize < 4 * (uint64_t)incoming + (1u << 20);
+}
+
 int
 vb_store_append(vb_store *st, vb_store_item *items, size_t n,
     const char *recorded, vb_buf *stored)
@@ -357,9 +367,13 @@ vb_store_append(vb_store *st, vb_store_item *items, size_t n,
 		if (maybe_grow(st, incoming, 1) != 0)
 			break;
 	}
+	/* LMDB turns a short write on a full disk into EIO: ask the file
+	 * system, so that the publisher hears "storage full". */
+	if (rv == EIO && disk_nearly_full(st, incoming))
+		rv = ENOSPC;
 	if (rv != 0) {
 		vb_log_error(st->log, "S006", "append of %zu event(s) failed: %s", n,
-		    mdb_strerror(rv));
+		    rv == ENOSPC ? "disk full" : mdb_strerror(rv));
 		return vb_err_from_mdb(rv);
 	}
 	return VB_OK;

@@ -63,7 +63,7 @@ broker_start(broker *b)
 			    b->cfg.data, vb_strerror(rv));
 		return rv;
 	}
-	if ((rv = vb_fanout_open(b->cfg.pub, &b->log, &b->fanout)) != 0 ||
+	if ((rv = vb_fanout_open(b->cfg.pub, (int)b->cfg.pub_queue, &b->log, &b->fanout)) != 0 ||
 	    (rv = vb_writer_start(b->store, b->fanout, (size_t)b->cfg.commit_max_events,
 	        &b->log, &b->writer)) != 0 ||
 	    (rv = vb_query_open(&b->cfg, b->store, &b->log, &b->query)) != 0 ||

@@ -16,6 +16,7 @@ typedef struct endpoint {
 
 struct vb_client {
 	endpoint ingest, query;
+	_Atomic int aborted;
 	int timeout_ms;
 	vb_buf buf;
 };
@@ -26,6 +27,8 @@ ep_ready(vb_client *c, endpoint *ep)
 	int rv;
 	if (ep->open)
 		return VB_OK;
+	if (c->aborted)
+		return VB_ECLOSED;
 	if (ep->aio == NULL && (rv = nng_aio_alloc(&ep->aio, NULL, NULL)) != 0)
 		return vb_err_from_nng(rv);
 	if ((rv = nng_req0_open(&ep->sock)) != 0)
@@ -150,6 +153,19 @@ vb_client_query(vb_client *c, const vb_query_req *q, vb_query_reply *out)
 	rv = vb_query_reply_decode(nng_msg_body(reply), nng_msg_len(reply), out);
 	nng_msg_free(reply);
 	return rv;
+}
+
+void
+vb_client_abort(vb_client *c)
+{
+	c->aborted = 1;
+	/* nng_close wakes every aio waiting on the socket; the handles stay
+	 * "open" here so nothing dials again, and closing them twice later
+	 * only returns NNG_ECLOSED. */
+	if (c->ingest.open)
+		nng_close(c->ingest.sock);
+	if (c->query.open)
+		nng_close(c->query.sock);
 }
 
 const char *vb_client_ingest_url(const vb_client *c) { return c->ingest.url; }

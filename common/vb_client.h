@@ -42,6 +42,11 @@ int vb_client_publish_raw(vb_client *c, const uint8_t *p, size_t len,
  * the broker's refusal and the return value transport failures. */
 int vb_client_query(vb_client *c, const vb_query_req *q, vb_query_reply *out);
 
+/* Make every call in progress or to come fail at once with VB_ECLOSED.
+ * Safe from another thread (a signal-waiting thread, say); c must still be
+ * released with vb_client_close by its owner. */
+void vb_client_abort(vb_client *c);
+
 /* The address a call failed to reach, for error messages. */
 const char *vb_client_ingest_url(const vb_client *c);
 const char *vb_client_query_url(const vb_client *c);

@@ -27,6 +27,7 @@ typedef struct publisher {
 	pending *batch;
 	vb_event **evs;
 	size_t n, max, bytes;
+	size_t max_bytes; /* a batch is sent once it holds this many bytes */
 	unsigned long long stored, duplicates, rejected, unsent;
 	int failed; /* the broker could not be reached or refused a batch */
 	int quiet;
@@ -87,6 +88,29 @@ done:
 	return 0;
 }
 
+/* Size batches by the broker's own limits: nng drops a request over
+ * max_message without a word, which the publisher would only see as a
+ * timeout.  Best effort: a broker that cannot be asked keeps the defaults. */
+static void
+learn_limits(publisher *p)
+{
+	vb_query_req q = { .kind = VB_QUERY_STATS };
+	vb_query_reply r;
+
+	p->max_bytes = BATCH_MAX_BYTES;
+	if (vb_client_query(p->client, &q, &r) != 0)
+		return;
+	if (r.code == 0 && r.kind == VB_QUERY_STATS) {
+		if (r.stats.max_batch > 0 && p->max > r.stats.max_batch)
+			p->max = r.stats.max_batch;
+		/* Half the limit leaves room for the event that crosses it
+		 * and for the request's framing. */
+		if (r.stats.max_message > 0 && p->max_bytes > r.stats.max_message / 2)
+			p->max_bytes = (size_t)(r.stats.max_message / 2);
+	}
+	vb_query_reply_free(&r);
+}
+
 static int
 is_blank(const char *s)
 {
@@ -131,7 +155,7 @@ publish_stream(publisher *p, FILE *in, const char *name)
 		p->batch[p->n].line = lineno;
 		p->n++;
 		p->bytes += vb_event_pb_size(ev);
-		if (p->n == p->max || p->bytes >= BATCH_MAX_BYTES)
+		if (p->n == p->max || p->bytes >= p->max_bytes)
 			flush(p);
 	}
 	if (ferror(in)) {
@@ -195,6 +219,7 @@ vb_cmd_publish(int argc, char **argv)
 	if ((rv = vb_cli_client(&conn, &p.client)) != 0)
 		return rv;
 	p.url = conn.ingest;
+	learn_limits(&p);
 	p.batch = calloc(p.max, sizeof(*p.batch));
 	p.evs = calloc(p.max, sizeof(*p.evs));
 	if (p.batch == NULL || p.evs == NULL) {

@@ -9,6 +9,7 @@
 #include <getopt.h>
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/sub.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 
@@ -26,13 +27,28 @@ typedef struct tailer {
 	uint64_t next;     /* the next seq to print (or to skip) */
 } tailer;
 
-static volatile sig_atomic_t stop;
+typedef struct stopper {
+	pthread_t thread;
+	sigset_t sigs;
+	nng_socket sub;
+	vb_client *client;
+	_Atomic int stop;
+} stopper;
 
-static void
-on_signal(int sig)
+/* SIGINT and SIGTERM are taken by this thread, not by a handler: it closes
+ * the sockets, which wakes whatever the main loop is blocked in (a receive,
+ * or a query to a broker that is gone), so tail stops at once. */
+static void *
+stopper_main(void *arg)
 {
-	(void)sig;
-	stop = 1;
+	stopper *s = arg;
+	int sig;
+	if (sigwait(&s->sigs, &sig) == 0) {
+		s->stop = 1;
+		nng_close(s->sub);
+		vb_client_abort(s->client);
+	}
+	return NULL;
 }
 
 static int
@@ -107,7 +123,7 @@ vb_cmd_tail(int argc, char **argv)
 	nng_socket sub;
 	int c, rv, have_from = 0, warned = 0;
 	uint64_t last = 0;
-	struct sigaction sa;
+	stopper st = { 0 };
 
 	vb_cli_conn_init(&conn);
 	optind = 1;
@@ -136,6 +152,12 @@ vb_cmd_tail(int argc, char **argv)
 		default: usage(stderr); return VB_EXIT_USAGE;
 		}
 	}
+	/* Block the signals before nng starts its threads, so that only
+	 * the stopper ever sees them. */
+	sigemptyset(&st.sigs);
+	sigaddset(&st.sigs, SIGINT);
+	sigaddset(&st.sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &st.sigs, NULL);
 	if ((rv = vb_cli_client(&conn, &t.client)) != 0)
 		return rv;
 	t.query_url = conn.query;
@@ -164,10 +186,13 @@ vb_cmd_tail(int argc, char **argv)
 		rv = VB_EXIT_FAIL;
 		goto out;
 	}
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	st.sub = sub;
+	st.client = t.client;
+	if (pthread_create(&st.thread, NULL, stopper_main, &st) != 0) {
+		vb_cli_err("cannot start a thread");
+		rv = VB_EXIT_FAIL;
+		goto out;
+	}
 	if (have_from) {
 		t.next = from ? from : 1;
 		if ((rv = backfill(&t, last)) != 0) {
@@ -178,7 +203,7 @@ vb_cmd_tail(int argc, char **argv)
 		t.next = last + 1;
 	}
 	fflush(stdout);
-	while (!stop) {
+	while (!st.stop) {
 		nng_msg *msg;
 		vb_event_peek pk;
 		const uint8_t *body, *nul;
@@ -197,7 +222,7 @@ vb_cmd_tail(int argc, char **argv)
 			continue;
 		}
 		if (rv != 0) {
-			if (stop)
+			if (st.stop)
 				break;
 			if (!warned++)
 				vb_cli_err("%s: %s", conn.pub, nng_strerror(rv));
@@ -225,7 +250,14 @@ vb_cmd_tail(int argc, char **argv)
 	}
 	fflush(stdout);
 	rv = VB_EXIT_OK;
+	pthread_join(st.thread, NULL);
+	st.thread = 0;
 out:
+	if (st.thread) {
+		/* Failed before the loop: wake the stopper and reap it. */
+		pthread_kill(st.thread, SIGTERM);
+		pthread_join(st.thread, NULL);
+	}
 	nng_close(sub);
 	vb_buf_free(&t.buf);
 	vb_client_close(t.client);

@@ -279,6 +279,8 @@ vb_query_reply_encode(const vb_query_reply *r, vb_buf *out)
 		sr.disk_bytes = s->disk_bytes;
 		sr.map_bytes = s->map_bytes;
 		sr.used_bytes = s->used_bytes;
+		sr.max_batch = s->max_batch;
+		sr.max_message = s->max_message;
 		sr.types = counts_encode(s->types, s->ntypes, cs);
 		sr.sources = counts_encode(s->sources, s->nsources, cs + s->ntypes);
 		if (sr.types == NULL || sr.sources == NULL)
@@ -348,6 +350,8 @@ vb_query_reply_decode(const uint8_t *p, size_t len, vb_query_reply *out)
 		s->disk_bytes = sr->disk_bytes;
 		s->map_bytes = sr->map_bytes;
 		s->used_bytes = sr->used_bytes;
+		s->max_batch = sr->max_batch;
+		s->max_message = sr->max_message;
 		s->types = pv->counts;
 		s->ntypes = sr->n_types;
 		s->sources = pv->counts + sr->n_types;

@@ -95,6 +95,8 @@ typedef struct vb_count {
 typedef struct vb_stats {
 	uint64_t events, last_seq, customers;
 	uint64_t disk_bytes, map_bytes, used_bytes;
+	uint32_t max_batch;   /* the broker's limits, for publishers to size */
+	uint64_t max_message; /* their batches by */
 	vb_count *types;
 	size_t ntypes;
 	vb_count *sources;

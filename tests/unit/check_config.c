@@ -103,7 +103,7 @@ START_TEST(defaults)
 	ck_assert_int_eq(c.map_size_max, 1 * TiB);
 	ck_assert_int_eq(c.replay_page, 1000);
 	ck_assert_int_eq(c.replay_page_max, 10000);
-	ck_assert_int_eq(c.pub_queue, 100000);
+	ck_assert_int_eq(c.pub_queue, 8192);
 	/* The defaults pass the checks a file must pass. */
 	ck_assert_int_le(c.map_size, c.map_size_max);
 	ck_assert_int_le(c.replay_page, c.replay_page_max);
@@ -177,8 +177,8 @@ START_TEST(sizes)
 		const char *text;
 		long long v;
 	} ok[] = {
-		{ "64MiB", 64 * MiB }, { "64M", 64 * MiB }, { "65536", 64 * KiB },
-		{ "64KiB", 64 * KiB }, { "64K", 64 * KiB }, { "64k", 64 * KiB },
+		{ "64MiB", 64 * MiB }, { "64M", 64 * MiB }, { "262144", 256 * KiB },
+		{ "256KiB", 256 * KiB }, { "256K", 256 * KiB }, { "256k", 256 * KiB },
 		{ "1GiB", GiB }, { "1G", GiB }, { "1024MiB", GiB },
 	};
 	vb_config c;
@@ -207,8 +207,8 @@ START_TEST(sizes)
 	set_fails("map_size_max", "99999999999999999999",
 	    "map_size_max: \"99999999999999999999\" is not a size such as 64MiB");
 	/* Sizes have bounds too. */
-	set_fails("max_message", "32KiB", "max_message: 32KiB is out of range [65536, 1073741824]");
-	set_fails("max_message", "2GiB", "max_message: 2GiB is out of range [65536, 1073741824]");
+	set_fails("max_message", "32KiB", "max_message: 32KiB is out of range [262144, 1073741824]");
+	set_fails("max_message", "2GiB", "max_message: 2GiB is out of range [262144, 1073741824]");
 	set_fails("map_size", "512KiB", "map_size: 512KiB is out of range [1048576, 70368744177664]");
 	set_fails("map_size_max", "65TiB",
 	    "map_size_max: 65TiB is out of range [1048576, 70368744177664]");
@@ -224,7 +224,7 @@ START_TEST(integer_bounds)
 		{ "ingest_workers", 1, 1024 }, { "query_workers", 1, 256 },
 		{ "max_batch", 1, 100000 }, { "commit_max_events", 1, 1000000 },
 		{ "replay_page", 1, 100000 }, { "replay_page_max", 1, 1000000 },
-		{ "pub_queue", 16, 100000000 },
+		{ "pub_queue", 1, 8192 },
 	};
 	for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
 		vb_config c;
@@ -377,7 +377,7 @@ START_TEST(dump_reloads)
 	set_ok(&c, "log_level", "warn");
 	set_ok(&c, "max_message", "2MiB");
 	set_ok(&c, "map_size_max", "8GiB");
-	set_ok(&c, "pub_queue", "123456");
+	set_ok(&c, "pub_queue", "1234");
 	f = open_memstream(&text, &len);
 	ck_assert_ptr_nonnull(f);
 	vb_config_dump(&c, f);

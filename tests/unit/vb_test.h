@@ -130,7 +130,8 @@ static inline void
 vbt_mkdtemp(char *path, size_t len)
 {
 	ck_assert_msg(vbt_root()[0] != '\0', "no root: add the vbt_root fixture");
-	snprintf(path, len, "%s/t-XXXXXX", vbt_root());
+	int n = snprintf(path, len, "%s/t-XXXXXX", vbt_root());
+	ck_assert_msg(n > 0 && (size_t)n < len, "temporary path too long");
 	ck_assert_msg(mkdtemp(path) != NULL, "mkdtemp %s failed", path);
 }
 
