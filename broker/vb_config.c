@@ -43,6 +43,7 @@ static const opt opts[] = {
 	{ "replay_page", OPT_INT, OFF(replay_page), 0, "1000", 1, 100000, "default events per replay page" },
 	{ "replay_page_max", OPT_INT, OFF(replay_page_max), 0, "10000", 1, 1000000, "most events per replay page" },
 	{ "pub_queue", OPT_INT, OFF(pub_queue), 0, "8192", 1, 8192, "messages queued per subscriber (nng allows 8192)" },
+	{ "clock_tick_ms", OPT_INT, OFF(clock_tick_ms), 0, "1000", 100, 60000, "how often cool-offs and cap windows are checked" },
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -136,6 +137,7 @@ vb_config_defaults(vb_config *c)
 	memset(c, 0, sizeof(*c));
 	for (size_t i = 0; i < NOPTS; i++)
 		vb_config_set(c, opts[i].name, opts[i].def, err, sizeof(err));
+	vb_rules_defaults(&c->rules);
 }
 
 typedef struct {
@@ -184,9 +186,16 @@ on_ini(void *user, const char *section, const char *name, const char *value)
 {
 	load_ctx *lc = user;
 	char why[256];
+	if (strncmp(section, "rule.", 5) == 0) {
+		if (vb_rules_set(&lc->c->rules, section + 5, name, value, why, sizeof(why)) != 0) {
+			load_fail(lc, why);
+			return 0;
+		}
+		return 1;
+	}
 	if (strcmp(section, "broker") != 0) {
-		snprintf(why, sizeof(why), "[%s]: unknown section (options go under [broker])",
-		    section);
+		snprintf(why, sizeof(why), "[%s]: unknown section (options go under [broker], "
+		    "rules under [rule.NAME])", section);
 		load_fail(lc, why);
 		return 0;
 	}
@@ -248,5 +257,22 @@ vb_config_dump(const vb_config *c, FILE *out)
 		case OPT_LEVEL: fprintf(out, "%s = %s\n", o->name, levels[*(const vb_log_level *)p]); break;
 		default: fprintf(out, "%s = %lld\n", o->name, (long long)*(const int64_t *)p); break;
 		}
+	}
+	for (int r = 0; r < VB_NRULES; r++) {
+		const vb_rules *rl = &c->rules;
+		fprintf(out, "\n[rule.%s]\nenabled = %s\nblocks =", vb_rule_names[r],
+		    rl->rule[r].enabled ? "true" : "false");
+		for (int p = 0, first = 1; p < VB_NPURPOSES; p++)
+			if (rl->rule[r].blocks & (1u << p)) {
+				fprintf(out, "%s %s", first ? "" : ",", vb_purpose_names[p]);
+				first = 0;
+			}
+		fputc('\n', out);
+		if (r == VB_RULE_COOLOFF)
+			fprintf(out, "duration = %llds\n", (long long)(rl->cooloff_us / 1000000));
+		if (r == VB_RULE_FREQUENCY_CAP)
+			fprintf(out, "max = %lld\nwindow = %llds\nper_channel_per_day = %lld\n",
+			    (long long)rl->cap_max, (long long)(rl->cap_window_us / 1000000),
+			    (long long)rl->cap_per_day);
 	}
 }

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vb_gate.h"
 #include "vb_log.h"
 
 #define VB_URL_MAX 512
@@ -26,12 +27,15 @@ typedef struct vb_config {
 	int64_t replay_page;        /* default events per replay page */
 	int64_t replay_page_max;    /* most events a client may ask per page */
 	int64_t pub_queue;          /* PUB messages queued per subscriber */
+	int64_t clock_tick_ms;      /* how often clock-driven changes are checked */
+	vb_rules rules;             /* [rule.NAME] sections */
 } vb_config;
 
 /* Fill c with the embedded defaults. */
 void vb_config_defaults(vb_config *c);
 
-/* Read path into c (over what c holds).  On error returns VB_EINVAL and
+/* Read path into c (over what c holds): a [broker] section of options
+ * and a [rule.NAME] section per gate rule.  On error returns VB_EINVAL and
  * writes "path:line: option: what is wrong" into err. */
 int vb_config_load(vb_config *c, const char *path, char *err, size_t errlen);
 

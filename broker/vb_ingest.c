@@ -114,8 +114,9 @@ handle(worker *wk, const uint8_t *p, size_t len)
 	for (size_t i = 0; i < n; i++) {
 		vb_event *ev = vb_ingest_req_event(req, i);
 		vb_ingest_result *r = &wk->results[i];
+		int64_t time_us;
 		memset(r, 0, sizeof(*r));
-		if (vb_event_validate(ev, NULL, wk->errs[i], VB_ERRMSG_MAX) != 0) {
+		if (vb_event_validate(ev, &time_us, wk->errs[i], VB_ERRMSG_MAX) != 0) {
 			r->error = wk->errs[i];
 			continue;
 		}
@@ -132,11 +133,16 @@ handle(worker *wk, const uint8_t *p, size_t len)
 		it->customer = vb_event_customer(ev);
 		it->type = vb_event_type(ev);
 		it->source = vb_event_source(ev);
+		it->kind = VB_ITEM_EVENT;
+		/* What the gate needs of it, folded in the same transaction. */
+		if (vb_fact_from_event(ev, time_us, &it->fact) != 0)
+			it->fact.kind = VB_FACT_NONE;
 		wk->item_of[nitems++] = i;
 	}
 	for (size_t k = 0; k < nitems; k++)
 		wk->items[k].pb = wk->pb.data + wk->items[k].stored_off;
 	if (nitems > 0) {
+		memset(&job, 0, sizeof(job));
 		job.items = wk->items;
 		job.n = nitems;
 		if ((rv = vb_writer_submit(in->writer, &job)) != 0) {

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "vb_error.h"
+#include "vb_gate.h"
 #include "vb_time.h"
 #include "vb_wire.h"
 
@@ -25,6 +26,9 @@ typedef struct qworker {
 	nng_aio *aio;
 	vb_buf page;     /* events of the page, back to back */
 	vb_buf reply;
+	vb_buf reasons;  /* gate: reasons JSON, NUL-separated */
+	vb_decision_msg *dec;
+	size_t dec_cap;
 	size_t *offs;    /* start of each event in page */
 	size_t noffs, offs_cap;
 	vb_slice *slices;
@@ -36,6 +40,7 @@ struct vb_query {
 	int open;
 	const vb_config *cfg;
 	vb_store *store;
+	vb_writer *writer;
 	vb_log *log;
 	qworker *workers;
 	size_t nworkers;
@@ -143,6 +148,298 @@ do_stats(qworker *wk)
 	vb_store_stats_free(&r.stats);
 }
 
+/* Most customers in one gate request, and per suppressions page. */
+#define GATE_MAX 10000
+#define SUPP_PAGE 1000
+#define CAMPAIGN_MAX 64
+
+static int
+dec_reserve(qworker *wk, size_t n)
+{
+	if (n <= wk->dec_cap)
+		return VB_OK;
+	vb_decision_msg *d = realloc(wk->dec, n * sizeof(*d));
+	if (d == NULL)
+		return VB_ENOMEM;
+	wk->dec = d;
+	wk->dec_cap = n;
+	return VB_OK;
+}
+
+static void
+send_decisions(qworker *wk, vb_query_kind kind, size_t n, const char *at,
+    const char *state, const char *next, int done)
+{
+	vb_query_reply r = { .kind = kind, .decisions = wk->dec, .ndecisions = n,
+		.at = at, .state = state, .next = next, .done = done };
+	vb_buf_reset(&wk->reply);
+	if (vb_query_reply_encode(&r, &wk->reply) != 0)
+		reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
+}
+
+/* Parse "at" (empty: now).  Fails the reply and returns -1 if bad. */
+static int
+parse_at(qworker *wk, const char *at, int64_t *us, int *given, char *text)
+{
+	char msg[160];
+	*given = at != NULL && at[0] != '\0';
+	if (!*given) {
+		*us = vb_time_now();
+	} else if (vb_time_parse(at, us) != 0) {
+		snprintf(msg, sizeof(msg), "at: \"%.64s\" is not an RFC 3339 date-time", at);
+		reply_fail(wk, VB_EINVAL, msg);
+		return -1;
+	}
+	vb_time_format(*us, text);
+	return 0;
+}
+
+static int
+parse_pc(qworker *wk, const char *purpose, const char *channel, int *p, int *c)
+{
+	char msg[200];
+	if ((*p = vb_purpose_index(purpose)) < 0) {
+		snprintf(msg, sizeof(msg), "purpose: \"%.64s\" is not service, upsell, cross-sell, "
+		    "promotion or survey", purpose);
+		reply_fail(wk, VB_EINVAL, msg);
+		return -1;
+	}
+	if ((*c = vb_channel_index(channel)) < 0) {
+		snprintf(msg, sizeof(msg), "channel: \"%.64s\" is not email, sms, phone, post or push",
+		    channel);
+		reply_fail(wk, VB_EINVAL, msg);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+customer_ok(qworker *wk, const char *c)
+{
+	size_t n = strlen(c);
+	if (n == 0 || n > VB_CUSTOMER_MAX) {
+		char msg[96];
+		snprintf(msg, sizeof(msg), "customer: must be 1 to %d bytes", VB_CUSTOMER_MAX);
+		reply_fail(wk, VB_EINVAL, msg);
+		return 0;
+	}
+	return 1;
+}
+
+static void
+do_gate(qworker *wk, const vb_gate_req *g)
+{
+	vb_query *q = wk->q;
+	char at_text[VB_TIME_BUFSZ];
+	vb_gate_result *res = NULL;
+	vb_store_item *items = NULL;
+	int p, c, given, rv;
+	int64_t at;
+
+	if (parse_pc(wk, g->purpose, g->channel, &p, &c) != 0 ||
+	    parse_at(wk, g->at, &at, &given, at_text) != 0)
+		return;
+	if (g->n == 0 || g->n > GATE_MAX) {
+		reply_fail(wk, VB_EINVAL, "customers: 1 to 10000 per request");
+		return;
+	}
+	for (size_t i = 0; i < g->n; i++)
+		if (!customer_ok(wk, g->customers[i]))
+			return;
+	if (dec_reserve(wk, g->n) != 0) {
+		reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
+		return;
+	}
+	vb_buf_reset(&wk->reasons);
+	if (g->record[0] != '\0') {
+		/* A reservation writes: it goes through the one writer, which
+		 * is what makes two campaigns racing for one slot safe. */
+		vb_job job;
+		if (given) {
+			reply_fail(wk, VB_EINVAL, "record: only for a decision now, not --at");
+			return;
+		}
+		if (strlen(g->record) > CAMPAIGN_MAX) {
+			reply_fail(wk, VB_EINVAL, "record: a campaign name is at most 64 bytes");
+			return;
+		}
+		if ((items = calloc(g->n, sizeof(*items))) == NULL) {
+			reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
+			return;
+		}
+		for (size_t i = 0; i < g->n; i++) {
+			items[i].kind = VB_ITEM_RECORD;
+			items[i].customer = g->customers[i];
+			items[i].purpose = p;
+			items[i].channel = c;
+			items[i].campaign = g->record;
+		}
+		memset(&job, 0, sizeof(job));
+		job.items = items;
+		job.n = g->n;
+		job.aux = &wk->reasons;
+		if ((rv = vb_writer_submit(q->writer, &job)) != 0) {
+			reply_fail(wk, rv, vb_strerror(rv));
+			goto out;
+		}
+		for (size_t i = 0; i < g->n; i++) {
+			wk->dec[i] = (vb_decision_msg){ g->customers[i], g->purpose, g->channel,
+				items[i].allow, (const char *)wk->reasons.data + items[i].reasons_off,
+				items[i].seq, items[i].duplicate };
+		}
+		/* The reservation was made now: say when. */
+		vb_time_format(vb_time_now(), at_text);
+	} else {
+		if ((res = calloc(g->n, sizeof(*res))) == NULL) {
+			reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
+			return;
+		}
+		if ((rv = vb_store_decide(q->store, g->customers, g->n, p, c, at, given, res,
+		    &wk->reasons)) != 0) {
+			reply_fail(wk, rv, vb_strerror(rv));
+			goto out;
+		}
+		for (size_t i = 0; i < g->n; i++)
+			wk->dec[i] = (vb_decision_msg){ g->customers[i], g->purpose, g->channel,
+				res[i].allow, (const char *)wk->reasons.data + res[i].reasons_off, 0, 0 };
+	}
+	send_decisions(wk, VB_QUERY_GATE, g->n, at_text, NULL, NULL, 0);
+out:
+	free(items);
+	free(res);
+}
+
+static void
+do_customer(qworker *wk, const char *customer, const char *at_s)
+{
+	vb_gate_result res[VB_NPURPOSES * VB_NCHANNELS];
+	vb_buf state = { 0 };
+	char at_text[VB_TIME_BUFSZ];
+	int64_t at;
+	int given, rv;
+
+	if (!customer_ok(wk, customer) || parse_at(wk, at_s, &at, &given, at_text) != 0)
+		return;
+	if (dec_reserve(wk, VB_NPURPOSES * VB_NCHANNELS) != 0) {
+		reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
+		return;
+	}
+	vb_buf_reset(&wk->reasons);
+	if ((rv = vb_store_customer(wk->q->store, customer, at, given, &state, res,
+	    &wk->reasons)) != 0) {
+		reply_fail(wk, rv, vb_strerror(rv));
+		goto out;
+	}
+	for (int p = 0; p < VB_NPURPOSES; p++)
+		for (int c = 0; c < VB_NCHANNELS; c++) {
+			const vb_gate_result *r = &res[p * VB_NCHANNELS + c];
+			wk->dec[p * VB_NCHANNELS + c] = (vb_decision_msg){ customer,
+				vb_purpose_names[p], vb_channel_names[c], r->allow,
+				(const char *)wk->reasons.data + r->reasons_off, 0, 0 };
+		}
+	send_decisions(wk, VB_QUERY_CUSTOMER, VB_NPURPOSES * VB_NCHANNELS, at_text,
+	    state.len ? (const char *)state.data : "{}", NULL, 0);
+out:
+	vb_buf_free(&state);
+}
+
+typedef struct {
+	qworker *wk;
+	vb_buf names;   /* customer names, NUL-terminated, back to back */
+	size_t *name_off, *reason_off;
+	int *purpose, *channel;
+	size_t n, cap;
+} supp_page;
+
+static int
+supp_add(void *arg, const char *customer, int purpose, int channel,
+    const char *reasons, size_t reasons_len)
+{
+	supp_page *sp = arg;
+	if (sp->n == sp->cap) {
+		size_t cap = sp->cap ? sp->cap * 2 : 256;
+		size_t *a = realloc(sp->name_off, cap * sizeof(*a));
+		if (a) sp->name_off = a;
+		size_t *b = realloc(sp->reason_off, cap * sizeof(*b));
+		if (b) sp->reason_off = b;
+		int *c = realloc(sp->purpose, cap * sizeof(*c));
+		if (c) sp->purpose = c;
+		int *d = realloc(sp->channel, cap * sizeof(*d));
+		if (d) sp->channel = d;
+		if (!a || !b || !c || !d)
+			return VB_ENOMEM;
+		sp->cap = cap;
+	}
+	sp->name_off[sp->n] = sp->names.len;
+	if (vb_buf_append(&sp->names, customer, strlen(customer) + 1) != 0)
+		return VB_ENOMEM;
+	sp->reason_off[sp->n] = sp->names.len;
+	if (vb_buf_append(&sp->names, reasons, reasons_len) != 0 ||
+	    vb_buf_append_byte(&sp->names, 0) != 0)
+		return VB_ENOMEM;
+	sp->purpose[sp->n] = purpose;
+	sp->channel[sp->n++] = channel;
+	return 0;
+}
+
+static void
+do_suppressions(qworker *wk, const vb_query_req *rq)
+{
+	supp_page sp = { .wk = wk };
+	char at_text[VB_TIME_BUFSZ], *next = NULL;
+	int p = -1, c = -1, rv;
+	int64_t now = vb_time_now();
+	size_t limit = rq->supp.limit && rq->supp.limit < SUPP_PAGE ? rq->supp.limit : SUPP_PAGE;
+
+	if ((rq->supp.purpose[0] && (p = vb_purpose_index(rq->supp.purpose)) < 0) ||
+	    (rq->supp.channel[0] && (c = vb_channel_index(rq->supp.channel)) < 0)) {
+		reply_fail(wk, VB_EINVAL, "purpose or channel: not one of the contract's");
+		return;
+	}
+	rv = vb_store_suppressions(wk->q->store, rq->supp.after, limit, p, c, now, supp_add,
+	    &sp, &next);
+	if (rv != 0 || dec_reserve(wk, sp.n ? sp.n : 1) != 0) {
+		reply_fail(wk, rv ? rv : VB_ENOMEM, vb_strerror(rv ? rv : VB_ENOMEM));
+		goto out;
+	}
+	for (size_t i = 0; i < sp.n; i++)
+		wk->dec[i] = (vb_decision_msg){ (const char *)sp.names.data + sp.name_off[i],
+			vb_purpose_names[sp.purpose[i]], vb_channel_names[sp.channel[i]], 0,
+			(const char *)sp.names.data + sp.reason_off[i], 0, 0 };
+	send_decisions(wk, VB_QUERY_SUPPRESSIONS, sp.n, vb_time_format(now, at_text), NULL,
+	    next, next == NULL);
+out:
+	free(next);
+	vb_buf_free(&sp.names);
+	free(sp.name_off);
+	free(sp.reason_off);
+	free(sp.purpose);
+	free(sp.channel);
+}
+
+static void
+do_rebuild(qworker *wk)
+{
+	vb_job job;
+	vb_query_reply r = { .kind = VB_QUERY_REBUILD };
+	int rv;
+
+	memset(&job, 0, sizeof(job));
+	job.rebuild = 1;
+	vb_log_info(wk->q->log, "Q002", "rebuilding customer state from the log");
+	if ((rv = vb_writer_submit(wk->q->writer, &job)) != 0) {
+		reply_fail(wk, rv, vb_strerror(rv));
+		return;
+	}
+	vb_log_info(wk->q->log, "Q003", "rebuilt: %llu customers from %llu events, %llu differed",
+	    (unsigned long long)job.counts[0], (unsigned long long)job.counts[1],
+	    (unsigned long long)job.counts[2]);
+	memcpy(r.rebuilt, job.counts, sizeof(r.rebuilt));
+	vb_buf_reset(&wk->reply);
+	if (vb_query_reply_encode(&r, &wk->reply) != 0)
+		reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
+}
+
 static void
 handle(qworker *wk, const uint8_t *p, size_t len)
 {
@@ -154,6 +451,10 @@ handle(qworker *wk, const uint8_t *p, size_t len)
 	switch (rq.kind) {
 	case VB_QUERY_REPLAY: do_replay(wk, &rq.replay); break;
 	case VB_QUERY_STATS: do_stats(wk); break;
+	case VB_QUERY_GATE: do_gate(wk, &rq.gate); break;
+	case VB_QUERY_CUSTOMER: do_customer(wk, rq.customer.customer, rq.customer.at); break;
+	case VB_QUERY_SUPPRESSIONS: do_suppressions(wk, &rq); break;
+	case VB_QUERY_REBUILD: do_rebuild(wk); break;
 	default: reply_fail(wk, VB_EINVAL, "unknown query"); break;
 	}
 	vb_query_req_free(&rq);
@@ -191,7 +492,8 @@ qworker_main(void *arg)
 }
 
 int
-vb_query_open(const vb_config *cfg, vb_store *store, vb_log *log, vb_query **out)
+vb_query_open(const vb_config *cfg, vb_store *store, vb_writer *writer, vb_log *log,
+    vb_query **out)
 {
 	vb_query *q = calloc(1, sizeof(*q));
 	int rv;
@@ -199,6 +501,7 @@ vb_query_open(const vb_config *cfg, vb_store *store, vb_log *log, vb_query **out
 		return VB_ENOMEM;
 	q->cfg = cfg;
 	q->store = store;
+	q->writer = writer;
 	q->log = log;
 	if ((rv = nng_rep0_open(&q->sock)) != 0)
 		goto fail;
@@ -248,6 +551,8 @@ vb_query_close(vb_query *q)
 			nng_aio_free(wk->aio);
 		vb_buf_free(&wk->page);
 		vb_buf_free(&wk->reply);
+		vb_buf_free(&wk->reasons);
+		free(wk->dec);
 		free(wk->offs);
 		free(wk->slices);
 	}

@@ -1,11 +1,10 @@
 /* vb_store: LMDB storage of the log and its indexes.  See vb_store.h. */
 #include "vb_store.h"
+#include "vb_store_impl.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <lmdb.h>
-#include <pthread.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,65 +17,43 @@
 #include "vb_event.h"
 #include "vb_time.h"
 
-#define META_CUSTOMERS "c"
+#define META_CUSTOMERS "c:"
 #define META_FORMAT "format"
 #define STORE_FORMAT 1
 
-struct vb_store {
-	MDB_env *env;
-	MDB_dbi dlog, ids, cust, meta;
-	/* Readers hold it shared for the life of a read transaction; the map
-	 * is resized only under it exclusively, because LMDB requires that no
-	 * transaction be active in the process while it remaps. */
-	pthread_rwlock_t maplock;
-	_Atomic uint64_t last_seq;
-	uint64_t map_size_max;
-	int lock_fd;
-	char *dir;
-	vb_log *log;
-};
-
 /* Counters added by one transaction, written once at its end. */
-typedef struct {
-	char key[80];
-	uint64_t delta;
-} counter;
-
-#define MAX_COUNTERS 64
-
-static int
-counter_add(counter *cs, size_t *n, char kind, const char *name)
+static void
+counter_add(store_txn *t, char kind, const char *name, uint64_t delta)
 {
 	char key[80];
 	snprintf(key, sizeof(key), "%c:%.70s", kind, name);
-	for (size_t i = 0; i < *n; i++) {
-		if (strcmp(cs[i].key, key) == 0) {
-			cs[i].delta++;
-			return 0;
+	for (size_t i = 0; i < t->ncs; i++) {
+		if (strcmp(t->cs[i].key, key) == 0) {
+			t->cs[i].delta += delta;
+			return;
 		}
 	}
-	if (*n == MAX_COUNTERS)
-		return -1; /* cannot happen with the contract's types */
-	memcpy(cs[*n].key, key, sizeof(key));
-	cs[(*n)++].delta = 1;
-	return 0;
+	if (t->ncs == STORE_MAX_COUNTERS)
+		return; /* cannot happen with the schema's types */
+	memcpy(t->cs[t->ncs].key, key, sizeof(key));
+	t->cs[t->ncs++].delta = delta;
 }
 
 static int
-counters_write(MDB_txn *txn, MDB_dbi meta, const counter *cs, size_t n)
+counters_write(store_txn *t)
 {
-	for (size_t i = 0; i < n; i++) {
-		MDB_val k = { strlen(cs[i].key), (void *)cs[i].key }, v;
+	for (size_t i = 0; i < t->ncs; i++) {
+		MDB_val k = { strlen(t->cs[i].key), t->cs[i].key }, v;
 		uint64_t c = 0;
-		int rv = mdb_get(txn, meta, &k, &v);
+		int rv = mdb_get(t->txn, t->st->meta, &k, &v);
 		if (rv == 0 && v.mv_size == sizeof(c))
 			memcpy(&c, v.mv_data, sizeof(c));
 		else if (rv != 0 && rv != MDB_NOTFOUND)
 			return rv;
-		c += cs[i].delta;
+		c += t->cs[i].delta;
 		v.mv_size = sizeof(c);
 		v.mv_data = &c;
-		if ((rv = mdb_put(txn, meta, &k, &v, 0)) != 0)
+		if ((rv = mdb_put(t->txn, t->st->meta, &k, &v, 0)) != 0)
 			return rv;
 	}
 	return 0;
@@ -114,6 +91,10 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	st->lock_fd = -1;
 	st->log = opts->log;
 	st->map_size_max = opts->map_size_max;
+	if (opts->rules)
+		st->rules = *opts->rules;
+	else
+		vb_rules_defaults(&st->rules);
 	pthread_rwlock_init(&st->maplock, NULL);
 	if ((st->dir = strdup(dir)) == NULL) {
 		rv = VB_ENOMEM;
@@ -145,7 +126,10 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	    (rv = mdb_dbi_open(txn, "ids", MDB_CREATE, &st->ids)) != 0 ||
 	    (rv = mdb_dbi_open(txn, "cust", MDB_CREATE | MDB_DUPSORT |
 	        MDB_DUPFIXED | MDB_INTEGERDUP, &st->cust)) != 0 ||
-	    (rv = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0)
+	    (rv = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0 ||
+	    (rv = mdb_dbi_open(txn, "state", MDB_CREATE, &st->state)) != 0 ||
+	    (rv = mdb_dbi_open(txn, "supp", MDB_CREATE, &st->supp)) != 0 ||
+	    (rv = mdb_dbi_open(txn, "timers", MDB_CREATE, &st->timers)) != 0)
 		goto fail_mdb;
 	k.mv_size = strlen(META_FORMAT);
 	k.mv_data = META_FORMAT;
@@ -257,83 +241,135 @@ maybe_grow(vb_store *st, size_t incoming, int force)
 	return VB_OK;
 }
 
-static int
-append_txn(vb_store *st, vb_store_item *items, size_t n, const char *recorded,
-    vb_buf *stored)
+int
+store_txn_find_id(store_txn *t, const char *id, uint64_t *seq)
 {
-	MDB_txn *txn = NULL;
-	counter cs[MAX_COUNTERS];
-	size_t ncs = 0, stored_base = stored->len;
-	uint64_t seq = atomic_load(&st->last_seq);
-	uint64_t customers = 0;
+	MDB_val k = { strlen(id), (void *)id }, v;
+	int rv = mdb_get(t->txn, t->st->ids, &k, &v);
+	if (rv == 0 && v.mv_size == sizeof(uint64_t))
+		memcpy(seq, v.mv_data, sizeof(uint64_t));
+	else if (rv == 0)
+		rv = MDB_CORRUPTED;
+	return rv;
+}
+
+int
+store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
+    const char *id, const char *customer, const char *type, const char *source,
+    uint64_t *seq_out, size_t *off, size_t *len)
+{
+	vb_store *st = t->st;
+	size_t s = (size_t)++t->seq, n;
+	MDB_val k, v;
 	int rv;
 
-	if ((rv = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+	if (id != NULL) {
+		k.mv_size = strlen(id);
+		k.mv_data = (void *)id;
+		v.mv_size = sizeof(s);
+		v.mv_data = &s;
+		if ((rv = mdb_put(t->txn, st->ids, &k, &v, MDB_NOOVERWRITE)) != 0)
+			return rv;
+	}
+	/* The stored form: the publisher's bytes, then seq and recorded as
+	 * fields 6 and 7 (protobuf merges them), behind a varint length for
+	 * the writer's fan-out. */
+	n = pb_len + 64 + strlen(t->recorded);
+	if (vb_buf_reserve(t->stored, n + 10) != 0)
+		return ENOMEM;
+	size_t lenpos = t->stored->len;
+	vb_buf_append_varint(t->stored, 0); /* placeholder, fixed below */
+	size_t start = t->stored->len;
+	if (vb_buf_append(t->stored, pb, pb_len) != 0 ||
+	    vb_event_pb_tail(s, t->recorded, t->stored) != 0)
+		return ENOMEM;
+	size_t elen = t->stored->len - start;
+	/* Rewrite the length in place: it was one byte; move the bytes if
+	 * the real varint is longer. */
+	uint8_t vb[10];
+	size_t vn = 0;
+	for (uint64_t x = elen;; x >>= 7) {
+		vb[vn] = (uint8_t)(x & 0x7f);
+		if (x >> 7)
+			vb[vn++] |= 0x80;
+		else {
+			vn++;
+			break;
+		}
+	}
+	if (vn > 1) {
+		if (vb_buf_reserve(t->stored, vn - 1) != 0)
+			return ENOMEM;
+		memmove(t->stored->data + start + vn - 1, t->stored->data + start, elen);
+		t->stored->len += vn - 1;
+		start += vn - 1;
+	}
+	memcpy(t->stored->data + lenpos, vb, vn);
+	k.mv_size = sizeof(s);
+	k.mv_data = &s;
+	v.mv_size = elen;
+	v.mv_data = t->stored->data + start;
+	/* Keys only ever grow: MDB_APPEND fills pages to the brim and skips
+	 * the search. */
+	if ((rv = mdb_put(t->txn, st->dlog, &k, &v, MDB_APPEND)) != 0)
 		return rv;
-	for (size_t i = 0; i < n; i++) {
-		vb_store_item *it = &items[i];
-		MDB_val k = { strlen(it->id), (void *)it->id }, v;
-		size_t s;
+	k.mv_size = strlen(customer);
+	k.mv_data = (void *)customer;
+	rv = mdb_get(t->txn, st->cust, &k, &v);
+	if (rv == MDB_NOTFOUND)
+		t->customers++;
+	else if (rv != 0)
+		return rv;
+	v.mv_size = sizeof(s);
+	v.mv_data = &s;
+	if ((rv = mdb_put(t->txn, st->cust, &k, &v, 0)) != 0)
+		return rv;
+	counter_add(t, 't', type, 1);
+	counter_add(t, 's', source, 1);
+	*seq_out = s;
+	if (off) {
+		*off = start;
+		*len = elen;
+	}
+	return 0;
+}
 
-		rv = mdb_get(txn, st->ids, &k, &v);
-		if (rv == 0 && v.mv_size == sizeof(uint64_t)) {
-			memcpy(&it->seq, v.mv_data, sizeof(uint64_t));
-			it->duplicate = 1;
-			continue;
-		}
-		if (rv != MDB_NOTFOUND)
-			goto fail;
-		it->duplicate = 0;
-		it->seq = ++seq;
-		s = (size_t)seq;
-		v.mv_size = sizeof(s);
-		v.mv_data = &s;
-		if ((rv = mdb_put(txn, st->ids, &k, &v, MDB_NOOVERWRITE)) != 0)
-			goto fail;
-		it->stored_off = stored->len;
-		if (vb_buf_append(stored, it->pb, it->pb_len) != 0 ||
-		    vb_event_pb_tail(seq, recorded, stored) != 0) {
-			rv = ENOMEM;
-			goto fail;
-		}
-		it->stored_len = stored->len - it->stored_off;
-		k.mv_size = sizeof(s);
-		k.mv_data = &s;
-		v.mv_size = it->stored_len;
-		v.mv_data = stored->data + it->stored_off;
-		/* Keys only ever grow: MDB_APPEND fills pages to the brim and
-		 * skips the search. */
-		if ((rv = mdb_put(txn, st->dlog, &k, &v, MDB_APPEND)) != 0)
-			goto fail;
-		k.mv_size = strlen(it->customer);
-		k.mv_data = (void *)it->customer;
-		rv = mdb_get(txn, st->cust, &k, &v);
-		if (rv == MDB_NOTFOUND)
-			customers++;
-		else if (rv != 0)
-			goto fail;
-		v.mv_size = sizeof(s);
-		v.mv_data = &s;
-		if ((rv = mdb_put(txn, st->cust, &k, &v, 0)) != 0)
-			goto fail;
-		counter_add(cs, &ncs, 't', it->type);
-		counter_add(cs, &ncs, 's', it->source);
-	}
-	if (customers > 0) {
-		memcpy(cs[ncs].key, META_CUSTOMERS, sizeof(META_CUSTOMERS));
-		cs[ncs++].delta = customers;
-	}
-	if ((rv = counters_write(txn, st->meta, cs, ncs)) != 0)
+static int
+txn_run(vb_store *st, const char *recorded, vb_buf *stored, store_txn_fn fn,
+    void *arg)
+{
+	store_txn t;
+	size_t stored_base = stored->len;
+	int rv;
+
+	memset(&t, 0, sizeof(t));
+	t.st = st;
+	t.seq = atomic_load(&st->last_seq);
+	t.recorded = recorded;
+	t.stored = stored;
+	if (vb_time_parse(recorded, &t.recorded_us) != 0)
+		return EINVAL;
+	if ((rv = mdb_txn_begin(st->env, NULL, 0, &t.txn)) != 0)
+		return rv;
+	if ((rv = fn(&t, arg)) != 0)
 		goto fail;
-	rv = mdb_txn_commit(txn);
-	txn = NULL;
+	if ((rv = store_gate_finish(&t, NULL)) != 0)
+		goto fail;
+	if (t.customers > 0)
+		counter_add(&t, 'c', "", t.customers);
+	if ((rv = counters_write(&t)) != 0)
+		goto fail;
+	rv = mdb_txn_commit(t.txn);
+	t.txn = NULL;
 	if (rv != 0)
 		goto fail;
-	atomic_store(&st->last_seq, seq);
+	atomic_store(&st->last_seq, t.seq);
+	store_txn_free_gate(&t);
 	return 0;
 fail:
-	if (txn)
-		mdb_txn_abort(txn);
+	if (t.txn)
+		mdb_txn_abort(t.txn);
+	store_txn_free_gate(&t);
 	stored->len = stored_base;
 	return rv;
 }
@@ -348,19 +384,16 @@ disk_nearly_full(vb_store *st, size_t incoming)
 }
 
 int
-vb_store_append(vb_store *st, vb_store_item *items, size_t n,
-    const char *recorded, vb_buf *stored)
+store_write(vb_store *st, size_t incoming, const char *recorded, vb_buf *stored,
+    store_txn_fn fn, void *arg, const char *what)
 {
-	size_t incoming = 0;
 	int rv;
 
-	for (size_t i = 0; i < n; i++)
-		incoming += items[i].pb_len + strlen(items[i].id) + 64;
 	if ((rv = maybe_grow(st, incoming, 0)) != 0)
 		return rv;
 	for (int attempt = 0;; attempt++) {
 		pthread_rwlock_rdlock(&st->maplock);
-		rv = append_txn(st, items, n, recorded, stored);
+		rv = txn_run(st, recorded, stored, fn, arg);
 		pthread_rwlock_unlock(&st->maplock);
 		if (rv != MDB_MAP_FULL || attempt == 3)
 			break;
@@ -372,11 +405,65 @@ vb_store_append(vb_store *st, vb_store_item *items, size_t n,
 	if (rv == EIO && disk_nearly_full(st, incoming))
 		rv = ENOSPC;
 	if (rv != 0) {
-		vb_log_error(st->log, "S006", "append of %zu event(s) failed: %s", n,
+		vb_log_error(st->log, "S006", "%s failed: %s", what,
 		    rv == ENOSPC ? "disk full" : mdb_strerror(rv));
 		return vb_err_from_mdb(rv);
 	}
 	return VB_OK;
+}
+
+typedef struct {
+	vb_store_item *items;
+	size_t n;
+	vb_buf *aux;
+	size_t aux_base;
+} append_arg;
+
+static int
+append_items(store_txn *t, void *arg)
+{
+	append_arg *a = arg;
+	int rv;
+
+	if (a->aux)
+		a->aux->len = a->aux_base; /* a retry starts over */
+	for (size_t i = 0; i < a->n; i++) {
+		vb_store_item *it = &a->items[i];
+		if (it->kind == VB_ITEM_RECORD) {
+			if ((rv = store_gate_record(t, it, a->aux)) != 0)
+				return rv;
+			continue;
+		}
+		rv = store_txn_find_id(t, it->id, &it->seq);
+		if (rv == 0) {
+			it->duplicate = 1;
+			continue;
+		}
+		if (rv != MDB_NOTFOUND)
+			return rv;
+		it->duplicate = 0;
+		if ((rv = store_txn_put_event(t, it->pb, it->pb_len, it->id, it->customer,
+		    it->type, it->source, &it->seq, &it->stored_off, &it->stored_len)) != 0)
+			return rv;
+		if (it->fact.kind != VB_FACT_NONE &&
+		    (rv = store_gate_apply(t, it->customer, &it->fact)) != 0)
+			return rv;
+	}
+	return 0;
+}
+
+int
+vb_store_append(vb_store *st, vb_store_item *items, size_t n,
+    const char *recorded, vb_buf *stored, vb_buf *aux)
+{
+	append_arg a = { items, n, aux, aux ? aux->len : 0 };
+	size_t incoming = 0;
+	char what[64];
+
+	for (size_t i = 0; i < n; i++)
+		incoming += items[i].pb_len + (items[i].id ? strlen(items[i].id) : 0) + 512;
+	snprintf(what, sizeof(what), "append of %zu event(s)", n);
+	return store_write(st, incoming, recorded, stored, append_items, &a, what);
 }
 
 static int
@@ -527,7 +614,7 @@ vb_store_stats(vb_store *st, vb_stats *out)
 		if (v.mv_size != sizeof(c))
 			continue;
 		memcpy(&c, v.mv_data, sizeof(c));
-		if (k.mv_size == 1 && ((char *)k.mv_data)[0] == 'c') {
+		if (k.mv_size == 2 && memcmp(k.mv_data, META_CUSTOMERS, 2) == 0) {
 			out->customers = c;
 			continue;
 		}

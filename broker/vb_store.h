@@ -4,8 +4,12 @@
  *   ids    event id -> seq (idempotency, no time window)
  *   cust   customer -> seq, sorted duplicates (replay by customer)
  *   meta   counters per type and source, the format version
+ *   state  customer -> what the gate knows of them (vb_state)
+ *   supp   customer -> what is blocked for them now (JSON, as last published)
+ *   timers (time, customer) -> when their decisions may change by the clock
  *
- * An event and all its index entries are written in one transaction, and
+ * An event, all its index entries and its customer's state change are
+ * written in one transaction, and
  * vb_store_append returns only once that transaction is durable (fsync).
  * One thread appends; any number read concurrently.  The map grows on its
  * own: a user never sees MDB_MAP_FULL unless map_size_max is reached. */
@@ -16,7 +20,9 @@
 #include <stdint.h>
 
 #include "vb_buf.h"
+#include "vb_gate.h"
 #include "vb_log.h"
+#include "vb_state.h"
 #include "vb_wire.h"
 
 typedef struct vb_store vb_store;
@@ -25,6 +31,7 @@ typedef struct vb_store_opts {
 	uint64_t map_size;     /* initial map size in bytes */
 	uint64_t map_size_max; /* the map never grows past this */
 	vb_log *log;           /* borrowed; may be NULL */
+	const vb_rules *rules; /* borrowed; NULL: the contract's defaults */
 } vb_store_opts;
 
 /* Open (creating if needed) the store in directory dir, taking an exclusive
@@ -34,28 +41,94 @@ int vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out);
 /* Accepts NULL. */
 void vb_store_close(vb_store *st);
 
-/* One event to append.  Inputs are borrowed for the call. */
+typedef enum {
+	VB_ITEM_EVENT = 0,  /* store an event */
+	VB_ITEM_RECORD,     /* decide, and store a message.sent when allowed */
+} vb_item_kind;
+
+/* One thing to do in an append.  Inputs are borrowed for the call. */
 typedef struct vb_store_item {
+	vb_item_kind kind;
+	const char *customer;
+	/* VB_ITEM_EVENT */
 	const uint8_t *pb;    /* canonical encoding: no seq, no recorded */
 	size_t pb_len;
 	const char *id;
-	const char *customer;
 	const char *type;
 	const char *source;
+	vb_fact fact;         /* VB_FACT_NONE: the gate has no use for it */
+	/* VB_ITEM_RECORD: the message.sent gets id CAMPAIGN/CUSTOMER/CHANNEL/PURPOSE */
+	int purpose, channel; /* indexes (vb_gate.h) */
+	const char *campaign;
 	/* out */
-	uint64_t seq;         /* assigned, or the first seq of a duplicate */
+	uint64_t seq;         /* assigned, or the first seq of a duplicate;
+	                       * RECORD: the message.sent's, 0 if blocked */
 	int duplicate;
 	size_t stored_off;    /* new events: the stored bytes in *stored */
 	size_t stored_len;
+	int allow;            /* RECORD: the decision ... */
+	size_t reasons_off;   /* ... and its reasons, a JSON array in *aux */
+	size_t reasons_len;
 } vb_store_item;
 
-/* Append items in order in one durable transaction; recorded is the
- * broker's timestamp for them.  A repeated id (stored before, or earlier in
- * items) is marked duplicate and stores nothing.  The bytes stored for each
- * new event (pb followed by seq and recorded) are appended to *stored.
+/* Do items in order in one durable transaction; recorded is the broker's
+ * timestamp for them and the "now" of RECORD decisions.  A repeated id
+ * (stored before, or earlier in items) is marked duplicate and stores
+ * nothing.  Every event stored -- items, recorded messages, and the
+ * suppression.changed events their customers' new decisions cause -- is
+ * appended to *stored as a varint length and the stored bytes, in seq
+ * order.  RECORD reasons go to *aux (may be NULL without RECORD items).
  * On failure nothing is stored: VB_EFULL (disk or map full), VB_EIO. */
 int vb_store_append(vb_store *st, vb_store_item *items, size_t n,
-    const char *recorded, vb_buf *stored);
+    const char *recorded, vb_buf *stored, vb_buf *aux);
+
+/* Publish what changed by the clock alone (a cool-off or cap window that
+ * ended) up to now_us: suppression.changed events, appended to *stored as
+ * vb_store_append does.  Called by the writer thread. */
+int vb_store_tick(vb_store *st, int64_t now_us, vb_buf *stored);
+
+/* Fold every customer's state again from the log, in one transaction,
+ * and publish any decision that changes.  *customers: states written;
+ * *changed: how many differed from what was stored. */
+int vb_store_rebuild(vb_store *st, int64_t now_us, vb_buf *stored,
+    uint64_t *customers, uint64_t *events, uint64_t *changed);
+
+/* One gate decision per customer for purpose and channel at at_us, in one
+ * read transaction.  With from_log, or when the stored state holds facts
+ * after at_us, the decision is folded from the customer's log up to at_us.
+ * res[i].reasons_off/len locate a JSON array in *reasons, each followed
+ * by a NUL (not counted in reasons_len). */
+typedef struct vb_gate_result {
+	int allow;
+	size_t reasons_off, reasons_len;
+} vb_gate_result;
+
+int vb_store_decide(vb_store *st, const char *const *customers, size_t n,
+    int purpose, int channel, int64_t at_us, int from_log, vb_gate_result *res,
+    vb_buf *reasons);
+
+/* A customer's state as JSON (*state_json) and the decision for every
+ * purpose x channel (res[purpose * VB_NCHANNELS + channel]). */
+int vb_store_customer(vb_store *st, const char *customer, int64_t at_us,
+    int from_log, vb_buf *state_json, vb_gate_result res[VB_NPURPOSES * VB_NCHANNELS],
+    vb_buf *reasons);
+
+/* Called for each blocked (customer, purpose, channel); reasons is a JSON
+ * array of reasons_len bytes.  Non-zero stops. */
+typedef int (*vb_store_supp_cb)(void *arg, const char *customer, int purpose,
+    int channel, const char *reasons, size_t reasons_len);
+
+/* Walk the customers with something blocked, in key order after `after`
+ * (NULL or "": from the start), deciding at now_us; at most limit
+ * customers.  purpose / channel -1: any.  *next gets the last customer
+ * visited (caller frees) or NULL when done. */
+int vb_store_suppressions(vb_store *st, const char *after, size_t limit,
+    int purpose, int channel, int64_t now_us, vb_store_supp_cb cb, void *arg,
+    char **next);
+
+/* The stored state bytes of customer into *out (tests, verification):
+ * VB_ENOTFOUND if it has none. */
+int vb_store_state_get(vb_store *st, const char *customer, vb_buf *out);
 
 /* The last seq stored (0 for an empty log). */
 uint64_t vb_store_last_seq(vb_store *st);

@@ -3,6 +3,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "vb_error.h"
 #include "vb_time.h"
@@ -15,6 +16,8 @@ struct vb_writer {
 	vb_job *head, *tail;
 	int stopping;
 	size_t max_events;
+	int tick_ms;
+	int64_t last_tick_us;
 	vb_store *store;
 	vb_fanout *fo;
 	vb_log *log;
@@ -22,7 +25,38 @@ struct vb_writer {
 	vb_store_item *items;
 	size_t items_cap;
 	vb_buf stored;
+	vb_buf aux;
 };
+
+/* Send every event of *stored (varint length, bytes) out on PUB, in order. */
+static void
+fan_out(vb_writer *w)
+{
+	size_t off = 0;
+	if (w->fo == NULL)
+		return;
+	while (off < w->stored.len) {
+		uint64_t n;
+		size_t used = vb_varint_decode(w->stored.data + off, w->stored.len - off, &n);
+		if (used == 0 || n > w->stored.len - off - used)
+			break;
+		off += used;
+		vb_fanout_publish(w->fo, w->stored.data + off, (size_t)n);
+		off += (size_t)n;
+	}
+}
+
+static void
+tick(vb_writer *w)
+{
+	int64_t now = vb_time_now();
+	if (now - w->last_tick_us < (int64_t)w->tick_ms * 1000)
+		return;
+	w->last_tick_us = now;
+	vb_buf_reset(&w->stored);
+	if (vb_store_tick(w->store, now, &w->stored) == 0)
+		fan_out(w);
+}
 
 static int
 gather(vb_writer *w, vb_job *group, size_t *n_out)
@@ -54,34 +88,49 @@ commit_group(vb_writer *w, vb_job *group)
 	int rv;
 
 	vb_buf_reset(&w->stored);
-	rv = gather(w, group, &n);
-	if (rv == 0)
-		rv = vb_store_append(w->store, w->items, n,
-		    vb_time_format(vb_time_now(), recorded), &w->stored);
+	vb_buf_reset(&w->aux);
+	if (group->rebuild) {
+		rv = vb_store_rebuild(w->store, vb_time_now(), &w->stored, &group->counts[0],
+		    &group->counts[1], &group->counts[2]);
+	} else {
+		rv = gather(w, group, &n);
+		if (rv == 0)
+			rv = vb_store_append(w->store, w->items, n,
+			    vb_time_format(vb_time_now(), recorded), &w->stored, &w->aux);
+	}
 	/* Results back to their jobs, then wake the submitters: replies leave
 	 * only now, after the commit. */
 	pthread_mutex_lock(&w->mtx);
 	size_t k = 0;
 	for (vb_job *j = group, *next; j; j = next) {
 		next = j->next;
-		if (rv == 0)
+		if (rv == 0 && !j->rebuild) {
 			memcpy(j->items, w->items + k, j->n * sizeof(*j->items));
+			for (size_t i = 0; i < j->n && j->aux; i++) {
+				vb_store_item *it = &j->items[i];
+				if (it->kind != VB_ITEM_RECORD)
+					continue;
+				size_t off = j->aux->len;
+				/* With its NUL. */
+				if (vb_buf_append(j->aux, w->aux.data + it->reasons_off,
+				    it->reasons_len + 1) != 0) {
+					j->rv = VB_ENOMEM;
+					it->reasons_len = 0;
+				}
+				it->reasons_off = off;
+			}
+		}
 		k += j->n;
-		j->rv = rv;
+		if (j->rv == 0)
+			j->rv = rv;
 		j->done = 1;
 	}
 	pthread_cond_broadcast(&w->done);
 	pthread_mutex_unlock(&w->mtx);
 	/* From here on the jobs belong to their submitters again: fan-out
-	 * reads only the writer's own copies (items[], stored). */
-	if (rv != 0 || w->fo == NULL)
-		return;
-	for (size_t i = 0; i < n; i++) {
-		const vb_store_item *it = &w->items[i];
-		if (!it->duplicate)
-			vb_fanout_publish(w->fo, w->stored.data + it->stored_off,
-			    it->stored_len);
-	}
+	 * reads only the writer's own buffer. */
+	if (rv == 0)
+		fan_out(w);
 }
 
 static void *
@@ -93,16 +142,32 @@ writer_main(void *arg)
 		size_t n;
 
 		pthread_mutex_lock(&w->mtx);
-		while (w->head == NULL && !w->stopping)
-			pthread_cond_wait(&w->work, &w->mtx);
-		if (w->head == NULL) {
-			pthread_mutex_unlock(&w->mtx);
-			break;
+		while (w->head == NULL && !w->stopping) {
+			struct timespec ts;
+			clock_gettime(CLOCK_REALTIME, &ts);
+			ts.tv_sec += w->tick_ms / 1000;
+			ts.tv_nsec += (long)(w->tick_ms % 1000) * 1000000;
+			if (ts.tv_nsec >= 1000000000) {
+				ts.tv_sec++;
+				ts.tv_nsec -= 1000000000;
+			}
+			if (pthread_cond_timedwait(&w->work, &w->mtx, &ts) != 0)
+				break;
 		}
-		/* Whole jobs, up to max_events (always at least one job). */
+		if (w->head == NULL) {
+			int stopping = w->stopping;
+			pthread_mutex_unlock(&w->mtx);
+			if (stopping)
+				break;
+			tick(w);
+			continue;
+		}
+		/* Whole jobs, up to max_events (always at least one job); a
+		 * rebuild goes alone. */
 		group = last = w->head;
 		n = last->n;
-		while (last->next && n + last->next->n <= w->max_events) {
+		while (!group->rebuild && last->next && !last->next->rebuild &&
+		    n + last->next->n <= w->max_events) {
 			last = last->next;
 			n += last->n;
 		}
@@ -114,13 +179,14 @@ writer_main(void *arg)
 		/* The items still point into the jobs' requests, which wait
 		 * for us, so no lock is needed while committing. */
 		commit_group(w, group);
+		tick(w);
 	}
 	return NULL;
 }
 
 int
 vb_writer_start(vb_store *store, vb_fanout *fo, size_t max_events,
-    vb_log *log, vb_writer **out)
+    int tick_ms, vb_log *log, vb_writer **out)
 {
 	vb_writer *w = calloc(1, sizeof(*w));
 	if (w == NULL)
@@ -129,6 +195,7 @@ vb_writer_start(vb_store *store, vb_fanout *fo, size_t max_events,
 	w->fo = fo;
 	w->log = log;
 	w->max_events = max_events;
+	w->tick_ms = tick_ms > 0 ? tick_ms : 1000;
 	pthread_mutex_init(&w->mtx, NULL);
 	pthread_cond_init(&w->work, NULL);
 	pthread_cond_init(&w->done, NULL);
@@ -183,5 +250,6 @@ vb_writer_stop(vb_writer *w)
 	pthread_cond_destroy(&w->done);
 	free(w->items);
 	vb_buf_free(&w->stored);
+	vb_buf_free(&w->aux);
 	free(w);
 }

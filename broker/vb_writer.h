@@ -12,21 +12,26 @@
 
 typedef struct vb_writer vb_writer;
 
-/* A unit of work: the items of one ingest request.  Owned by the submitter;
- * the writer uses it only between submit and its return. */
+/* A unit of work: the items of one ingest or gate request, or a rebuild.
+ * Owned by the submitter; the writer uses it only between submit and its
+ * return. */
 typedef struct vb_job {
 	vb_store_item *items;
 	size_t n;
+	vb_buf *aux;        /* RECORD items: their reasons (offsets into it) */
+	int rebuild;        /* a rebuild of all state instead of items */
+	uint64_t counts[3]; /* rebuild: customers, events, changed */
 	int rv;             /* out: 0, or why nothing of it was stored */
 	int done;
 	struct vb_job *next;
 } vb_job;
 
-/* Start the writer thread.  store and fo (may be NULL) are borrowed and must
+/* Start the writer thread.  Between groups, and at least every tick_ms, it
+ * publishes what changed by the clock (vb_store_tick).  store and fo (may be NULL) are borrowed and must
  * outlive the writer.  max_events bounds one transaction.  *out:
  * vb_writer_stop. */
 int vb_writer_start(vb_store *store, vb_fanout *fo, size_t max_events,
-    vb_log *log, vb_writer **out);
+    int tick_ms, vb_log *log, vb_writer **out);
 
 /* Queue job and wait until its transaction is durable (or failed).
  * Returns job->rv.  Safe from any number of threads. */

@@ -52,7 +52,8 @@ typedef struct broker {
 static int
 broker_start(broker *b)
 {
-	vb_store_opts so = { (uint64_t)b->cfg.map_size, (uint64_t)b->cfg.map_size_max, &b->log };
+	vb_store_opts so = { (uint64_t)b->cfg.map_size, (uint64_t)b->cfg.map_size_max, &b->log,
+		&b->cfg.rules };
 	int rv;
 
 	if ((rv = vb_store_open(b->cfg.data, &so, &b->store)) != 0) {
@@ -65,8 +66,8 @@ broker_start(broker *b)
 	}
 	if ((rv = vb_fanout_open(b->cfg.pub, (int)b->cfg.pub_queue, &b->log, &b->fanout)) != 0 ||
 	    (rv = vb_writer_start(b->store, b->fanout, (size_t)b->cfg.commit_max_events,
-	        &b->log, &b->writer)) != 0 ||
-	    (rv = vb_query_open(&b->cfg, b->store, &b->log, &b->query)) != 0 ||
+	        (int)b->cfg.clock_tick_ms, &b->log, &b->writer)) != 0 ||
+	    (rv = vb_query_open(&b->cfg, b->store, b->writer, &b->log, &b->query)) != 0 ||
 	    (rv = vb_ingest_open(&b->cfg, b->writer, &b->log, &b->ingest)) != 0)
 		return rv;
 	vb_log_info(&b->log, "D004", "serving %s: last seq %llu; ingest %s, pub %s, query %s",

@@ -65,6 +65,15 @@ int vb_cmd_publish(int argc, char **argv);
 int vb_cmd_tail(int argc, char **argv);
 int vb_cmd_replay(int argc, char **argv);
 int vb_cmd_stats(int argc, char **argv);
+int vb_cmd_gate(int argc, char **argv);
+int vb_cmd_customer(int argc, char **argv);
+int vb_cmd_suppressions(int argc, char **argv);
+int vb_cmd_rebuild(int argc, char **argv);
+
+/* One decision as the contract's gate JSON object, appended to b; at and
+ * the recorded part only when given. */
+void vb_cli_decision_json(vb_buf *b, const vb_decision_msg *d, const char *at,
+    int recorded);
 
 #endif
 

@@ -12,7 +12,11 @@ static const struct {
 	{ "publish", vb_cmd_publish, "publish JSON-line events from files or stdin" },
 	{ "tail", vb_cmd_tail, "follow events as they are stored, with no gap" },
 	{ "replay", vb_cmd_replay, "print stored events by seq, time, customer or type" },
+	{ "gate", vb_cmd_gate, "may this customer get this purpose on this channel now?" },
+	{ "customer", vb_cmd_customer, "what the gate knows of a customer, and every decision" },
+	{ "suppressions", vb_cmd_suppressions, "the current suppression list, for a sending platform" },
 	{ "stats", vb_cmd_stats, "counts, last seq and disk use of the broker" },
+	{ "rebuild", vb_cmd_rebuild, "admin: fold all customer state again from the log" },
 };
 
 static void

@@ -106,16 +106,37 @@ format_decimal(double x, char *buf, size_t len)
 	snprintf(buf, len, "%.*f", decimals, x);
 }
 
-/* Convert a JSON scalar into the payload field f of msg. */
-static int
-json_to_field(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f,
-    json_t *v, const char *key, char *err, size_t errlen)
+static int json_to_msg(ProtobufCMessage *m, json_t *obj, const char *path,
+    const char *type, char *err, size_t errlen);
+
+/* Bytes one element of a repeated field takes in its array. */
+static size_t
+elem_size(ProtobufCType t)
 {
-	void *slot = (char *)msg + f->offset;
+	switch (t) {
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+	case PROTOBUF_C_TYPE_UINT64:
+		return 8;
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+	case PROTOBUF_C_TYPE_UINT32:
+		return 4;
+	case PROTOBUF_C_TYPE_BOOL:
+		return sizeof(protobuf_c_boolean);
+	default:
+		return sizeof(void *);
+	}
+}
+
+/* Convert one JSON value into the slot of field f (one element of it when
+ * repeated).  path names the field in errors ("data.case"). */
+static int
+json_to_value(void *slot, const ProtobufCFieldDescriptor *f, json_t *v,
+    const char *path, const char *type, char *err, size_t errlen)
+{
 	char num[64];
 
-	if (json_is_null(v))
-		return VB_OK;
 	switch (f->type) {
 	case PROTOBUF_C_TYPE_STRING:
 		if (json_is_string(v))
@@ -130,36 +151,113 @@ json_to_field(ProtobufCMessage *msg, const ProtobufCFieldDescriptor *f,
 			format_decimal(json_real_value(v), num, sizeof(num));
 			return set_string(slot, num);
 		}
-		set_err(err, errlen, "data.%s: must be a string", key, NULL);
+		set_err(err, errlen, "%s: must be a string", path, NULL);
 		return VB_EINVAL;
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
 		if (!json_is_integer(v)) {
-			set_err(err, errlen, "data.%s: must be an integer", key, NULL);
+			set_err(err, errlen, "%s: must be an integer", path, NULL);
 			return VB_EINVAL;
 		}
 		*(int64_t *)slot = (int64_t)json_integer_value(v);
+		return VB_OK;
+	case PROTOBUF_C_TYPE_UINT64:
+	case PROTOBUF_C_TYPE_UINT32:
+		if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+		    (f->type == PROTOBUF_C_TYPE_UINT32 && json_integer_value(v) > UINT32_MAX)) {
+			set_err(err, errlen, "%s: must be a non-negative integer", path, NULL);
+			return VB_EINVAL;
+		}
+		if (f->type == PROTOBUF_C_TYPE_UINT64)
+			*(uint64_t *)slot = (uint64_t)json_integer_value(v);
+		else
+			*(uint32_t *)slot = (uint32_t)json_integer_value(v);
 		return VB_OK;
 	case PROTOBUF_C_TYPE_INT32:
 	case PROTOBUF_C_TYPE_SINT32:
 		if (!json_is_integer(v) || json_integer_value(v) > INT32_MAX ||
 		    json_integer_value(v) < INT32_MIN) {
-			set_err(err, errlen, "data.%s: must be a 32-bit integer", key, NULL);
+			set_err(err, errlen, "%s: must be a 32-bit integer", path, NULL);
 			return VB_EINVAL;
 		}
 		*(int32_t *)slot = (int32_t)json_integer_value(v);
 		return VB_OK;
 	case PROTOBUF_C_TYPE_BOOL:
 		if (!json_is_boolean(v)) {
-			set_err(err, errlen, "data.%s: must be true or false", key, NULL);
+			set_err(err, errlen, "%s: must be true or false", path, NULL);
 			return VB_EINVAL;
 		}
 		*(protobuf_c_boolean *)slot = json_is_true(v);
 		return VB_OK;
+	case PROTOBUF_C_TYPE_MESSAGE: {
+		const ProtobufCMessageDescriptor *sd = f->descriptor;
+		ProtobufCMessage *sub = malloc(sd->sizeof_message);
+		if (sub == NULL)
+			return VB_ENOMEM;
+		sd->message_init(sub);
+		*(ProtobufCMessage **)slot = sub;
+		return json_to_msg(sub, v, path, type, err, errlen);
+	}
 	default:
-		set_err(err, errlen, "data.%s: unsupported field type", key, NULL);
+		set_err(err, errlen, "%s: unsupported field type", path, NULL);
 		return VB_EINVAL;
 	}
+}
+
+/* Fill m from the JSON object obj, field by field through the descriptor. */
+static int
+json_to_msg(ProtobufCMessage *m, json_t *obj, const char *path, const char *type,
+    char *err, size_t errlen)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	const char *key;
+	json_t *v;
+	char sub[160];
+	int rv;
+
+	if (!json_is_object(obj)) {
+		set_err(err, errlen, "%s: must be an object", path, NULL);
+		return VB_EINVAL;
+	}
+	json_object_foreach(obj, key, v) {
+		const ProtobufCFieldDescriptor *f =
+		    protobuf_c_message_descriptor_get_field_by_name(d, key);
+		snprintf(sub, sizeof(sub), "%s.%.64s", path, key);
+		if (f == NULL) {
+			set_err(err, errlen,
+			    "%s: unknown field for %.64s (silo-specific fields go in attributes)",
+			    sub, type);
+			return VB_EINVAL;
+		}
+		if (json_is_null(v))
+			continue;
+		if (f->label != PROTOBUF_C_LABEL_REPEATED) {
+			if ((rv = json_to_value((char *)m + f->offset, f, v, sub, type, err,
+			    errlen)) != 0)
+				return rv;
+			continue;
+		}
+		if (!json_is_array(v)) {
+			set_err(err, errlen, "%s: must be an array", sub, NULL);
+			return VB_EINVAL;
+		}
+		size_t n = json_array_size(v), es = elem_size(f->type);
+		void *arr = calloc(n ? n : 1, es);
+		if (arr == NULL)
+			return VB_ENOMEM;
+		*(void **)((char *)m + f->offset) = arr;
+		for (size_t i = 0; i < n; i++) {
+			char elem[200];
+			snprintf(elem, sizeof(elem), "%s[%zu]", sub, i);
+			/* Count first: a half-built array is freed element by
+			 * element, and calloc made the rest NULL or zero. */
+			*(size_t *)((char *)m + f->quantifier_offset) = i + 1;
+			if ((rv = json_to_value((char *)arr + i * es, f,
+			    json_array_get(v, i), elem, type, err, errlen)) != 0)
+				return rv;
+		}
+	}
+	return VB_OK;
 }
 
 static int
@@ -169,9 +267,6 @@ json_to_payload(Voicebus__V1__Event *pb, const char *type, json_t *data,
 	const ProtobufCFieldDescriptor *pf = payload_field_for_type(type);
 	const ProtobufCMessageDescriptor *sd;
 	ProtobufCMessage *sub;
-	const char *key;
-	json_t *v;
-	int rv;
 
 	if (pf == NULL) {
 		set_err(err, errlen, "type: unknown event type \"%.64s\"", type, NULL);
@@ -186,23 +281,7 @@ json_to_payload(Voicebus__V1__Event *pb, const char *type, json_t *data,
 	pb->data_case = (Voicebus__V1__Event__DataCase)pf->id;
 	if (data == NULL || json_is_null(data))
 		return VB_OK;
-	if (!json_is_object(data)) {
-		set_err(err, errlen, "data: must be an object", NULL, NULL);
-		return VB_EINVAL;
-	}
-	json_object_foreach(data, key, v) {
-		const ProtobufCFieldDescriptor *f =
-		    protobuf_c_message_descriptor_get_field_by_name(sd, key);
-		if (f == NULL) {
-			set_err(err, errlen,
-			    "data.%.64s: unknown field for %.64s (silo-specific fields go in attributes)",
-			    key, type);
-			return VB_EINVAL;
-		}
-		if ((rv = json_to_field(sub, f, v, key, err, errlen)) != 0)
-			return rv;
-	}
-	return VB_OK;
+	return json_to_msg(sub, data, "data", type, err, errlen);
 }
 
 static int
@@ -442,8 +521,8 @@ vb_event_peek_pb(const uint8_t *p, size_t len, vb_event_peek *pk)
 
 /* ---- protobuf -> JSON ---- */
 
-static int
-json_escape(vb_buf *b, const char *s)
+int
+vb_json_escape(vb_buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
 	int rv = vb_buf_append_byte(b, '"');
@@ -478,7 +557,7 @@ json_key(vb_buf *b, int *first, const char *key)
 	if (!*first)
 		rv |= vb_buf_append_byte(b, ',');
 	*first = 0;
-	rv |= json_escape(b, key);
+	rv |= vb_json_escape(b, key);
 	rv |= vb_buf_append_byte(b, ':');
 	return rv ? VB_ENOMEM : VB_OK;
 }
@@ -490,49 +569,92 @@ json_str_field(vb_buf *b, int *first, const char *key, const char *v)
 		return VB_OK;
 	if (json_key(b, first, key) != 0)
 		return VB_ENOMEM;
-	return json_escape(b, v);
+	return vb_json_escape(b, v);
+}
+
+static int msg_to_json(const ProtobufCMessage *m, vb_buf *b);
+
+/* Append one value of field f (one element when repeated) from slot. */
+static int
+value_to_json(const ProtobufCFieldDescriptor *f, const void *slot, vb_buf *b)
+{
+	char num[32];
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_STRING:
+		return vb_json_escape(b, *(char *const *)slot);
+	case PROTOBUF_C_TYPE_INT64:
+	case PROTOBUF_C_TYPE_SINT64:
+		snprintf(num, sizeof(num), "%lld", (long long)*(const int64_t *)slot);
+		break;
+	case PROTOBUF_C_TYPE_UINT64:
+		snprintf(num, sizeof(num), "%llu", (unsigned long long)*(const uint64_t *)slot);
+		break;
+	case PROTOBUF_C_TYPE_INT32:
+	case PROTOBUF_C_TYPE_SINT32:
+		snprintf(num, sizeof(num), "%d", *(const int32_t *)slot);
+		break;
+	case PROTOBUF_C_TYPE_UINT32:
+		snprintf(num, sizeof(num), "%u", *(const uint32_t *)slot);
+		break;
+	case PROTOBUF_C_TYPE_BOOL:
+		snprintf(num, sizeof(num), "%s", *(const protobuf_c_boolean *)slot ? "true" : "false");
+		break;
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return msg_to_json(*(const ProtobufCMessage *const *)slot, b);
+	default:
+		snprintf(num, sizeof(num), "null");
+		break;
+	}
+	return vb_buf_append_str(b, num);
+}
+
+/* Whether a singular field holds its proto3 default (and so is omitted). */
+static int
+is_default(const ProtobufCFieldDescriptor *f, const void *slot)
+{
+	switch (f->type) {
+	case PROTOBUF_C_TYPE_STRING: {
+		const char *s = *(char *const *)slot;
+		return s == NULL || s[0] == '\0';
+	}
+	case PROTOBUF_C_TYPE_MESSAGE:
+		return *(void *const *)slot == NULL;
+	default: {
+		static const uint8_t zero[8];
+		return memcmp(slot, zero, elem_size(f->type)) == 0;
+	}
+	}
 }
 
 static int
-payload_to_json(const ProtobufCMessage *sub, vb_buf *b)
+msg_to_json(const ProtobufCMessage *m, vb_buf *b)
 {
-	const ProtobufCMessageDescriptor *sd = sub->descriptor;
+	const ProtobufCMessageDescriptor *d = m->descriptor;
 	int first = 1, rv = 0;
-	char num[32];
 
 	rv |= vb_buf_append_byte(b, '{');
-	for (unsigned i = 0; i < sd->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &sd->fields[i];
-		const void *slot = (const char *)sub + f->offset;
-		switch (f->type) {
-		case PROTOBUF_C_TYPE_STRING:
-			rv |= json_str_field(b, &first, f->name, *(char *const *)slot);
-			break;
-		case PROTOBUF_C_TYPE_INT64:
-		case PROTOBUF_C_TYPE_SINT64:
-			if (*(const int64_t *)slot == 0)
-				break;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const void *slot = (const char *)m + f->offset;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+			const char *arr = *(const char *const *)slot;
+			if (n == 0)
+				continue;
 			rv |= json_key(b, &first, f->name);
-			snprintf(num, sizeof(num), "%lld", (long long)*(const int64_t *)slot);
-			rv |= vb_buf_append_str(b, num);
-			break;
-		case PROTOBUF_C_TYPE_INT32:
-		case PROTOBUF_C_TYPE_SINT32:
-			if (*(const int32_t *)slot == 0)
-				break;
-			rv |= json_key(b, &first, f->name);
-			snprintf(num, sizeof(num), "%d", *(const int32_t *)slot);
-			rv |= vb_buf_append_str(b, num);
-			break;
-		case PROTOBUF_C_TYPE_BOOL:
-			if (!*(const protobuf_c_boolean *)slot)
-				break;
-			rv |= json_key(b, &first, f->name);
-			rv |= vb_buf_append_str(b, "true");
-			break;
-		default:
-			break;
+			rv |= vb_buf_append_byte(b, '[');
+			for (size_t k = 0; k < n; k++) {
+				if (k)
+					rv |= vb_buf_append_byte(b, ',');
+				rv |= value_to_json(f, arr + k * elem_size(f->type), b);
+			}
+			rv |= vb_buf_append_byte(b, ']');
+			continue;
 		}
+		if (is_default(f, slot))
+			continue;
+		rv |= json_key(b, &first, f->name);
+		rv |= value_to_json(f, slot, b);
 	}
 	rv |= vb_buf_append_byte(b, '}');
 	return rv ? VB_ENOMEM : VB_OK;
@@ -559,7 +681,7 @@ pb_to_json(const Voicebus__V1__Event *pb, vb_buf *b)
 	rv |= json_str_field(b, &first, "recorded", pb->recorded);
 	if (sub != NULL) {
 		rv |= json_key(b, &first, "data");
-		rv |= payload_to_json(sub, b);
+		rv |= msg_to_json(sub, b);
 	}
 	if (pb->n_attributes > 0) {
 		int afirst = 1;
@@ -567,7 +689,7 @@ pb_to_json(const Voicebus__V1__Event *pb, vb_buf *b)
 		rv |= vb_buf_append_byte(b, '{');
 		for (size_t i = 0; i < pb->n_attributes; i++) {
 			rv |= json_key(b, &afirst, pb->attributes[i]->key);
-			rv |= json_escape(b, pb->attributes[i]->value);
+			rv |= vb_json_escape(b, pb->attributes[i]->value);
 		}
 		rv |= vb_buf_append_byte(b, '}');
 	}
@@ -630,6 +752,7 @@ vb_event_payload_type(const vb_event *ev)
 		{ VOICEBUS__V1__EVENT__DATA_CONSENT_GRANTED, "consent.granted" },
 		{ VOICEBUS__V1__EVENT__DATA_CONSENT_WITHDRAWN, "consent.withdrawn" },
 		{ VOICEBUS__V1__EVENT__DATA_MESSAGE_SENT, "message.sent" },
+		{ VOICEBUS__V1__EVENT__DATA_SUPPRESSION_CHANGED, "suppression.changed" },
 	};
 	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
 		if (map[i].c == ev->pb->data_case)

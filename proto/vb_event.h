@@ -82,6 +82,9 @@ int vb_event_type_known(const char *type);
 /* Accepts NULL. */
 void vb_event_free(vb_event *ev);
 
+/* Append s as a JSON string (quoted, escaped) to b. */
+int vb_json_escape(vb_buf *b, const char *s);
+
 /* A view of the top-level fields of encoded bytes, without allocating.
  * Pointers point into the bytes given; strings are NOT NUL-terminated. */
 typedef struct vb_event_peek {

@@ -166,6 +166,10 @@ vb_query_req_encode(const vb_query_req *q, vb_buf *out)
 	Voicebus__V1__QueryRequest req = VOICEBUS__V1__QUERY_REQUEST__INIT;
 	Voicebus__V1__ReplayRequest rr = VOICEBUS__V1__REPLAY_REQUEST__INIT;
 	Voicebus__V1__StatsRequest sr = VOICEBUS__V1__STATS_REQUEST__INIT;
+	Voicebus__V1__GateRequest gr = VOICEBUS__V1__GATE_REQUEST__INIT;
+	Voicebus__V1__CustomerRequest cr = VOICEBUS__V1__CUSTOMER_REQUEST__INIT;
+	Voicebus__V1__SuppressionsRequest sq = VOICEBUS__V1__SUPPRESSIONS_REQUEST__INIT;
+	Voicebus__V1__RebuildRequest rb = VOICEBUS__V1__REBUILD_REQUEST__INIT;
 
 	switch (q->kind) {
 	case VB_QUERY_REPLAY:
@@ -182,6 +186,34 @@ vb_query_req_encode(const vb_query_req *q, vb_buf *out)
 	case VB_QUERY_STATS:
 		req.request_case = VOICEBUS__V1__QUERY_REQUEST__REQUEST_STATS;
 		req.stats = &sr;
+		break;
+	case VB_QUERY_GATE:
+		gr.customers = (char **)q->gate.customers;
+		gr.n_customers = q->gate.n;
+		gr.purpose = str_or_empty(q->gate.purpose);
+		gr.channel = str_or_empty(q->gate.channel);
+		gr.at = str_or_empty(q->gate.at);
+		gr.record = str_or_empty(q->gate.record);
+		req.request_case = VOICEBUS__V1__QUERY_REQUEST__REQUEST_GATE;
+		req.gate = &gr;
+		break;
+	case VB_QUERY_CUSTOMER:
+		cr.customer = str_or_empty(q->customer.customer);
+		cr.at = str_or_empty(q->customer.at);
+		req.request_case = VOICEBUS__V1__QUERY_REQUEST__REQUEST_CUSTOMER;
+		req.customer = &cr;
+		break;
+	case VB_QUERY_SUPPRESSIONS:
+		sq.after = str_or_empty(q->supp.after);
+		sq.limit = q->supp.limit;
+		sq.purpose = str_or_empty(q->supp.purpose);
+		sq.channel = str_or_empty(q->supp.channel);
+		req.request_case = VOICEBUS__V1__QUERY_REQUEST__REQUEST_SUPPRESSIONS;
+		req.suppressions = &sq;
+		break;
+	case VB_QUERY_REBUILD:
+		req.request_case = VOICEBUS__V1__QUERY_REQUEST__REQUEST_REBUILD;
+		req.rebuild = &rb;
 		break;
 	default:
 		return VB_EINVAL;
@@ -210,6 +242,30 @@ vb_query_req_decode(const uint8_t *p, size_t len, vb_query_req *out)
 		break;
 	case VOICEBUS__V1__QUERY_REQUEST__REQUEST_STATS:
 		out->kind = VB_QUERY_STATS;
+		break;
+	case VOICEBUS__V1__QUERY_REQUEST__REQUEST_GATE:
+		out->kind = VB_QUERY_GATE;
+		out->gate.customers = (const char *const *)pb->gate->customers;
+		out->gate.n = pb->gate->n_customers;
+		out->gate.purpose = pb->gate->purpose;
+		out->gate.channel = pb->gate->channel;
+		out->gate.at = pb->gate->at;
+		out->gate.record = pb->gate->record;
+		break;
+	case VOICEBUS__V1__QUERY_REQUEST__REQUEST_CUSTOMER:
+		out->kind = VB_QUERY_CUSTOMER;
+		out->customer.customer = pb->customer->customer;
+		out->customer.at = pb->customer->at;
+		break;
+	case VOICEBUS__V1__QUERY_REQUEST__REQUEST_SUPPRESSIONS:
+		out->kind = VB_QUERY_SUPPRESSIONS;
+		out->supp.after = pb->suppressions->after;
+		out->supp.limit = pb->suppressions->limit;
+		out->supp.purpose = pb->suppressions->purpose;
+		out->supp.channel = pb->suppressions->channel;
+		break;
+	case VOICEBUS__V1__QUERY_REQUEST__REQUEST_REBUILD:
+		out->kind = VB_QUERY_REBUILD;
 		break;
 	default:
 		out->kind = VB_QUERY_NONE;
@@ -241,9 +297,34 @@ counts_encode(const vb_count *c, size_t n, Voicebus__V1__Count *store)
 	return pp;
 }
 
+static Voicebus__V1__Decision **
+decisions_encode(const vb_decision_msg *d, size_t n, Voicebus__V1__Decision *store)
+{
+	Voicebus__V1__Decision **pp = calloc(n ? n : 1, sizeof(*pp));
+	if (pp == NULL)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		voicebus__v1__decision__init(&store[i]);
+		store[i].customer = str_or_empty(d[i].customer);
+		store[i].purpose = str_or_empty(d[i].purpose);
+		store[i].channel = str_or_empty(d[i].channel);
+		store[i].allow = d[i].allow != 0;
+		store[i].reasons = str_or_empty(d[i].reasons);
+		store[i].recorded_seq = d[i].recorded_seq;
+		store[i].recorded_duplicate = d[i].recorded_duplicate != 0;
+		pp[i] = &store[i];
+	}
+	return pp;
+}
+
 int
 vb_query_reply_encode(const vb_query_reply *r, vb_buf *out)
 {
+	Voicebus__V1__GateReply gr = VOICEBUS__V1__GATE_REPLY__INIT;
+	Voicebus__V1__CustomerReply cr = VOICEBUS__V1__CUSTOMER_REPLY__INIT;
+	Voicebus__V1__SuppressionsReply sr2 = VOICEBUS__V1__SUPPRESSIONS_REPLY__INIT;
+	Voicebus__V1__RebuildReply rb = VOICEBUS__V1__REBUILD_REPLY__INIT;
+	Voicebus__V1__Decision *ds = NULL, **dp = NULL;
 	Voicebus__V1__QueryReply rep = VOICEBUS__V1__QUERY_REPLY__INIT;
 	Voicebus__V1__ReplayReply rr = VOICEBUS__V1__REPLAY_REPLY__INIT;
 	Voicebus__V1__StatsReply sr = VOICEBUS__V1__STATS_REPLY__INIT;
@@ -289,9 +370,44 @@ vb_query_reply_encode(const vb_query_reply *r, vb_buf *out)
 		sr.n_sources = s->nsources;
 		rep.reply_case = VOICEBUS__V1__QUERY_REPLY__REPLY_STATS;
 		rep.stats = &sr;
+	} else if (r->code == 0 && (r->kind == VB_QUERY_GATE || r->kind == VB_QUERY_CUSTOMER ||
+	    r->kind == VB_QUERY_SUPPRESSIONS)) {
+		ds = calloc(r->ndecisions ? r->ndecisions : 1, sizeof(*ds));
+		if (ds == NULL || (dp = decisions_encode(r->decisions, r->ndecisions, ds)) == NULL)
+			goto done;
+		if (r->kind == VB_QUERY_GATE) {
+			gr.decisions = dp;
+			gr.n_decisions = r->ndecisions;
+			gr.at = str_or_empty(r->at);
+			rep.reply_case = VOICEBUS__V1__QUERY_REPLY__REPLY_GATE;
+			rep.gate = &gr;
+		} else if (r->kind == VB_QUERY_CUSTOMER) {
+			cr.decisions = dp;
+			cr.n_decisions = r->ndecisions;
+			cr.at = str_or_empty(r->at);
+			cr.state = str_or_empty(r->state);
+			rep.reply_case = VOICEBUS__V1__QUERY_REPLY__REPLY_CUSTOMER;
+			rep.customer = &cr;
+		} else {
+			sr2.blocked = dp;
+			sr2.n_blocked = r->ndecisions;
+			sr2.at = str_or_empty(r->at);
+			sr2.next = str_or_empty(r->next);
+			sr2.done = r->done != 0;
+			rep.reply_case = VOICEBUS__V1__QUERY_REPLY__REPLY_SUPPRESSIONS;
+			rep.suppressions = &sr2;
+		}
+	} else if (r->code == 0 && r->kind == VB_QUERY_REBUILD) {
+		rb.customers = r->rebuilt[0];
+		rb.events = r->rebuilt[1];
+		rb.changed = r->rebuilt[2];
+		rep.reply_case = VOICEBUS__V1__QUERY_REPLY__REPLY_REBUILD;
+		rep.rebuild = &rb;
 	}
 	rv = pack(&rep.base, out);
 done:
+	free(ds);
+	free(dp);
 	free(bins);
 	free(sr.types);
 	free(sr.sources);
@@ -303,7 +419,30 @@ typedef struct {
 	Voicebus__V1__QueryReply *pb;
 	vb_slice *events;
 	vb_count *counts;
+	vb_decision_msg *decisions;
 } reply_priv;
+
+static int
+decisions_decode(reply_priv *pv, Voicebus__V1__Decision **d, size_t n,
+    vb_query_reply *out)
+{
+	pv->decisions = calloc(n ? n : 1, sizeof(*pv->decisions));
+	if (pv->decisions == NULL)
+		return VB_ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		vb_decision_msg *m = &pv->decisions[i];
+		m->customer = d[i]->customer;
+		m->purpose = d[i]->purpose;
+		m->channel = d[i]->channel;
+		m->allow = d[i]->allow;
+		m->reasons = d[i]->reasons;
+		m->recorded_seq = d[i]->recorded_seq;
+		m->recorded_duplicate = d[i]->recorded_duplicate;
+	}
+	out->decisions = pv->decisions;
+	out->ndecisions = n;
+	return VB_OK;
+}
 
 int
 vb_query_reply_decode(const uint8_t *p, size_t len, vb_query_reply *out)
@@ -364,6 +503,30 @@ vb_query_reply_decode(const uint8_t *p, size_t len, vb_query_reply *out)
 			s->sources[i].name = sr->sources[i]->name;
 			s->sources[i].count = sr->sources[i]->count;
 		}
+	} else if (pb->reply_case == VOICEBUS__V1__QUERY_REPLY__REPLY_GATE) {
+		out->kind = VB_QUERY_GATE;
+		out->at = pb->gate->at;
+		if (decisions_decode(pv, pb->gate->decisions, pb->gate->n_decisions, out) != 0)
+			goto nomem;
+	} else if (pb->reply_case == VOICEBUS__V1__QUERY_REPLY__REPLY_CUSTOMER) {
+		out->kind = VB_QUERY_CUSTOMER;
+		out->at = pb->customer->at;
+		out->state = pb->customer->state;
+		if (decisions_decode(pv, pb->customer->decisions, pb->customer->n_decisions, out) != 0)
+			goto nomem;
+	} else if (pb->reply_case == VOICEBUS__V1__QUERY_REPLY__REPLY_SUPPRESSIONS) {
+		out->kind = VB_QUERY_SUPPRESSIONS;
+		out->at = pb->suppressions->at;
+		out->next = pb->suppressions->next;
+		out->done = pb->suppressions->done;
+		if (decisions_decode(pv, pb->suppressions->blocked, pb->suppressions->n_blocked,
+		    out) != 0)
+			goto nomem;
+	} else if (pb->reply_case == VOICEBUS__V1__QUERY_REPLY__REPLY_REBUILD) {
+		out->kind = VB_QUERY_REBUILD;
+		out->rebuilt[0] = pb->rebuild->customers;
+		out->rebuilt[1] = pb->rebuild->events;
+		out->rebuilt[2] = pb->rebuild->changed;
 	}
 	return VB_OK;
 nomem:
@@ -380,6 +543,7 @@ vb_query_reply_free(vb_query_reply *r)
 			voicebus__v1__query_reply__free_unpacked(pv->pb, NULL);
 		free(pv->events);
 		free(pv->counts);
+		free(pv->decisions);
 		free(pv);
 	}
 	memset(r, 0, sizeof(*r));

@@ -56,7 +56,27 @@ typedef enum {
 	VB_QUERY_NONE = 0,
 	VB_QUERY_REPLAY = 1,
 	VB_QUERY_STATS = 2,
+	VB_QUERY_GATE = 3,
+	VB_QUERY_CUSTOMER = 4,
+	VB_QUERY_SUPPRESSIONS = 5,
+	VB_QUERY_REBUILD = 6,
 } vb_query_kind;
+
+typedef struct vb_gate_req {
+	const char *const *customers;
+	size_t n;
+	const char *purpose, *channel;
+	const char *at;      /* "" or NULL: now */
+	const char *record;  /* campaign, or "" / NULL */
+} vb_gate_req;
+
+typedef struct vb_decision_msg {
+	const char *customer, *purpose, *channel;
+	int allow;
+	const char *reasons; /* JSON array */
+	uint64_t recorded_seq;
+	int recorded_duplicate;
+} vb_decision_msg;
 
 typedef struct vb_replay_req {
 	uint64_t from_seq;       /* 0 or 1: from the start */
@@ -71,6 +91,15 @@ typedef struct vb_replay_req {
 typedef struct vb_query_req {
 	vb_query_kind kind;
 	vb_replay_req replay;
+	vb_gate_req gate;
+	struct {
+		const char *customer, *at;
+	} customer;
+	struct {
+		const char *after;
+		uint32_t limit;
+		const char *purpose, *channel;
+	} supp;
 	void *priv;
 } vb_query_req;
 
@@ -109,6 +138,14 @@ typedef struct vb_query_reply {
 	vb_query_kind kind;
 	vb_replay_reply replay;
 	vb_stats stats;
+	/* gate, customer, suppressions */
+	vb_decision_msg *decisions;
+	size_t ndecisions;
+	const char *at;
+	const char *state;   /* customer: JSON */
+	const char *next;    /* suppressions: page cursor */
+	int done;            /* suppressions: no more pages */
+	uint64_t rebuilt[3]; /* rebuild: customers, events, changed */
 	void *priv;
 } vb_query_reply;
 

@@ -123,11 +123,15 @@ START_TEST(replay_filters)
 		size_t lines;
 		const char *first;
 	} cases[] = {
-		{ { "--customer", "C-1" }, 3, "\"id\":\"c1\"" },
+		/* A complaint changes its customer's decisions: the broker
+		 * logs a suppression.changed for C-1 and C-2 after the five. */
+		{ { "--customer", "C-1" }, 4, "\"id\":\"c1\"" },
 		{ { "--type", "order." }, 3, "\"id\":\"o1\"" },
 		{ { "--type", "complaint.opened" }, 2, "\"id\":\"c1\"" },
+		{ { "--type", "suppression." }, 2, "\"customer\":\"C-1\"" },
 		{ { "--from", "2", "--to", "3" }, 2, "\"seq\":2" },
-		{ { "--since", "2026-11-03T00:00:00Z" }, 3, "\"id\":\"o2\"" },
+		/* The suppression events happened now: after 3 Nov too. */
+		{ { "--since", "2026-11-03T00:00:00Z" }, 5, "\"id\":\"o2\"" },
 		{ { "--until", "2026-11-02T10:00:00Z" }, 1, "\"id\":\"c1\"" },
 		/* 10:00+02:00 is 08:00Z: before 09:00Z. */
 		{ { "--since", "2026-11-04T00:00:00Z", "--until", "2026-11-04T09:00:00Z" }, 1, "\"id\":\"o3\"" },
@@ -162,7 +166,7 @@ START_TEST(replay_pb_decodes_with_protoc)
 	vb_h_write(in, COMPLAINT("c1", "C-1", "2026-11-01T09:00:00Z")
 	    ORDER("o1", "C-1", "2026-11-02T10:00:00Z"));
 	ck_assert_int_eq(publish_file(in), 0);
-	const char *args[] = { "replay", "--query", b.query, "--format", "pb", NULL };
+	const char *args[] = { "replay", "--query", b.query, "--format", "pb", "--to", "2", NULL };
 	ck_assert_int_eq(vb_h_cli(args, NULL, out, err), 0);
 	size_t len, off = 0, k = 0;
 	unsigned char *s = (unsigned char *)vb_h_slurp(out, &len);

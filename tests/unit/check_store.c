@@ -113,7 +113,7 @@ static int
 batch_append(vb_store *st, batch *b, vb_buf *stored)
 {
 	vb_buf tmp = { 0 };
-	int rv = vb_store_append(st, b->items, b->n, RECORDED, stored ? stored : &tmp);
+	int rv = vb_store_append(st, b->items, b->n, RECORDED, stored ? stored : &tmp, NULL);
 	vb_buf_free(&tmp);
 	return rv;
 }
@@ -385,7 +385,7 @@ START_TEST(append_assigns_seq)
 	batch_free(&b);
 
 	/* Nothing to append is no error and no seq. */
-	ck_assert_int_eq(vb_store_append(st, NULL, 0, RECORDED, &stored), 0);
+	ck_assert_int_eq(vb_store_append(st, NULL, 0, RECORDED, &stored, NULL), 0);
 	ck_assert_uint_eq(vb_store_last_seq(st), 8);
 	vb_buf_free(&stored);
 	vb_store_close(st);
@@ -497,9 +497,9 @@ START_TEST(duplicate_in_later_call)
 	ck_assert_uint_eq(b.items[0].seq, 2);
 	ck_assert_int_eq(b.items[1].duplicate, 0);
 	ck_assert_uint_eq(b.items[1].seq, 3);
-	/* Only C's bytes were stored. */
-	ck_assert_uint_eq(stored.len, b.items[1].stored_len);
-	ck_assert_uint_eq(b.items[1].stored_off, 0);
+	/* Only C's bytes were stored, behind their one-byte varint length. */
+	ck_assert_uint_eq(stored.len, 1 + b.items[1].stored_len);
+	ck_assert_uint_eq(b.items[1].stored_off, 1);
 	ck_assert_uint_eq(vb_store_last_seq(st), 3);
 	batch_free(&b);
 
@@ -559,7 +559,8 @@ START_TEST(duplicate_in_same_call)
 	ck_assert_uint_eq(b.items[4].seq, 3);
 	ck_assert_int_eq(b.items[4].duplicate, 0);
 	ck_assert_uint_eq(vb_store_last_seq(st), 3);
-	ck_assert_uint_eq(stored.len, b.items[0].stored_len + b.items[1].stored_len +
+	/* Each stored event behind its (one-byte) varint length. */
+	ck_assert_uint_eq(stored.len, 3 + b.items[0].stored_len + b.items[1].stored_len +
 	    b.items[4].stored_len);
 
 	/* What seq 1 holds is the first A. */

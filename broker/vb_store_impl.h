@@ -1,0 +1,88 @@
+/* Private to vb_store*.c: the store's layout and one write transaction's
+ * working set, shared by the log (vb_store.c) and the gate's part of the
+ * store (vb_store_gate.c). */
+#ifndef VB_STORE_IMPL_H
+#define VB_STORE_IMPL_H
+
+#include <lmdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "vb_store.h"
+
+struct vb_store {
+	MDB_env *env;
+	MDB_dbi dlog, ids, cust, meta, state, supp, timers;
+	/* Readers hold it shared for the life of a read transaction; the map
+	 * is resized only under it exclusively, because LMDB requires that no
+	 * transaction be active in the process while it remaps. */
+	pthread_rwlock_t maplock;
+	_Atomic uint64_t last_seq;
+	uint64_t map_size_max;
+	int lock_fd;
+	char *dir;
+	vb_log *log;
+	vb_rules rules;
+};
+
+#define STORE_MAX_COUNTERS 64
+
+/* A customer whose state this transaction changed. */
+typedef struct touched {
+	char *customer;
+	vb_state st;
+	char *cause;        /* the last event that changed it */
+	int dirty;
+} touched;
+
+/* One write transaction. */
+typedef struct store_txn {
+	vb_store *st;
+	MDB_txn *txn;
+	uint64_t seq;            /* the last seq assigned */
+	const char *recorded;
+	int64_t recorded_us;
+	vb_buf *stored;          /* varint length + bytes per stored event */
+	struct {
+		char key[80];
+		uint64_t delta;
+	} cs[STORE_MAX_COUNTERS];
+	size_t ncs;
+	uint64_t customers;      /* new customers */
+	touched **tc;            /* open-addressed by customer */
+	size_t tc_cap, tc_n;
+	touched **tc_list;       /* the same, in the order first touched */
+	vb_buf scratch;
+} store_txn;
+
+/* Append one event (canonical bytes, no seq) to the log and its indexes;
+ * id NULL: not in the id index (the broker's own events).  *seq_out,
+ * *off, *len: where it went (off/len locate the bytes in t->stored). */
+int store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
+    const char *id, const char *customer, const char *type, const char *source,
+    uint64_t *seq_out, size_t *off, size_t *len);
+
+/* The seq an id was stored under, or MDB_NOTFOUND. */
+int store_txn_find_id(store_txn *t, const char *id, uint64_t *seq);
+
+/* Gate side (vb_store_gate.c). */
+touched *store_gate_touch(store_txn *t, const char *customer, int *err);
+int store_gate_apply(store_txn *t, const char *customer, const vb_fact *f);
+int store_gate_record(store_txn *t, vb_store_item *it, vb_buf *aux);
+/* Write changed states, publish changed decisions: before the commit. */
+int store_gate_finish(store_txn *t, const char *cause_override);
+void store_txn_free_gate(store_txn *t);
+
+/* Load a customer's state as of at_us: from the state index, or folded
+ * from the log when from_log or the state has later facts.  *s: free with
+ * vb_state_free. */
+int store_load_state(vb_store *st, MDB_txn *txn, const char *customer,
+    int64_t at_us, int from_log, vb_state *s);
+
+/* Run fn in a write transaction with the map-growing retry; on success the
+ * transaction (with the gate's changes) is committed durably. */
+typedef int (*store_txn_fn)(store_txn *t, void *arg);
+int store_write(vb_store *st, size_t incoming, const char *recorded,
+    vb_buf *stored, store_txn_fn fn, void *arg, const char *what);
+
+#endif
