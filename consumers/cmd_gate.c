@@ -238,17 +238,49 @@ print_decision_table(const vb_query_reply *r)
 	}
 	printf("\nreasons:\n");
 	int any = 0;
+	/* The same reasons usually block many purposes and channels: print
+	 * each set of reasons once, with where it applies. */
 	for (size_t i = 0; i < r->ndecisions; i++) {
 		const vb_decision_msg *d = &r->decisions[i];
 		json_t *rs, *v;
-		size_t k;
+		size_t k, j;
+		int seen = 0;
 		if (d->allow)
 			continue;
+		for (j = 0; j < i && !seen; j++)
+			seen = !r->decisions[j].allow && strcmp(r->decisions[j].reasons, d->reasons) == 0;
+		if (seen)
+			continue;
 		any = 1;
+		printf("  ");
+		for (size_t p = i - i % 5; p < r->ndecisions; p += 5) {
+			int nch = 0, all = 1;
+			for (size_t c = 0; c < 5; c++) {
+				const vb_decision_msg *e = &r->decisions[p + c];
+				if (!e->allow && strcmp(e->reasons, d->reasons) == 0)
+					nch++;
+				else
+					all = 0;
+			}
+			if (nch == 0)
+				continue;
+			printf("%s%s:", p == i - i % 5 ? "" : "; ", r->decisions[p].purpose);
+			if (all) {
+				printf(" every channel");
+				continue;
+			}
+			for (size_t c = 0, first = 1; c < 5; c++) {
+				const vb_decision_msg *e = &r->decisions[p + c];
+				if (!e->allow && strcmp(e->reasons, d->reasons) == 0) {
+					printf("%s%s", first ? " " : ",", e->channel);
+					first = 0;
+				}
+			}
+		}
+		printf("\n    ");
 		rs = json_loads(d->reasons, 0, NULL);
-		printf("  %s/%s:", d->purpose, d->channel);
 		json_array_foreach(rs, k, v) {
-			printf("%s%s%s%s%s%s%s", k ? "; " : " ", jget(v, "rule"),
+			printf("%s%s%s%s%s%s%s", k ? "; " : "", jget(v, "rule"),
 			    jget(v, "event")[0] ? " " : "", jget(v, "event"),
 			    jget(v, "since")[0] ? " since " : "", jget(v, "since"),
 			    jget(v, "until")[0] ? " until " : "");

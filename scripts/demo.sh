@@ -122,8 +122,12 @@ cat "$tmp/events.jsonl"
 show "voicebus publish events.jsonl"
 vb publish "$tmp/events.jsonl"
 
+# The broker adds events of its own: a suppression.changed each time a
+# customer's gate decisions change (the complaint, the overdue invoice).
+last_seq=$(vb stats --json | sed -n 's/.*"last_seq":\([0-9]*\).*/\1/p')
+
 step "What voicebus tail printed (seq and recorded added by the broker)"
-wait_for 20 "voicebus tail to print $nevents events" tail_has "$nevents"
+wait_for 20 "voicebus tail to print $last_seq events" tail_has "$last_seq"
 cat "$tmp/tail.jsonl"
 
 step "Replay one customer's history"
@@ -144,6 +148,35 @@ vb publish "$tmp/events.jsonl"
 # Duplicates are acknowledged, not stored again, and not published again.
 echo "voicebus tail shows $(wc -l <"$tmp/tail.jsonl") events"
 
+# gate exits 0 for allow and 1 for block, as grep does: keep going on 1.
+gate() {
+	show "voicebus gate $*"
+	vb gate "$@" || [ $? -eq 1 ]
+}
+
+step "Marketing asks before an upsell email to C-1001"
+gate --customer C-1001 --purpose upsell --channel email
+echo "=> blocked: complaint T-4411 is open (marketing sees the rule and the event, never the complaint text)"
+
+step "A service message to the same customer is allowed"
+gate --customer C-1001 --purpose service --channel email
+
+step "What the gate knows of C-1001, and every decision"
+show "voicebus customer C-1001"
+vb customer C-1001
+
+step "The service desk resolves the complaint: upsell stays blocked for the 14-day cool-off"
+printf '%s\n' '{"id":"zd-4411-resolved","source":"service","type":"complaint.resolved","customer":"C-1001","time":"2026-11-22T15:00:00Z","data":{"case":"T-4411","resolution":"replaced"}}' >"$tmp/resolved.jsonl"
+vb publish "$tmp/resolved.jsonl"
+gate --customer C-1001 --purpose upsell --channel email
+
+step "An auditor asks: could C-1001 have been upsold on 19 Nov?"
+gate --customer C-1001 --purpose upsell --channel email --at 2026-11-19T12:00:00Z
+
+step "The suppression list a sending platform imports"
+show "voicebus suppressions --channel email"
+vb suppressions --channel email
+
 step "Stop: voicebus tail, then voicebusd with SIGTERM (drains, exits 0)"
 kill -TERM "$tail_pid"
 wait "$tail_pid" 2>/dev/null || true
@@ -157,5 +190,3 @@ cat "$tmp/voicebusd.log"
 [ "$rc" -eq 0 ] || die "voicebusd exited with status $rc after SIGTERM"
 
 step "Done: the temporary directory $tmp is removed"
-
-# The contact gate (issue 5) will end this demo with a blocked upsell.
