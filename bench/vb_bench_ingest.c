@@ -18,58 +18,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "vb_bench.h"
 #include "vb_client.h"
 #include "vb_error.h"
-
-#ifndef VB_BIN_DIR
-#define VB_BIN_DIR "."
-#endif
-
-static double
-now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int
-cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return (x > y) - (x < y);
-}
-
-static double
-median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp_double);
-	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-/* fsyncs per second after a 4 KiB append: what one durable commit costs. */
-static double
-fsync_rate(const char *dir)
-{
-	char path[1024], block[4096];
-	int fd, n = 0;
-	double t0, el = 0;
-	if (snprintf(path, sizeof(path), "%s/fsync.bench", dir) >= (int)sizeof(path))
-		return 0;
-	if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600)) < 0)
-		return 0;
-	memset(block, 'x', sizeof(block));
-	t0 = now_s();
-	do {
-		if (write(fd, block, sizeof(block)) != (ssize_t)sizeof(block) ||
-		    fdatasync(fd) != 0)
-			break;
-		n++;
-	} while ((el = now_s() - t0) < 1.0);
-	close(fd);
-	unlink(path);
-	return n / el;
-}
 
 typedef struct {
 	const char *ingest;
@@ -127,14 +78,14 @@ run_once(const char *ingest, int pubs, size_t events, size_t batch, int run)
 {
 	pthread_t th[64];
 	pub_arg args[64];
-	double t0 = now_s(), el;
+	double t0 = vb_bench_now(), el;
 	for (int i = 0; i < pubs; i++) {
 		args[i] = (pub_arg){ ingest, i, run, events, batch, 0 };
 		pthread_create(&th[i], NULL, publisher, &args[i]);
 	}
 	for (int i = 0; i < pubs; i++)
 		pthread_join(th[i], NULL);
-	el = now_s() - t0;
+	el = vb_bench_now() - t0;
 	for (int i = 0; i < pubs; i++)
 		if (args[i].failed)
 			return -1;
@@ -154,7 +105,6 @@ main(int argc, char **argv)
 	int runs = 5, c;
 	size_t events = 2000;
 	const char *base = getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp";
-	char dir[512], data[600], ingest[600], pub[600], query[600];
 
 	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (c) {
@@ -171,45 +121,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "vb_bench_ingest: --runs 1..99, --events >= 1\n");
 		return 2;
 	}
-	snprintf(dir, sizeof(dir), "%s/vbbench.XXXXXX", base);
-	if (mkdtemp(dir) == NULL) {
-		perror("mkdtemp");
+	vb_bench_broker b;
+	double fsyncs = vb_bench_fsync_rate(base);
+	if (vb_bench_broker_start(&b, base, NULL) != 0)
 		return 1;
-	}
-	snprintf(data, sizeof(data), "%s/data", dir);
-	snprintf(ingest, sizeof(ingest), "ipc://%s/ingest", dir);
-	snprintf(pub, sizeof(pub), "ipc://%s/pub", dir);
-	snprintf(query, sizeof(query), "ipc://%s/query", dir);
-
-	double fsyncs = fsync_rate(dir);
-	pid_t pid = fork();
-	if (pid == 0) {
-		int devnull = open("/dev/null", O_WRONLY);
-		dup2(devnull, 2);
-		execl(VB_BIN_DIR "/voicebusd", "voicebusd", "--data", data, "--ingest", ingest,
-		    "--pub", pub, "--query", query, "--log-level", "warn", (char *)NULL);
-		_exit(127);
-	}
-	/* Wait until it answers. */
-	vb_client_opts o = { ingest, query, 500 };
-	for (int i = 0;; i++) {
-		vb_client *cl;
-		vb_query_req q = { .kind = VB_QUERY_STATS };
-		vb_query_reply r;
-		vb_client_open(&o, &cl);
-		int rv = vb_client_query(cl, &q, &r);
-		vb_client_close(cl);
-		if (rv == 0) {
-			vb_query_reply_free(&r);
-			break;
-		}
-		if (i == 500) {
-			fprintf(stderr, "vb_bench_ingest: voicebusd did not start\n");
-			kill(pid, SIGKILL);
-			return 1;
-		}
-		usleep(20000);
-	}
+	const char *ingest = b.ingest;
 
 	static const struct {
 		int pubs;
@@ -222,7 +138,7 @@ main(int argc, char **argv)
 		{ 8, 100, "8 publishers, batches of 100" },
 	};
 	printf("voicebus ingest, fsync'd acknowledgements; median of %d runs\n", runs);
-	printf("disk baseline: %.0f fsyncs/s (4 KiB append + fdatasync) in %s\n\n", fsyncs, dir);
+	printf("disk baseline: %.0f fsyncs/s (4 KiB append + fdatasync) in %s\n\n", fsyncs, base);
 	printf("%-32s %14s %14s\n", "workload", "events/s", "x fsync rate");
 	for (size_t r = 0; r < sizeof(rows) / sizeof(rows[0]); r++) {
 		double v[99];
@@ -233,19 +149,14 @@ main(int argc, char **argv)
 			v[k] = run_once(ingest, rows[r].pubs, n, rows[r].batch, (int)(r * 100 + (size_t)k));
 			if (v[k] < 0) {
 				fprintf(stderr, "vb_bench_ingest: a publish failed\n");
-				kill(pid, SIGKILL);
+				vb_bench_broker_stop(&b);
 				return 1;
 			}
 		}
-		double m = median(v, runs);
+		double m = vb_bench_median(v, runs);
 		printf("%-32s %14.0f %14.2f\n", rows[r].name, m, fsyncs > 0 ? m / fsyncs : 0);
 		fflush(stdout);
 	}
-	kill(pid, SIGTERM);
-	waitpid(pid, NULL, 0);
-	char cmd[600];
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		fprintf(stderr, "vb_bench_ingest: could not remove %s\n", dir);
+	vb_bench_broker_stop(&b);
 	return 0;
 }

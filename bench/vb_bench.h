@@ -1,0 +1,37 @@
+/* vb_bench: what the benchmarks share: a voicebusd of their own on a
+ * temporary directory and ipc:// sockets, a clock, medians. */
+#ifndef VB_BENCH_H
+#define VB_BENCH_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+typedef struct vb_bench_broker {
+	char dir[512];
+	char data[600], ingest[600], pub[600], query[600];
+	pid_t pid;
+} vb_bench_broker;
+
+/* Make a temporary directory under base, start build/bin/voicebusd there
+ * (extra: more arguments, NULL-terminated, or NULL) and wait until it
+ * answers.  0, or -1 with a message on stderr. */
+int vb_bench_broker_start(vb_bench_broker *b, const char *base,
+    const char *const *extra);
+
+/* SIGTERM, wait, remove the directory. */
+void vb_bench_broker_stop(vb_bench_broker *b);
+
+/* Monotonic seconds. */
+double vb_bench_now(void);
+
+/* Median of v[0..n) (sorts v). */
+double vb_bench_median(double *v, int n);
+
+/* The p-th percentile (0..100) of v[0..n) (sorts v). */
+double vb_bench_percentile(double *v, size_t n, double p);
+
+/* 4 KiB append + fdatasync per second in dir: what one durable commit
+ * costs on this disk. */
+double vb_bench_fsync_rate(const char *dir);
+
+#endif
