@@ -323,6 +323,38 @@ START_TEST(file_errors_first_one_wins)
 }
 END_TEST
 
+START_TEST(rules_from_file)
+{
+	vb_config c;
+	vb_config_defaults(&c);
+	ck_assert_int_eq(c.rules.cooloff_us, 14LL * 86400 * 1000000);
+	ck_assert_int_eq(c.rules.cap_max, 3);
+	load_ok(&c, "[broker]\nclock_tick_ms = 250\n\n[rule.complaint-cooloff]\nduration = 21d\n"
+	    "blocks = upsell\n\n[rule.frequency-cap]\nmax = 5\nwindow = 30d\n"
+	    "per_channel_per_day = 2\n\n[rule.missed-visit]\nenabled = false\n");
+	ck_assert_int_eq(c.clock_tick_ms, 250);
+	ck_assert_int_eq(c.rules.cooloff_us, 21LL * 86400 * 1000000);
+	ck_assert_uint_eq(c.rules.rule[VB_RULE_COOLOFF].blocks, 1u << VB_P_UPSELL);
+	ck_assert_int_eq(c.rules.cap_max, 5);
+	ck_assert_int_eq(c.rules.cap_window_us, 30LL * 86400 * 1000000);
+	ck_assert_int_eq(c.rules.cap_per_day, 2);
+	ck_assert_int_eq(c.rules.rule[VB_RULE_MISSED_VISIT].enabled, 0);
+	ck_assert_int_eq(c.rules.rule[VB_RULE_OPEN_COMPLAINT].enabled, 1);
+	/* Mistakes in rules name the file and line like any option. */
+	load_fails("[broker]\n\n[rule.complaint-cooloff]\nduration = two weeks\n", 4,
+	    "duration: \"two weeks\" is not a duration such as 14d");
+	load_fails("[rule.open-complaint]\nblocks = upsell, service\n", 2,
+	    "blocks: service is never blocked by these rules");
+	load_fails("[rule.open-complaint]\nblocks = upsell, spam\n", 2,
+	    "blocks: unknown purpose \"spam\"");
+	load_fails("[rule.shouting]\nenabled = true\n", 2, "[rule.shouting]: unknown rule...");
+	load_fails("[rule.frequency-cap]\nduration = 3d\n", 2,
+	    "duration: not an option of rule frequency-cap");
+	load_fails("[rule.no-consent]\nenabled = maybe\n", 2,
+	    "enabled: \"maybe\" is not true or false");
+}
+END_TEST
+
 START_TEST(file_long_values)
 {
 	/* Debian's inih reads lines of at most 200 bytes; a longer one is an
@@ -426,6 +458,7 @@ config_suite(void)
 	tcase_add_test(tc, load_keeps_what_is_not_given);
 	tcase_add_test(tc, file_errors_name_the_line);
 	tcase_add_test(tc, file_errors_first_one_wins);
+	tcase_add_test(tc, rules_from_file);
 	tcase_add_test(tc, file_long_values);
 	tcase_add_test(tc, file_cross_checks);
 	tcase_add_test(tc, file_missing);
