@@ -101,32 +101,47 @@ later(int64_t t, const char *ev, int64_t cur, const char *cur_ev)
 	return strcmp(ev, cur_ev ? cur_ev : "") > 0;
 }
 
-/* Grow an array of n elements of size sz by one; returns the new element
- * (zeroed) or NULL. */
+/* Grow an array of n elements of size sz by one, making room at index at;
+ * returns the new element (zeroed) or NULL.  Keyed lists insert in key
+ * order so that the state -- and the order of reasons -- does not depend
+ * on the order events arrived in. */
 static void *
-grow(void **arr, size_t *n, size_t sz)
+grow_at(void **arr, size_t *n, size_t sz, size_t at)
 {
 	char *p = realloc(*arr, (*n + 1) * sz);
 	if (p == NULL)
 		return NULL;
 	*arr = p;
-	memset(p + *n * sz, 0, sz);
-	return p + (*n)++ * sz;
+	memmove(p + (at + 1) * sz, p + at * sz, (*n - at) * sz);
+	memset(p + at * sz, 0, sz);
+	(*n)++;
+	return p + at * sz;
+}
+
+static void *
+grow(void **arr, size_t *n, size_t sz)
+{
+	return grow_at(arr, n, sz, *n);
 }
 
 static vb_case *
 find_case(vb_state *s, const char *id, int create)
 {
 	vb_case *c;
-	for (size_t i = 0; i < s->ncases; i++)
-		if (strcmp(s->cases[i].id, id) == 0)
-			return &s->cases[i];
-	if (!create || (c = grow((void **)&s->cases, &s->ncases, sizeof(*c))) == NULL)
+	size_t i;
+	int cmp = 1;
+	char *dup;
+	for (i = 0; i < s->ncases && (cmp = strcmp(s->cases[i].id, id)) < 0; i++)
+		;
+	if (i < s->ncases && cmp == 0)
+		return &s->cases[i];
+	if (!create || (dup = strdup(id)) == NULL)
 		return NULL;
-	if ((c->id = strdup(id)) == NULL) {
-		s->ncases--;
+	if ((c = grow_at((void **)&s->cases, &s->ncases, sizeof(*c), i)) == NULL) {
+		free(dup);
 		return NULL;
 	}
+	c->id = dup;
 	return c;
 }
 
@@ -134,15 +149,20 @@ static vb_invoice *
 find_invoice(vb_state *s, const char *id)
 {
 	vb_invoice *v;
-	for (size_t i = 0; i < s->ninvoices; i++)
-		if (strcmp(s->invoices[i].id, id) == 0)
-			return &s->invoices[i];
-	if ((v = grow((void **)&s->invoices, &s->ninvoices, sizeof(*v))) == NULL)
+	size_t i;
+	int cmp = 1;
+	char *dup;
+	for (i = 0; i < s->ninvoices && (cmp = strcmp(s->invoices[i].id, id)) < 0; i++)
+		;
+	if (i < s->ninvoices && cmp == 0)
+		return &s->invoices[i];
+	if ((dup = strdup(id)) == NULL)
 		return NULL;
-	if ((v->id = strdup(id)) == NULL) {
-		s->ninvoices--;
+	if ((v = grow_at((void **)&s->invoices, &s->ninvoices, sizeof(*v), i)) == NULL) {
+		free(dup);
 		return NULL;
 	}
+	v->id = dup;
 	return v;
 }
 
@@ -151,12 +171,20 @@ apply_consent(vb_state *s, const vb_fact *f)
 {
 	vb_consent *c = NULL;
 	int granted = f->kind == VB_FACT_CONSENT_GRANTED;
-	for (size_t i = 0; i < s->nconsents && c == NULL; i++)
-		if (strcmp(s->consents[i].channel, f->key) == 0 &&
-		    strcmp(s->consents[i].purpose, f->purpose) == 0)
-			c = &s->consents[i];
+	size_t i;
+	int cmp = 1;
+	/* Sorted by channel, then purpose. */
+	for (i = 0; i < s->nconsents; i++) {
+		cmp = strcmp(s->consents[i].channel, f->key);
+		if (cmp == 0)
+			cmp = strcmp(s->consents[i].purpose, f->purpose);
+		if (cmp >= 0)
+			break;
+	}
+	if (i < s->nconsents && cmp == 0)
+		c = &s->consents[i];
 	if (c == NULL) {
-		if ((c = grow((void **)&s->consents, &s->nconsents, sizeof(*c))) == NULL)
+		if ((c = grow_at((void **)&s->consents, &s->nconsents, sizeof(*c), i)) == NULL)
 			return VB_ENOMEM;
 		if (set_str(&c->channel, f->key) || set_str(&c->purpose, f->purpose) ||
 		    set_str(&c->event, f->event))
@@ -285,6 +313,31 @@ vb_state_apply(vb_state *s, const vb_fact *f, int64_t keep_us)
 	return rv;
 }
 
+int64_t
+vb_state_next_after(const vb_state *s, int64_t at_us)
+{
+	int64_t next = 0;
+#define CONSIDER(t) do { int64_t t_ = (t); \
+	if (t_ > at_us && (next == 0 || t_ < next)) next = t_; } while (0)
+	for (size_t i = 0; i < s->ncases; i++) {
+		CONSIDER(s->cases[i].open_us);
+		CONSIDER(s->cases[i].first_open_us);
+		CONSIDER(s->cases[i].resolved_us);
+	}
+	CONSIDER(s->missed_us);
+	CONSIDER(s->completed_us);
+	for (size_t i = 0; i < s->ninvoices; i++) {
+		CONSIDER(s->invoices[i].overdue_us);
+		CONSIDER(s->invoices[i].paid_us);
+	}
+	for (size_t i = 0; i < s->nconsents; i++)
+		CONSIDER(s->consents[i].at_us);
+	for (size_t i = 0; i < s->nmessages; i++)
+		CONSIDER(s->messages[i].at_us);
+#undef CONSIDER
+	return next;
+}
+
 /* ---- encoding: version byte, then the fields in order; strings as a
  * varint length and bytes, times as 8 bytes little-endian ---- */
 
@@ -366,7 +419,8 @@ get_count(reader *r, size_t min_each)
 {
 	uint64_t n;
 	size_t used = vb_varint_decode(r->p + r->off, r->len - r->off, &n);
-	if (used == 0 || n > (r->len - r->off) / (min_each ? min_each : 1)) {
+	/* What follows the count must hold n items of at least min_each. */
+	if (used == 0 || n > (r->len - r->off - used) / (min_each ? min_each : 1)) {
 		r->bad = 1;
 		return 0;
 	}

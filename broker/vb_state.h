@@ -98,6 +98,12 @@ void vb_state_free(vb_state *s);
  * latest message are dropped.  0 or VB_ENOMEM (s still valid). */
 int vb_state_apply(vb_state *s, const vb_fact *f, int64_t keep_us);
 
+/* The earliest fact time after at_us in s, or 0: when a state holding
+ * facts dated in the future starts to mean something new.  (The state
+ * keeps only the latest time of each kind: a fact it merged away is found
+ * by folding the log.) */
+int64_t vb_state_next_after(const vb_state *s, int64_t at_us);
+
 /* Compact binary form, as stored in LMDB (versioned). */
 int vb_state_encode(const vb_state *s, vb_buf *out);
 /* Fill a zeroed *s from p; VB_ECORRUPT on bad bytes.  Free with

@@ -243,18 +243,28 @@ publish_change(store_txn *t, const char *customer, const vb_state *s,
 	vb_store *st = t->st;
 	vb_buf blocked = { 0 }, json = { 0 };
 	MDB_val k = { strlen(customer), (void *)customer }, v;
-	int64_t next_us = 0;
+	vb_state now_state;
+	int64_t next_us = 0, future;
 	uint64_t seq;
 	char now[VB_TIME_BUFSZ], id[48];
 	int rv, empty;
 
+	/* What is blocked now is decided by the facts of now: a state that
+	 * holds facts dated later is folded from the log up to now, as the
+	 * gate itself does; those later facts take effect by the clock. */
+	memset(&now_state, 0, sizeof(now_state));
+	future = vb_state_next_after(s, t->recorded_us);
+	if (future != 0) {
+		if ((rv = fold_from_log(st, t->txn, customer, t->recorded_us, &now_state)) != 0)
+			return rv;
+		s = &now_state;
+	}
 	if (vb_gate_blocked_json(&st->rules, s, t->recorded_us, &blocked, &next_us) != 0) {
 		rv = ENOMEM;
 		goto out;
 	}
-	/* Facts dated in the future take effect by the clock too. */
-	if (s->max_us > t->recorded_us && (next_us == 0 || s->max_us < next_us))
-		next_us = s->max_us;
+	if (future != 0 && (next_us == 0 || future < next_us))
+		next_us = future;
 	if (next_us != 0) {
 		uint8_t key[8 + 512];
 		size_t cl = strlen(customer) > 500 ? 500 : strlen(customer);
@@ -306,6 +316,7 @@ publish_change(store_txn *t, const char *customer, const vb_state *s,
 	}
 	rv = put_json_event(t, customer, (const char *)json.data, NULL, &seq);
 out:
+	vb_state_free(&now_state);
 	vb_buf_free(&blocked);
 	vb_buf_free(&json);
 	return rv;
@@ -352,6 +363,20 @@ store_gate_record(store_txn *t, vb_store_item *it, vb_buf *aux)
 	char id[VB_ID_MAX + 1], now[VB_TIME_BUFSZ];
 	int err, rv;
 
+	/* The same campaign recorded again (a retry, a second run) is the
+	 * reservation already made, not a new send the cap would refuse. */
+	snprintf(id, sizeof(id), "%s/%s/%s/%s", it->campaign, it->customer,
+	    vb_channel_names[it->channel], vb_purpose_names[it->purpose]);
+	it->reasons_off = aux->len;
+	if ((rv = store_txn_find_id(t, id, &it->seq)) == 0) {
+		it->allow = 1;
+		it->duplicate = 1;
+		rv = vb_buf_append_str(aux, "[]");
+		it->reasons_len = aux->len - it->reasons_off;
+		return (vb_buf_append_byte(aux, 0) | rv) ? ENOMEM : 0;
+	}
+	if (rv != MDB_NOTFOUND)
+		return rv;
 	if ((tc = store_gate_touch(t, it->customer, &err)) == NULL)
 		return err;
 	s = &tc->st;
@@ -365,7 +390,6 @@ store_gate_record(store_txn *t, vb_store_item *it, vb_buf *aux)
 	it->allow = d.allow;
 	it->seq = 0;
 	it->duplicate = 0;
-	it->reasons_off = aux->len;
 	rv = vb_gate_reasons_json(&d, aux);
 	it->reasons_len = aux->len - it->reasons_off;
 	rv |= vb_buf_append_byte(aux, 0);
@@ -376,14 +400,6 @@ store_gate_record(store_txn *t, vb_store_item *it, vb_buf *aux)
 		return 0;
 	/* The reservation: a message.sent in this same transaction, so the
 	 * next decision for this customer already counts it. */
-	snprintf(id, sizeof(id), "%s/%s/%s/%s", it->campaign, it->customer,
-	    vb_channel_names[it->channel], vb_purpose_names[it->purpose]);
-	if ((rv = store_txn_find_id(t, id, &it->seq)) == 0) {
-		it->duplicate = 1;
-		return 0;
-	}
-	if (rv != MDB_NOTFOUND)
-		return rv;
 	rv = vb_buf_append_str(&json, "{\"id\":");
 	rv |= vb_json_escape(&json, id);
 	rv |= vb_buf_append_str(&json, ",\"source\":\"marketing\",\"type\":\"message.sent\",\"customer\":");

@@ -235,6 +235,149 @@ vbt_samples(size_t *n)
 
 #define VBT_NSAMPLES 17
 
+/* ---- gate events and random histories (tests of the contact gate) ---- */
+
+/* A marker put in every free-text field of the complaints of the gate
+ * tests: it must never come out of a decision, a reason, a state or a
+ * suppression.changed event. */
+#define VBT_SECRET "XYZZY-complaint-text"
+
+/* The source allowed to publish type. */
+static inline const char *
+vbt_source_of(const char *type)
+{
+	static const char *const map[][2] = { { "complaint.", "service" },
+		{ "visit.", "field" }, { "order.", "sales" }, { "invoice.", "finance" },
+		{ "consent.", "customer" }, { "message.", "marketing" } };
+	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+		if (strncmp(type, map[i][0], strlen(map[i][0])) == 0)
+			return map[i][1];
+	return "service";
+}
+
+/* The JSON of an event of type; data is its payload as a JSON object. */
+static inline void
+vbt_gate_json(char *out, size_t len, const char *id, const char *type,
+    const char *customer, const char *time, const char *data)
+{
+	int n = snprintf(out, len, "{\"id\":\"%s\",\"source\":\"%s\",\"type\":\"%s\","
+	    "\"customer\":\"%s\",\"time\":\"%s\",\"data\":%s}", id,
+	    vbt_source_of(type), type, customer, time, data);
+	ck_assert_msg(n > 0 && (size_t)n < len, "event JSON too long");
+}
+
+/* secs since the epoch as "YYYY-MM-DDTHH:MM:SSZ" (buf: at least 32). */
+static inline void
+vbt_time_str(int64_t secs, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t t = (time_t)secs;
+	ck_assert_ptr_nonnull(gmtime_r(&t, &tm));
+	ck_assert_uint_gt(strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm), 0);
+}
+
+/* One event of a random history. */
+typedef struct vbt_hev {
+	char id[24];
+	char customer[16];
+	int64_t us;      /* its time */
+	char json[640];
+} vbt_hev;
+
+/* 2026-10-01T00:00:00Z */
+#define VBT_HIST_BASE 1790812800LL
+
+/* n random events over ncust customers (C-000, C-001, ...) with times in
+ * [base_s, base_s + span_s), on a half-hour grid and with about one event
+ * in ten at exactly the time of the customer's previous one, so that ties
+ * occur.  Every type the gate reads, and some it does not; a few cases,
+ * visits and invoices per customer so that they repeat; consents with and
+ * without a purpose; messages of every purpose, service included.
+ * Complaint free text holds VBT_SECRET.  Caller frees. */
+static inline vbt_hev *
+vbt_history(vbt_rng *r, size_t n, int ncust, int64_t base_s, int64_t span_s)
+{
+	static const struct {
+		const char *type;
+		int weight;
+	} types[] = {
+		{ "complaint.opened", 8 }, { "complaint.resolved", 8 },
+		{ "complaint.reopened", 3 }, { "complaint.updated", 2 },
+		{ "visit.missed", 4 }, { "visit.completed", 4 }, { "visit.scheduled", 1 },
+		{ "invoice.overdue", 4 }, { "invoice.paid", 3 }, { "invoice.issued", 1 },
+		{ "consent.granted", 5 }, { "consent.withdrawn", 5 },
+		{ "message.sent", 30 }, { "order.placed", 3 },
+	};
+	static const char *const channels[] = { "email", "sms", "phone", "post", "push" };
+	static const char *const purposes[] = { "", "service", "upsell", "cross-sell",
+		"promotion", "survey" };
+	vbt_hev *h = calloc(n, sizeof(*h));
+	int64_t *last = calloc((size_t)ncust, sizeof(*last));
+	int total = 0;
+
+	ck_assert(h != NULL && last != NULL);
+	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++)
+		total += types[t].weight;
+	for (size_t i = 0; i < n; i++) {
+		vbt_hev *e = &h[i];
+		int c = (int)vbt_rand_range(r, 0, ncust - 1), w = (int)vbt_rand_range(r, 0, total - 1);
+		size_t t = 0;
+		int64_t secs;
+		char data[400], ts[32];
+		const char *type;
+
+		while (w >= types[t].weight)
+			w -= types[t++].weight;
+		type = types[t].type;
+		snprintf(e->id, sizeof(e->id), "h-%05zu", i);
+		snprintf(e->customer, sizeof(e->customer), "C-%03d", c);
+		if (last[c] != 0 && vbt_rand_range(r, 0, 9) == 0)
+			secs = last[c];
+		else
+			secs = base_s + vbt_rand_range(r, 0, span_s / 1800 - 1) * 1800;
+		last[c] = secs;
+		e->us = secs * 1000000;
+		vbt_time_str(secs, ts, sizeof(ts));
+		long k = (long)vbt_rand_range(r, 0, 2);
+		if (strncmp(type, "complaint.", 10) == 0)
+			snprintf(data, sizeof(data), "{\"case\":\"T-%d-%ld\",%s\"%s\":\"" VBT_SECRET
+			    " text\"}", c, k, strcmp(type, "complaint.opened") == 0 ?
+			    "\"category\":\"" VBT_SECRET " category\"," : "",
+			    strcmp(type, "complaint.reopened") == 0 ? "reason" : "summary");
+		else if (strncmp(type, "visit.", 6) == 0)
+			snprintf(data, sizeof(data), "{\"visit\":\"V-%d-%ld\"}", c, k);
+		else if (strncmp(type, "invoice.", 8) == 0)
+			snprintf(data, sizeof(data), "{\"invoice\":\"I-%d-%ld\"}", c, k % 2);
+		else if (strncmp(type, "consent.", 8) == 0) {
+			const char *p = purposes[vbt_rand_range(r, 0, 5)];
+			snprintf(data, sizeof(data), "{\"channel\":\"%s\"%s%s%s}",
+			    channels[vbt_rand_range(r, 0, 4)], p[0] ? ",\"purpose\":\"" : "", p,
+			    p[0] ? "\"" : "");
+		} else if (strncmp(type, "message.", 8) == 0)
+			snprintf(data, sizeof(data), "{\"channel\":\"%s\",\"purpose\":\"%s\","
+			    "\"campaign\":\"camp-%ld\"}", channels[vbt_rand_range(r, 0, 4)],
+			    purposes[vbt_rand_range(r, 1, 5)], k);
+		else
+			snprintf(data, sizeof(data), "{\"order\":\"O-%d-%ld\"}", c, k);
+		vbt_gate_json(e->json, sizeof(e->json), e->id, type, e->customer, ts, data);
+	}
+	free(last);
+	return h;
+}
+
+/* A random permutation of 0 .. n-1 into idx. */
+static inline void
+vbt_shuffle(vbt_rng *r, size_t *idx, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		idx[i] = i;
+	for (size_t i = n; i > 1; i--) {
+		size_t j = (size_t)vbt_rand_range(r, 0, (int64_t)i - 1), t = idx[i - 1];
+		idx[i - 1] = idx[j];
+		idx[j] = t;
+	}
+}
+
 #ifdef VB_EVENT_H
 /* Parse json (a test input that must be good) into a new event. */
 static inline vb_event *
