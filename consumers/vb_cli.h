@@ -69,6 +69,7 @@ int vb_cmd_gate(int argc, char **argv);
 int vb_cmd_customer(int argc, char **argv);
 int vb_cmd_suppressions(int argc, char **argv);
 int vb_cmd_rebuild(int argc, char **argv);
+int vb_cmd_filter(int argc, char **argv);
 
 /* One decision as the contract's gate JSON object, appended to b; at and
  * the recorded part only when given. */

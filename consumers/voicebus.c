@@ -13,6 +13,7 @@ static const struct {
 	{ "tail", vb_cmd_tail, "follow events as they are stored, with no gap" },
 	{ "replay", vb_cmd_replay, "print stored events by seq, time, customer or type" },
 	{ "gate", vb_cmd_gate, "may this customer get this purpose on this channel now?" },
+	{ "filter", vb_cmd_filter, "pass a CSV audience through the gate" },
 	{ "customer", vb_cmd_customer, "what the gate knows of a customer, and every decision" },
 	{ "suppressions", vb_cmd_suppressions, "the current suppression list, for a sending platform" },
 	{ "stats", vb_cmd_stats, "counts, last seq and disk use of the broker" },

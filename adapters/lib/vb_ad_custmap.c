@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vb_ad_csv.h"
+#include "vb_csv.h"
 #include "vb_ad_dict.h"
 #include "vb_ad_text.h"
 #include "vb_error.h"
@@ -44,7 +44,7 @@ vb_ad_custmap_get(const vb_ad_custmap *m, const char *silo_id)
 
 /* Field i of rec, trimmed, checked as UTF-8, into t (reset first). */
 static int
-field(const vb_ad_csv_rec *rec, size_t i, vb_buf *t)
+field(const vb_csv_rec *rec, size_t i, vb_buf *t)
 {
 	size_t n = rec->len[i];
 	const char *s = vb_ad_trim(rec->field[i], &n);
@@ -88,8 +88,8 @@ vb_ad_custmap_load(const char *path, vb_ad_custmap **out, char *err,
     size_t errlen)
 {
 	vb_ad_custmap *m = NULL;
-	vb_ad_csv *csv = NULL;
-	vb_ad_csv_rec rec;
+	vb_csv *csv = NULL;
+	vb_csv_rec rec;
 	vb_buf key = { 0 }, cust = { 0 };
 	char why[256];
 	FILE *f;
@@ -101,12 +101,12 @@ vb_ad_custmap_load(const char *path, vb_ad_custmap **out, char *err,
 	}
 	if ((m = calloc(1, sizeof(*m))) == NULL ||
 	    vb_ad_dict_new(&m->ids) != 0 ||
-	    vb_ad_csv_open(f, NULL, &csv) != 0) {
+	    vb_csv_open(f, NULL, &csv) != 0) {
 		rv = VB_ENOMEM;
 		snprintf(err, errlen, "%s: out of memory", path);
 		goto fail;
 	}
-	while ((rv = vb_ad_csv_next(csv, &rec, why, sizeof(why))) != 0) {
+	while ((rv = vb_csv_next(csv, &rec, why, sizeof(why))) != 0) {
 		if (rv == VB_EINVAL)
 			goto bad;
 		if (rv < 0) {
@@ -157,7 +157,7 @@ vb_ad_custmap_load(const char *path, vb_ad_custmap **out, char *err,
 		rv = VB_EINVAL;
 		goto fail;
 	}
-	vb_ad_csv_close(csv);
+	vb_csv_close(csv);
 	fclose(f);
 	vb_buf_free(&key);
 	vb_buf_free(&cust);
@@ -166,7 +166,7 @@ vb_ad_custmap_load(const char *path, vb_ad_custmap **out, char *err,
 bad:
 	snprintf(err, errlen, "%s:%lu: %s", path, rec.line, why);
 fail:
-	vb_ad_csv_close(csv);
+	vb_csv_close(csv);
 	fclose(f);
 	vb_buf_free(&key);
 	vb_buf_free(&cust);

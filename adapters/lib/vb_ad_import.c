@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "vb_ad_csv.h"
+#include "vb_csv.h"
 #include "vb_ad_dec.h"
 #include "vb_error.h"
 #include "vb_validate.h"
@@ -394,18 +394,18 @@ import_csv(vb_ad_file *f, FILE *in)
 {
 	vb_ad_ctx *c = f->c;
 	const vb_ad_silo *s = c->silo;
-	vb_ad_csv_opts o = { .delim = c->delimiter };
-	vb_ad_csv *csv = NULL;
-	vb_ad_csv_rec rec;
+	vb_csv_opts o = { .delim = c->delimiter };
+	vb_csv *csv = NULL;
+	vb_csv_rec rec;
 	vb_ad_row row;
 	void *state = NULL;
 	char err[512];
 	int rv, began = 0, unreadable = 0;
 
-	if ((rv = vb_ad_csv_open(in, &o, &csv)) != 0)
+	if ((rv = vb_csv_open(in, &o, &csv)) != 0)
 		return rv;
 	/* The header: the first record. */
-	rv = vb_ad_csv_next(csv, &rec, err, sizeof(err));
+	rv = vb_csv_next(csv, &rec, err, sizeof(err));
 	if (rv == 0) {
 		vb_ad_reportf(c->report, f->name, 0,
 		    "empty file: expected a header line naming the columns");
@@ -435,12 +435,12 @@ import_csv(vb_ad_file *f, FILE *in)
 		goto out;
 	began = 1;
 	while (!(c->stop && *c->stop)) {
-		rv = vb_ad_csv_next(csv, &rec, err, sizeof(err));
+		rv = vb_csv_next(csv, &rec, err, sizeof(err));
 		if (rv == 0)
 			break;
 		if (rv == VB_EIO) {
 			vb_ad_reportf(c->report, f->name,
-			    vb_ad_csv_lines(csv) + 1, "%s", strerror(errno));
+			    vb_csv_lines(csv) + 1, "%s", strerror(errno));
 			unreadable = 1;
 			rv = 0;
 			break;
@@ -481,7 +481,7 @@ out:
 		s->free(state);
 	vb_ad_bind_free(f->bind);
 	f->bind = NULL;
-	vb_ad_csv_close(csv);
+	vb_csv_close(csv);
 	if (rv == 0 && unreadable)
 		rv = 1;
 	return rv;

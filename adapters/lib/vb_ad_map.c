@@ -462,7 +462,7 @@ find_column(const vb_ad_bind *b, const char *name, int *twice)
 }
 
 int
-vb_ad_bind_new(const vb_ad_map *m, const vb_ad_csv_rec *header,
+vb_ad_bind_new(const vb_ad_map *m, const vb_csv_rec *header,
     vb_ad_encoding enc, vb_ad_bind **out, char *err, size_t errlen)
 {
 	vb_ad_bind *b = calloc(1, sizeof(*b));
@@ -549,7 +549,7 @@ fail:
 }
 
 static int
-convert(vb_ad_bind *b, const vb_ad_csv_rec *rec, long col, size_t *off,
+convert(vb_ad_bind *b, const vb_csv_rec *rec, long col, size_t *off,
     char *err, size_t errlen)
 {
 	size_t n = rec->len[col], bad = 0;
@@ -580,7 +580,7 @@ convert(vb_ad_bind *b, const vb_ad_csv_rec *rec, long col, size_t *off,
 }
 
 int
-vb_ad_bind_row(vb_ad_bind *b, const vb_ad_csv_rec *rec, vb_ad_row *row,
+vb_ad_bind_row(vb_ad_bind *b, const vb_csv_rec *rec, vb_ad_row *row,
     char *err, size_t errlen)
 {
 	const vb_ad_map *m = b->m;

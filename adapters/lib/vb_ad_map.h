@@ -21,7 +21,7 @@
 
 #include <stddef.h>
 
-#include "vb_ad_csv.h"
+#include "vb_csv.h"
 #include "vb_ad_text.h"
 
 typedef struct vb_ad_field {
@@ -88,7 +88,7 @@ typedef struct vb_ad_bind vb_ad_bind;
  * and every required field must have a column.  On VB_EINVAL err names the
  * column and the field: `column "Complaint ID" (case) is not in the
  * header`.  m must outlive *out (vb_ad_bind_free). */
-int vb_ad_bind_new(const vb_ad_map *m, const vb_ad_csv_rec *header,
+int vb_ad_bind_new(const vb_ad_map *m, const vb_csv_rec *header,
     vb_ad_encoding enc, vb_ad_bind **out, char *err, size_t errlen);
 void vb_ad_bind_free(vb_ad_bind *b);
 
@@ -104,7 +104,7 @@ typedef struct vb_ad_row {
  * fields than the header, or a mapped field that is not text in the
  * encoding; err says which ("Consumer complaint narrative: not valid
  * UTF-8 ..."). */
-int vb_ad_bind_row(vb_ad_bind *b, const vb_ad_csv_rec *rec, vb_ad_row *row,
+int vb_ad_bind_row(vb_ad_bind *b, const vb_csv_rec *rec, vb_ad_row *row,
     char *err, size_t errlen);
 
 /* The header's name of field f's column (the field's own name when it has

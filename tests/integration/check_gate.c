@@ -281,6 +281,67 @@ START_TEST(suppressions_equal_gate)
 }
 END_TEST
 
+
+/* An audience as a CRM exports it: quoted commas, doubled quotes, a field
+ * with a line break, CRLF, a quote never closed, a short row, and a last
+ * line without its line end. */
+START_TEST(filter_audience)
+{
+	char aud[400], ok[400], blocked[400];
+	snprintf(aud, sizeof(aud), "%s/aud.csv", b.dir);
+	snprintf(ok, sizeof(ok), "%s/ok.csv", b.dir);
+	snprintf(blocked, sizeof(blocked), "%s/blocked.csv", b.dir);
+	ck_assert_int_eq(publish_text(COMPLAINT), 0);
+	vb_h_write(aud, "name,customer,note\r\n"
+	    "\"Smith, Ann\",C-1001,\"likes \"\"quotes\"\"\"\r\n"
+	    "\"Multi\r\nline\",C-5,x\r\n"
+	    "bad,\"unterminated,y\r\n"
+	    "Eve,C-6,z\r\n"
+	    "short,C-9\r\n"
+	    "Zed,C-7,last");
+	const char *args[] = { "filter", "--query", b.query, "--purpose", "upsell", "--channel",
+		"email", "--blocked", blocked, NULL };
+	ck_assert_int_eq(vb_h_cli(args, aud, ok, err), 2);
+	char *s = vb_h_slurp(ok, NULL);
+	/* Allowed rows byte for byte, in order, with the header. */
+	ck_assert_str_eq(s, "name,customer,note\r\n\"Multi\r\nline\",C-5,x\r\nEve,C-6,z\r\nZed,C-7,last\r\n");
+	free(s);
+	s = vb_h_slurp(blocked, NULL);
+	ck_assert_str_eq(s, "name,customer,note,reasons\r\n"
+	    "\"Smith, Ann\",C-1001,\"likes \"\"quotes\"\"\",\"[{\"\"rule\"\":\"\"open-complaint\"\","
+	    "\"\"event\"\":\"\"zd-4411-opened\"\",\"\"since\"\":\"\"2026-11-20T09:12:00Z\"\"}]\"\r\n");
+	free(s);
+	assert_contains(err, "<stdin>:5: csv: a quoted field is never closed");
+	assert_contains(err, "<stdin>:7: 2 fields, the header has 3");
+	assert_contains(err, "filter: 3 allowed, 1 blocked, 2 malformed");
+	/* A missing column is named. */
+	const char *bad[] = { "filter", "--query", b.query, "--purpose", "upsell", "--channel",
+		"email", "--blocked", blocked, "--column", "client", NULL };
+	ck_assert_int_eq(vb_h_cli(bad, aud, ok, err), 2);
+	assert_contains(err, "no column \"client\" in the header");
+
+	/* --record: every allowed row is reserved.  Running the same campaign
+	 * again finds its reservations (nothing new recorded); another
+	 * campaign finds the day's email slot taken. */
+	vb_h_write(aud, "customer\nC-20\nC-21\nC-1001\n");
+	const char *rec[] = { "filter", "--query", b.query, "--purpose", "promotion", "--channel",
+		"email", "--blocked", blocked, "--record", "black-friday", NULL };
+	ck_assert_int_eq(vb_h_cli(rec, aud, ok, err), 0);
+	assert_contains(err, "filter: 2 allowed, 1 blocked, 0 malformed, 2 recorded as black-friday");
+	ck_assert_int_eq(vb_h_cli(rec, aud, ok, err), 0);
+	assert_contains(err, "filter: 2 allowed, 1 blocked, 0 malformed, 0 recorded as black-friday");
+	const char *rec2[] = { "filter", "--query", b.query, "--purpose", "promotion", "--channel",
+		"email", "--blocked", blocked, "--record", "cyber-monday", NULL };
+	ck_assert_int_eq(vb_h_cli(rec2, aud, ok, err), 0);
+	assert_contains(err, "filter: 0 allowed, 3 blocked");
+	assert_contains(blocked, "frequency-cap");
+	const char *rep[] = { "replay", "--query", b.query, "--type", "message.sent", NULL };
+	ck_assert_int_eq(vb_h_cli(rep, NULL, out, err), 0);
+	ck_assert_uint_eq(vb_h_count_lines(out), 2);
+	assert_contains(out, "\"id\":\"black-friday/C-20/email/promotion\"");
+}
+END_TEST
+
 static Suite *
 gate_suite(void)
 {
@@ -293,6 +354,7 @@ gate_suite(void)
 	tcase_add_test(tc, suppression_changes_open_resolve_cooloff_end);
 	tcase_add_test(tc, record_race_one_slot);
 	tcase_add_test(tc, suppressions_equal_gate);
+	tcase_add_test(tc, filter_audience);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -35,9 +35,9 @@ map_of(const char *ini)
 
 /* A record from a CSV line. */
 typedef struct rec {
-	vb_ad_csv_rec r;
+	vb_csv_rec r;
 	FILE *f;
-	vb_ad_csv *csv;
+	vb_csv *csv;
 } rec;
 
 static void
@@ -45,14 +45,14 @@ rec_of(rec *x, const char *line)
 {
 	char err[128];
 	x->f = fmemopen((void *)line, strlen(line), "r");
-	ck_assert_int_eq(vb_ad_csv_open(x->f, NULL, &x->csv), 0);
-	ck_assert_int_eq(vb_ad_csv_next(x->csv, &x->r, err, sizeof(err)), 1);
+	ck_assert_int_eq(vb_csv_open(x->f, NULL, &x->csv), 0);
+	ck_assert_int_eq(vb_csv_next(x->csv, &x->r, err, sizeof(err)), 1);
 }
 
 static void
 rec_done(rec *x)
 {
-	vb_ad_csv_close(x->csv);
+	vb_csv_close(x->csv);
 	fclose(x->f);
 }
 

@@ -1,4 +1,4 @@
-#include "vb_ad_csv.h"
+#include "vb_csv.h"
 
 #include <csv.h>
 #include <errno.h>
@@ -15,7 +15,7 @@ typedef struct qrec {
 	size_t first, n; /* fields [first, first + n) */
 } qrec;
 
-struct vb_ad_csv {
+struct vb_csv {
 	FILE *in;
 	struct csv_parser p;
 	int p_open;
@@ -32,24 +32,24 @@ struct vb_ad_csv {
 	int eof;                 /* in is exhausted and the parser finished */
 
 	/* The record in progress. */
-	int between;         /* 1: none in progress */
-	unsigned long start; /* its first line */
-	vb_buf raw;          /* its bytes so far */
-	size_t raw_first;    /* the length of its first line in raw */
-	size_t cur_first;    /* its first field */
+	int between;             /* 1: none in progress */
+	unsigned long start;     /* its first line */
+	vb_buf raw;              /* its bytes so far */
+	size_t raw_first;        /* the length of its first line in raw */
+	size_t cur_first;        /* its first field */
 
 	/* Fields of the records parsed and not yet handed out. */
-	vb_buf fbuf; /* field bytes, each followed by a NUL */
+	vb_buf fbuf;             /* field bytes, each followed by a NUL */
 	size_t *foff, *flen, nf, capf;
 	qrec *q;
 	size_t nq, qhead, capq;
 	const char **fptr;
 	size_t capptr;
-	int cb_error; /* a callback ran out of memory */
+	int cb_error;            /* a callback ran out of memory */
 };
 
 static int
-parser_init(vb_ad_csv *r)
+parser_init(vb_csv *r)
 {
 	if (r->p_open)
 		csv_free(&r->p);
@@ -62,19 +62,18 @@ parser_init(vb_ad_csv *r)
 }
 
 int
-vb_ad_csv_open(FILE *in, const vb_ad_csv_opts *opts, vb_ad_csv **out)
+vb_csv_open(FILE *in, const vb_csv_opts *opts, vb_csv **out)
 {
-	vb_ad_csv *r = calloc(1, sizeof(*r));
+	vb_csv *r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return VB_ENOMEM;
 	r->in = in;
 	r->delim = opts && opts->delim ? opts->delim : ',';
-	r->max_record =
-	    opts && opts->max_record ? opts->max_record : MAX_RECORD_DEFAULT;
+	r->max_record = opts && opts->max_record ? opts->max_record : MAX_RECORD_DEFAULT;
 	r->next_line = 1;
 	r->between = 1;
 	if (parser_init(r) != 0) {
-		vb_ad_csv_close(r);
+		vb_csv_close(r);
 		return VB_ENOMEM;
 	}
 	*out = r;
@@ -82,7 +81,7 @@ vb_ad_csv_open(FILE *in, const vb_ad_csv_opts *opts, vb_ad_csv **out)
 }
 
 void
-vb_ad_csv_close(vb_ad_csv *r)
+vb_csv_close(vb_csv *r)
 {
 	if (r == NULL)
 		return;
@@ -100,7 +99,7 @@ vb_ad_csv_close(vb_ad_csv *r)
 }
 
 unsigned long
-vb_ad_csv_lines(const vb_ad_csv *r)
+vb_csv_lines(const vb_csv *r)
 {
 	return r->lines;
 }
@@ -109,7 +108,7 @@ vb_ad_csv_lines(const vb_ad_csv *r)
 static void
 on_field(void *s, size_t len, void *arg)
 {
-	vb_ad_csv *r = arg;
+	vb_csv *r = arg;
 	if (r->cb_error)
 		return;
 	if (r->nf == r->capf) {
@@ -148,7 +147,7 @@ on_field(void *s, size_t len, void *arg)
 static void
 on_record(int c, void *arg)
 {
-	vb_ad_csv *r = arg;
+	vb_csv *r = arg;
 	(void)c;
 	if (r->cb_error)
 		return;
@@ -169,7 +168,7 @@ on_record(int c, void *arg)
 
 /* Drop what was handed out; keep the fields of a record in progress. */
 static void
-compact(vb_ad_csv *r)
+compact(vb_csv *r)
 {
 	r->nq = r->qhead = 0;
 	if (r->cur_first >= r->nf) {
@@ -189,7 +188,7 @@ compact(vb_ad_csv *r)
 }
 
 static int
-hand_out(vb_ad_csv *r, vb_ad_csv_rec *rec)
+hand_out(vb_csv *r, vb_csv_rec *rec)
 {
 	qrec *q = &r->q[r->qhead++];
 	if (q->n > r->capptr) {
@@ -205,12 +204,16 @@ hand_out(vb_ad_csv *r, vb_ad_csv_rec *rec)
 	rec->n = q->n;
 	rec->field = r->fptr;
 	rec->len = r->flen + q->first;
+	/* A record ends at a line end, and reading stops there: raw holds
+	 * exactly its lines (shared when a bare CR put two on one line). */
+	rec->raw = (const char *)r->raw.data;
+	rec->raw_len = r->raw.len;
 	return 1;
 }
 
 /* The next physical line, with its newline.  0: none left. */
 static int
-get_line(vb_ad_csv *r, const char **p, size_t *len)
+get_line(vb_csv *r, const char **p, size_t *len)
 {
 	if (r->pending_off < r->pending.len) {
 		const char *s = (const char *)r->pending.data + r->pending_off;
@@ -228,8 +231,7 @@ get_line(vb_ad_csv *r, const char **p, size_t *len)
 	ssize_t n = getline(&r->line, &r->line_cap, r->in);
 	if (n < 0)
 		return ferror(r->in) ? VB_EIO : 0;
-	if (r->lines == 0 && n >= 3 &&
-	    memcmp(r->line, "\xef\xbb\xbf", 3) == 0) {
+	if (r->lines == 0 && n >= 3 && memcmp(r->line, "\xef\xbb\xbf", 3) == 0) {
 		memmove(r->line, r->line + 3, (size_t)n - 2);
 		n -= 3;
 	}
@@ -242,7 +244,7 @@ get_line(vb_ad_csv *r, const char **p, size_t *len)
 /* The record in progress is malformed: forget it and read again from the
  * line after its first. */
 static int
-resync(vb_ad_csv *r, vb_ad_csv_rec *rec, char *err, size_t errlen,
+resync(vb_csv *r, vb_csv_rec *rec, char *err, size_t errlen,
     const char *why)
 {
 	vb_buf rest = { 0 };
@@ -252,12 +254,11 @@ resync(vb_ad_csv *r, vb_ad_csv_rec *rec, char *err, size_t errlen,
 	rec->line = r->start;
 	rec->n = 0;
 	if (r->raw.len > r->raw_first &&
-	    vb_buf_append(&rest, r->raw.data + r->raw_first,
-	        r->raw.len - r->raw_first) != 0)
+	    vb_buf_append(&rest, r->raw.data + r->raw_first, r->raw.len - r->raw_first) != 0)
 		return VB_ENOMEM;
 	if (r->pending_off < r->pending.len &&
 	    vb_buf_append(&rest, r->pending.data + r->pending_off,
-	        r->pending.len - r->pending_off) != 0) {
+	    r->pending.len - r->pending_off) != 0) {
 		vb_buf_free(&rest);
 		return VB_ENOMEM;
 	}
@@ -289,7 +290,7 @@ is_blank(const char *s, size_t len)
 }
 
 int
-vb_ad_csv_next(vb_ad_csv *r, vb_ad_csv_rec *rec, char *err, size_t errlen)
+vb_csv_next(vb_csv *r, vb_csv_rec *rec, char *err, size_t errlen)
 {
 	const char *s;
 	size_t len;

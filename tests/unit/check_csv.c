@@ -1,29 +1,29 @@
-/* Unit tests of adapters/lib/vb_ad_csv: records and the physical lines
+/* Unit tests of common/vb_csv: records and the physical lines
  * they start on, quoting, line endings, malformed records and what comes
  * after them. */
 #include <stdio.h>
 #include <string.h>
 
-#include "vb_ad_csv.h"
+#include "vb_csv.h"
 #include "vb_error.h"
 #include "vb_test.h"
 
 /* Records of text, each as "line|f1|f2|..." (errors as "line!reason"),
  * joined by "\n". */
 static char *
-parse(const char *text, size_t len, const vb_ad_csv_opts *o)
+parse(const char *text, size_t len, const vb_csv_opts *o)
 {
 	static char out[8192];
 	FILE *f = fmemopen((void *)text, len, "r");
-	vb_ad_csv *r;
-	vb_ad_csv_rec rec;
+	vb_csv *r;
+	vb_csv_rec rec;
 	char err[256];
 	int rv;
 
 	ck_assert_ptr_nonnull(f);
-	ck_assert_int_eq(vb_ad_csv_open(f, o, &r), 0);
+	ck_assert_int_eq(vb_csv_open(f, o, &r), 0);
 	out[0] = '\0';
-	while ((rv = vb_ad_csv_next(r, &rec, err, sizeof(err))) != 0) {
+	while ((rv = vb_csv_next(r, &rec, err, sizeof(err))) != 0) {
 		size_t n = strlen(out);
 		if (rv == VB_EINVAL) {
 			snprintf(out + n, sizeof(out) - n, "%s%lu!%s", n ? "\n" : "", rec.line, err);
@@ -36,12 +36,49 @@ parse(const char *text, size_t len, const vb_ad_csv_opts *o)
 			n += (size_t)snprintf(out + n, sizeof(out) - n, "|%s", rec.field[i]);
 		}
 	}
-	vb_ad_csv_close(r);
+	vb_csv_close(r);
 	fclose(f);
 	return out;
 }
 
 #define PARSE(text) parse(text, sizeof(text) - 1, NULL)
+
+/* The raw bytes of each record, joined by "|". */
+static char *
+raws(const char *text, size_t len)
+{
+	static char out[8192];
+	FILE *f = fmemopen((void *)text, len, "r");
+	vb_csv *r;
+	vb_csv_rec rec;
+	char err[256];
+	int rv;
+
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(vb_csv_open(f, NULL, &r), 0);
+	out[0] = '\0';
+	while ((rv = vb_csv_next(r, &rec, err, sizeof(err))) != 0) {
+		size_t n = strlen(out);
+		if (rv != 1)
+			continue;
+		snprintf(out + n, sizeof(out) - n, "%s%.*s", n ? "|" : "", (int)rec.raw_len, rec.raw);
+	}
+	vb_csv_close(r);
+	fclose(f);
+	return out;
+}
+
+START_TEST(raw_bytes_unchanged)
+{
+	/* What filter writes back: each record's lines exactly as read. */
+	static const char text[] = "h1,h2\r\n\"a, \"\"b\"\"\",\"multi\r\nline\"\r\nplain,x\nlast,y";
+	ck_assert_str_eq(raws(text, sizeof(text) - 1),
+	    "h1,h2\r\n|\"a, \"\"b\"\"\",\"multi\r\nline\"\r\n|plain,x\n|last,y");
+	/* After a malformed record, the next one's raw is its own. */
+	static const char bad[] = "a,b\n\"open,1\nc,d\n";
+	ck_assert_str_eq(raws(bad, sizeof(bad) - 1), "a,b\n|c,d\n");
+}
+END_TEST
 
 START_TEST(plain_records_and_lines)
 {
@@ -111,7 +148,7 @@ END_TEST
 
 START_TEST(record_too_long)
 {
-	vb_ad_csv_opts o = { .max_record = 64 };
+	vb_csv_opts o = { .max_record = 64 };
 	char text[512];
 	snprintf(text, sizeof(text), "a,b\n1,\"%s\n2,ok\n", "0123456789012345678901234567890123456789"
 	    "01234567890123456789012345678901234567890123456789");
@@ -123,22 +160,22 @@ END_TEST
 
 START_TEST(other_delimiter_and_nul)
 {
-	vb_ad_csv_opts o = { .delim = '\t' };
+	vb_csv_opts o = { .delim = '\t' };
 	const char tsv[] = "a\tb\n1,2\t3\n";
 	ck_assert_str_eq(parse(tsv, sizeof(tsv) - 1, &o), "1|a|b\n2|1,2|3");
 	/* A NUL byte is data: its length says so. */
 	const char nul[] = "a\nx\0y\n";
 	FILE *f = fmemopen((void *)nul, sizeof(nul) - 1, "r");
-	vb_ad_csv *r;
-	vb_ad_csv_rec rec;
+	vb_csv *r;
+	vb_csv_rec rec;
 	char err[128];
-	ck_assert_int_eq(vb_ad_csv_open(f, NULL, &r), 0);
-	ck_assert_int_eq(vb_ad_csv_next(r, &rec, err, sizeof(err)), 1);
-	ck_assert_int_eq(vb_ad_csv_next(r, &rec, err, sizeof(err)), 1);
+	ck_assert_int_eq(vb_csv_open(f, NULL, &r), 0);
+	ck_assert_int_eq(vb_csv_next(r, &rec, err, sizeof(err)), 1);
+	ck_assert_int_eq(vb_csv_next(r, &rec, err, sizeof(err)), 1);
 	ck_assert_uint_eq(rec.len[0], 3);
-	ck_assert_int_eq(vb_ad_csv_next(r, &rec, err, sizeof(err)), 0);
-	ck_assert_uint_eq(vb_ad_csv_lines(r), 2);
-	vb_ad_csv_close(r);
+	ck_assert_int_eq(vb_csv_next(r, &rec, err, sizeof(err)), 0);
+	ck_assert_uint_eq(vb_csv_lines(r), 2);
+	vb_csv_close(r);
 	fclose(f);
 }
 END_TEST
@@ -167,13 +204,13 @@ START_TEST(cfpb_excerpt_lines)
 		}
 	}
 	rewind(f);
-	vb_ad_csv *r;
-	vb_ad_csv_rec rec;
+	vb_csv *r;
+	vb_csv_rec rec;
 	char err[256];
 	unsigned long k = 0;
 	int rv;
-	ck_assert_int_eq(vb_ad_csv_open(f, NULL, &r), 0);
-	while ((rv = vb_ad_csv_next(r, &rec, err, sizeof(err))) == 1) {
+	ck_assert_int_eq(vb_csv_open(f, NULL, &r), 0);
+	while ((rv = vb_csv_next(r, &rec, err, sizeof(err))) == 1) {
 		ck_assert_uint_lt(k, n);
 		ck_assert_msg(rec.line == starts[k], "record %lu: line %lu, expected %lu", k,
 		    rec.line, starts[k]);
@@ -183,7 +220,7 @@ START_TEST(cfpb_excerpt_lines)
 	ck_assert_int_eq(rv, 0);
 	ck_assert_uint_eq(k, n);
 	ck_assert_uint_eq(k, 51); /* the header and 50 complaints */
-	vb_ad_csv_close(r);
+	vb_csv_close(r);
 	fclose(f);
 }
 END_TEST
@@ -191,8 +228,9 @@ END_TEST
 static Suite *
 csv_suite(void)
 {
-	Suite *s = suite_create("adapter_csv");
+	Suite *s = suite_create("csv");
 	TCase *tc = tcase_create("csv");
+	tcase_add_test(tc, raw_bytes_unchanged);
 	tcase_add_test(tc, plain_records_and_lines);
 	tcase_add_test(tc, quoted_commas_quotes_newlines);
 	tcase_add_test(tc, crlf_and_lf_mixed);

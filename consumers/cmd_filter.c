@@ -1,0 +1,335 @@
+/* voicebus filter: an audience CSV through the gate.  Allowed rows go to
+ * stdout unchanged, blocked rows to the --blocked file with a reasons
+ * column, a summary to stderr.  The audience streams through in batches:
+ * memory does not grow with its size. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vb_cli.h"
+#include "vb_csv.h"
+#include "vb_error.h"
+#include "vb_time.h"
+#include "vb_validate.h"
+
+#define BATCH_MAX 10000
+
+typedef struct row {
+	size_t raw_off, raw_len;   /* in batch.raw */
+	size_t cust_off;           /* in batch.raw, NUL-terminated */
+} row;
+
+typedef struct filter {
+	vb_client *client;
+	const char *url;
+	const char *purpose, *channel, *at, *record;
+	FILE *blocked;
+	const char *blocked_path;
+	const char *eol;           /* the header's line end, for a last row without one */
+	row *rows;
+	size_t n, max;
+	vb_buf raw;                /* the batch's rows and customer ids */
+	const char **ids;
+	unsigned long long allowed, nblocked, malformed, recorded;
+	vb_buf line;
+} filter;
+
+/* Write s as one CSV field (RFC 4180). */
+static void
+csv_field(vb_buf *b, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		vb_buf_append_str(b, s);
+		return;
+	}
+	vb_buf_append_byte(b, '"');
+	for (; *s; s++) {
+		if (*s == '"')
+			vb_buf_append_byte(b, '"');
+		vb_buf_append_byte(b, (uint8_t)*s);
+	}
+	vb_buf_append_byte(b, '"');
+}
+
+/* raw without its line end, and that line end (NULL when it had none). */
+static size_t
+strip_eol(const char *raw, size_t len, const char **eol)
+{
+	if (len >= 2 && raw[len - 2] == '\r' && raw[len - 1] == '\n') {
+		*eol = "\r\n";
+		return len - 2;
+	}
+	if (len >= 1 && (raw[len - 1] == '\n' || raw[len - 1] == '\r')) {
+		*eol = raw[len - 1] == '\n' ? "\n" : "\r";
+		return len - 1;
+	}
+	*eol = NULL;
+	return len;
+}
+
+/* Ask the broker about the batch and write each row where it goes, in
+ * order.  0, or -1 when the broker failed (reported). */
+static int
+flush(filter *f)
+{
+	vb_query_req q = { .kind = VB_QUERY_GATE };
+	vb_query_reply r;
+	int rv;
+
+	if (f->n == 0)
+		return 0;
+	for (size_t i = 0; i < f->n; i++)
+		f->ids[i] = (const char *)f->raw.data + f->rows[i].cust_off;
+	q.gate.customers = f->ids;
+	q.gate.n = f->n;
+	q.gate.purpose = f->purpose;
+	q.gate.channel = f->channel;
+	q.gate.at = f->at;
+	q.gate.record = f->record;
+	if ((rv = vb_client_query(f->client, &q, &r)) != 0) {
+		vb_cli_transport_error(f->url, rv);
+		return -1;
+	}
+	if (r.code != 0 || r.kind != VB_QUERY_GATE || r.ndecisions != f->n) {
+		vb_cli_err("filter refused: %s", r.error[0] ? r.error : "unexpected reply");
+		vb_query_reply_free(&r);
+		return -1;
+	}
+	for (size_t i = 0; i < f->n; i++) {
+		const row *w = &f->rows[i];
+		const char *raw = (const char *)f->raw.data + w->raw_off, *eol;
+		if (r.decisions[i].allow) {
+			fwrite(raw, 1, w->raw_len, stdout);
+			if (w->raw_len == 0 || (raw[w->raw_len - 1] != '\n' && raw[w->raw_len - 1] != '\r'))
+				fputs(f->eol, stdout);
+			f->allowed++;
+			f->recorded += f->record && !r.decisions[i].recorded_duplicate;
+			continue;
+		}
+		size_t body = strip_eol(raw, w->raw_len, &eol);
+		if (eol == NULL)
+			eol = f->eol;
+		vb_buf_reset(&f->line);
+		vb_buf_append(&f->line, raw, body);
+		vb_buf_append_byte(&f->line, ',');
+		csv_field(&f->line, r.decisions[i].reasons);
+		vb_buf_append_str(&f->line, eol);
+		fwrite(f->line.data, 1, f->line.len, f->blocked);
+		f->nblocked++;
+	}
+	vb_query_reply_free(&r);
+	f->n = 0;
+	vb_buf_reset(&f->raw);
+	return 0;
+}
+
+static void
+usage(FILE *out)
+{
+	fprintf(out, "usage: " VB_PROG " filter --purpose P --channel C --blocked FILE [options] "
+	    "< audience.csv > sendable.csv\n"
+	    "Pass a CSV audience (with a header) through the gate: allowed rows to stdout\n"
+	    "unchanged, blocked rows to FILE with a reasons column, a summary to stderr.\n"
+	    "  --column NAME    the column holding the customer id (default customer)\n"
+	    "  --blocked FILE   where blocked rows go\n"
+	    "  --record CAMPAIGN  store a message.sent for every allowed row, atomically\n"
+	    "  --at TIME        decide as at TIME (RFC 3339), from the log\n"
+	    "  --batch N        customers per request to the broker (default 1000)\n"
+	    VB_CLI_CONN_HELP
+	    "Malformed rows are reported as <stdin>:LINE: reason; exit status 2 if any.\n");
+}
+
+int
+vb_cmd_filter(int argc, char **argv)
+{
+	enum { OPT_PURPOSE = VB_OPT_FIRST_OWN, OPT_CHANNEL, OPT_COLUMN, OPT_BLOCKED,
+		OPT_RECORD, OPT_AT, OPT_BATCH };
+	static const struct option longopts[] = {
+		VB_CLI_CONN_OPTIONS,
+		{ "purpose", required_argument, NULL, OPT_PURPOSE },
+		{ "channel", required_argument, NULL, OPT_CHANNEL },
+		{ "column", required_argument, NULL, OPT_COLUMN },
+		{ "blocked", required_argument, NULL, OPT_BLOCKED },
+		{ "record", required_argument, NULL, OPT_RECORD },
+		{ "at", required_argument, NULL, OPT_AT },
+		{ "batch", required_argument, NULL, OPT_BATCH },
+		{ NULL, 0, NULL, 0 },
+	};
+	filter f = { 0 };
+	const char *column = "customer";
+	vb_cli_conn conn;
+	vb_csv *csv = NULL;
+	vb_csv_rec rec;
+	char err[256];
+	unsigned long long v;
+	size_t col = 0, nfields = 0;
+	int64_t us;
+	int c, rv, status = VB_EXIT_OK;
+
+	vb_cli_conn_init(&conn);
+	f.max = 1000;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if ((rv = vb_cli_conn_opt(&conn, c, optarg)) != 0) {
+			if (rv < 0)
+				return VB_EXIT_USAGE;
+			continue;
+		}
+		switch (c) {
+		case OPT_PURPOSE: f.purpose = optarg; break;
+		case OPT_CHANNEL: f.channel = optarg; break;
+		case OPT_COLUMN: column = optarg; break;
+		case OPT_BLOCKED: f.blocked_path = optarg; break;
+		case OPT_RECORD: f.record = optarg; break;
+		case OPT_AT: f.at = optarg; break;
+		case OPT_BATCH:
+			if (vb_cli_u64(optarg, &v) != 0 || v < 1 || v > BATCH_MAX) {
+				vb_cli_err("--batch %s: expected 1 to %d", optarg, BATCH_MAX);
+				return VB_EXIT_USAGE;
+			}
+			f.max = (size_t)v;
+			break;
+		case VB_OPT_HELP: usage(stdout); return VB_EXIT_OK;
+		default: usage(stderr); return VB_EXIT_USAGE;
+		}
+	}
+	if (f.purpose == NULL || f.channel == NULL || f.blocked_path == NULL || optind < argc) {
+		vb_cli_err("filter: --purpose, --channel and --blocked are required");
+		usage(stderr);
+		return VB_EXIT_USAGE;
+	}
+	if (!vb_purpose_known(f.purpose) || !vb_channel_known(f.channel)) {
+		vb_cli_err("filter: --purpose %s --channel %s: not a purpose and channel of the contract",
+		    f.purpose, f.channel);
+		return VB_EXIT_USAGE;
+	}
+	if (f.at && vb_time_parse(f.at, &us) != 0) {
+		vb_cli_err("--at %s: not an RFC 3339 date-time", f.at);
+		return VB_EXIT_USAGE;
+	}
+	if (f.at && f.record) {
+		vb_cli_err("--record reserves sends now: it cannot go with --at");
+		return VB_EXIT_USAGE;
+	}
+	if ((f.blocked = fopen(f.blocked_path, "w")) == NULL) {
+		vb_cli_err("%s: %s", f.blocked_path, strerror(errno));
+		return VB_EXIT_USAGE;
+	}
+	f.rows = calloc(f.max, sizeof(*f.rows));
+	f.ids = calloc(f.max, sizeof(*f.ids));
+	if (f.rows == NULL || f.ids == NULL || vb_csv_open(stdin, NULL, &csv) != 0) {
+		vb_cli_err("out of memory");
+		status = VB_EXIT_FAIL;
+		goto out;
+	}
+	if ((rv = vb_cli_client(&conn, &f.client)) != 0) {
+		status = rv;
+		goto out;
+	}
+	f.url = conn.query;
+
+	/* The header: find the column, copy it to both outputs. */
+	for (;;) {
+		rv = vb_csv_next(csv, &rec, err, sizeof(err));
+		if (rv == VB_EINVAL) {
+			fprintf(stderr, VB_PROG ": <stdin>:%lu: %s\n", rec.line, err);
+			status = VB_EXIT_USAGE;
+			continue;
+		}
+		break;
+	}
+	if (rv <= 0) {
+		vb_cli_err("<stdin>: %s", rv == 0 ? "empty: no header line" : vb_strerror(rv));
+		status = rv == 0 ? VB_EXIT_USAGE : VB_EXIT_FAIL;
+		goto out;
+	}
+	nfields = rec.n;
+	for (col = 0; col < rec.n && strcmp(rec.field[col], column) != 0; col++)
+		;
+	if (col == rec.n) {
+		vb_cli_err("<stdin>:%lu: no column \"%s\" in the header (use --column)", rec.line, column);
+		status = VB_EXIT_USAGE;
+		goto out;
+	}
+	{
+		const char *eol;
+		size_t body = strip_eol(rec.raw, rec.raw_len, &eol);
+		f.eol = eol = eol ? eol : "\n";
+		fwrite(rec.raw, 1, body, stdout);
+		fputs(eol, stdout);
+		fwrite(rec.raw, 1, body, f.blocked);
+		fprintf(f.blocked, ",reasons%s", eol);
+	}
+	for (;;) {
+		rv = vb_csv_next(csv, &rec, err, sizeof(err));
+		if (rv == 0)
+			break;
+		if (rv == VB_EINVAL) {
+			fprintf(stderr, VB_PROG ": <stdin>:%lu: %s\n", rec.line, err);
+			f.malformed++;
+			continue;
+		}
+		if (rv < 0) {
+			vb_cli_err("<stdin>: %s", vb_strerror(rv));
+			status = VB_EXIT_FAIL;
+			goto out;
+		}
+		if (rec.n != nfields) {
+			fprintf(stderr, VB_PROG ": <stdin>:%lu: %zu fields, the header has %zu\n",
+			    rec.line, rec.n, nfields);
+			f.malformed++;
+			continue;
+		}
+		if (rec.len[col] == 0 || rec.len[col] > VB_CUSTOMER_MAX ||
+		    strlen(rec.field[col]) != rec.len[col] ||
+		    !vb_utf8_valid(rec.field[col], rec.len[col])) {
+			fprintf(stderr, VB_PROG ": <stdin>:%lu: %s: %s\n", rec.line, column,
+			    rec.len[col] == 0 ? "empty" : "not a customer id (1 to 128 bytes of UTF-8)");
+			f.malformed++;
+			continue;
+		}
+		row *w = &f.rows[f.n++];
+		w->raw_off = f.raw.len;
+		w->raw_len = rec.raw_len;
+		vb_buf_append(&f.raw, rec.raw, rec.raw_len);
+		w->cust_off = f.raw.len;
+		if (vb_buf_append(&f.raw, rec.field[col], rec.len[col]) != 0 ||
+		    vb_buf_append_byte(&f.raw, 0) != 0) {
+			vb_cli_err("out of memory");
+			status = VB_EXIT_FAIL;
+			goto out;
+		}
+		if (f.n == f.max && flush(&f) != 0) {
+			vb_cli_err("stopped before <stdin>:%lu: rows from there on were not filtered",
+			    rec.line);
+			status = VB_EXIT_FAIL;
+			goto out;
+		}
+	}
+	if (flush(&f) != 0) {
+		vb_cli_err("stopped at the end of <stdin>: the last %zu rows were not filtered", f.n);
+		status = VB_EXIT_FAIL;
+		goto out;
+	}
+	if (status == VB_EXIT_OK && f.malformed)
+		status = VB_EXIT_USAGE;
+out:
+	fflush(stdout);
+	if (f.blocked && fclose(f.blocked) != 0 && status == VB_EXIT_OK) {
+		vb_cli_err("%s: %s", f.blocked_path, strerror(errno));
+		status = VB_EXIT_FAIL;
+	}
+	fprintf(stderr, VB_PROG ": filter: %llu allowed, %llu blocked, %llu malformed",
+	    f.allowed, f.nblocked, f.malformed);
+	if (f.record)
+		fprintf(stderr, ", %llu recorded as %s", f.recorded, f.record);
+	fputc('\n', stderr);
+	vb_csv_close(csv);
+	vb_client_close(f.client);
+	vb_buf_free(&f.raw);
+	vb_buf_free(&f.line);
+	free(f.rows);
+	free(f.ids);
+	return status;
+}
