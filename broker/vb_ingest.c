@@ -1,28 +1,21 @@
 #include "vb_ingest.h"
 
-#include <nng/nng.h>
-#include <nng/protocol/reqrep0/rep.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "vb_error.h"
 #include "vb_event.h"
+#include "vb_rep.h"
 #include "vb_validate.h"
 #include "vb_wire.h"
 
+/* One worker's buffers, reused from request to request. */
 typedef struct worker {
 	struct vb_ingest *in;
-	pthread_t thread;
-	int started;
-	nng_ctx ctx;
-	nng_aio *aio;
-	/* reused from request to request */
 	vb_buf pb;                /* canonical encodings of the valid events */
-	vb_buf reply;
+	vb_buf *reply;            /* the request in hand's reply (vb_rep's) */
 	vb_store_item *items;
 	size_t *item_of;          /* result index of each item */
 	vb_ingest_result *results;
@@ -31,17 +24,12 @@ typedef struct worker {
 } worker;
 
 struct vb_ingest {
-	nng_socket sock;
-	nng_listener listener;
-	int open;
+	vb_rep *rep;
 	const vb_config *cfg;
 	vb_writer *writer;
 	vb_log *log;
 	worker *workers;
 	size_t nworkers;
-	pthread_mutex_t mtx;
-	pthread_cond_t idle;
-	int busy;                 /* workers holding a request */
 };
 
 static int
@@ -75,8 +63,8 @@ reply_error(worker *wk, int code, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	vb_buf_reset(&wk->reply);
-	return vb_ingest_reply_encode(NULL, 0, code, msg, &wk->reply);
+	vb_buf_reset(wk->reply);
+	return vb_ingest_reply_encode(NULL, 0, code, msg, wk->reply);
 }
 
 /* Turn one request into one reply in wk->reply. */
@@ -156,59 +144,23 @@ handle(worker *wk, const uint8_t *p, size_t len)
 			r->duplicate = wk->items[k].duplicate;
 		}
 	}
-	vb_buf_reset(&wk->reply);
-	rv = vb_ingest_reply_encode(wk->results, n, 0, NULL, &wk->reply);
+	vb_buf_reset(wk->reply);
+	rv = vb_ingest_reply_encode(wk->results, n, 0, NULL, wk->reply);
 done:
 	vb_ingest_req_free(req);
 	return rv;
 }
 
-static void
-set_busy(vb_ingest *in, int delta)
+static int
+on_request(void *arg, size_t index, const uint8_t *req, size_t len, vb_buf *reply)
 {
-	pthread_mutex_lock(&in->mtx);
-	in->busy += delta;
-	if (in->busy == 0)
-		pthread_cond_broadcast(&in->idle);
-	pthread_mutex_unlock(&in->mtx);
-}
-
-static void *
-worker_main(void *arg)
-{
-	worker *wk = arg;
-	vb_ingest *in = wk->in;
-	for (;;) {
-		nng_msg *msg;
-		int rv;
-
-		nng_ctx_recv(wk->ctx, wk->aio);
-		nng_aio_wait(wk->aio);
-		if ((rv = nng_aio_result(wk->aio)) != 0) {
-			if (rv == NNG_ECLOSED)
-				break;
-			continue;
-		}
-		set_busy(in, 1);
-		msg = nng_aio_get_msg(wk->aio);
-		rv = handle(wk, nng_msg_body(msg), nng_msg_len(msg));
-		nng_msg_clear(msg);
-		if (rv != 0 || nng_msg_append(msg, wk->reply.data, wk->reply.len) != 0) {
-			/* No reply: the client's REQ resends, and ids make
-			 * that safe. */
-			vb_log_error(in->log, "I001", "cannot build a reply: %s", vb_strerror(rv));
-			nng_msg_free(msg);
-			set_busy(in, -1);
-			continue;
-		}
-		nng_aio_set_msg(wk->aio, msg);
-		nng_ctx_send(wk->ctx, wk->aio);
-		nng_aio_wait(wk->aio);
-		if (nng_aio_result(wk->aio) != 0)
-			nng_msg_free(nng_aio_get_msg(wk->aio));
-		set_busy(in, -1);
-	}
-	return NULL;
+	vb_ingest *in = arg;
+	worker *wk = &in->workers[index];
+	int rv;
+	wk->reply = reply;
+	rv = handle(wk, req, len);
+	wk->reply = NULL;
+	return rv;
 }
 
 int
@@ -222,80 +174,36 @@ vb_ingest_open(const vb_config *cfg, vb_writer *w, vb_log *log, vb_ingest **out)
 	in->cfg = cfg;
 	in->writer = w;
 	in->log = log;
-	pthread_mutex_init(&in->mtx, NULL);
-	pthread_cond_init(&in->idle, NULL);
-	if ((rv = nng_rep0_open(&in->sock)) != 0)
-		goto fail_nng;
-	in->open = 1;
-	/* nng's default is unlimited: a hostile or broken peer could make us
-	 * allocate anything. */
-	nng_socket_set_size(in->sock, NNG_OPT_RECVMAXSZ, (size_t)cfg->max_message);
-	if ((rv = nng_listen(in->sock, cfg->ingest, &in->listener, 0)) != 0) {
-		vb_log_error(log, "I002", "cannot listen on %s: %s", cfg->ingest, nng_strerror(rv));
-		goto fail_nng;
-	}
 	in->nworkers = (size_t)cfg->ingest_workers;
 	if ((in->workers = calloc(in->nworkers, sizeof(*in->workers))) == NULL) {
-		rv = NNG_ENOMEM;
-		goto fail_nng;
+		free(in);
+		return VB_ENOMEM;
 	}
-	for (size_t i = 0; i < in->nworkers; i++) {
-		worker *wk = &in->workers[i];
-		wk->in = in;
-		if ((rv = nng_ctx_open(&wk->ctx, in->sock)) != 0 ||
-		    (rv = nng_aio_alloc(&wk->aio, NULL, NULL)) != 0)
-			goto fail_nng;
-		if (pthread_create(&wk->thread, NULL, worker_main, wk) != 0) {
-			rv = NNG_ENOMEM;
-			goto fail_nng;
-		}
-		wk->started = 1;
+	for (size_t i = 0; i < in->nworkers; i++)
+		in->workers[i].in = in;
+	if ((rv = vb_rep_open(cfg->ingest, in->nworkers, (size_t)cfg->max_message, on_request,
+	    in, log, "ingest", &in->rep)) != 0) {
+		vb_ingest_close(in, 0);
+		return rv;
 	}
 	*out = in;
 	return VB_OK;
-fail_nng:
-	vb_ingest_close(in, 0);
-	return vb_err_from_nng(rv);
 }
 
 void
 vb_ingest_close(vb_ingest *in, int drain_ms)
 {
-	struct timespec until;
 	if (in == NULL)
 		return;
-	if (in->open && drain_ms > 0) {
-		nng_listener_close(in->listener);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += drain_ms / 1000;
-		until.tv_nsec += (long)(drain_ms % 1000) * 1000000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
-		pthread_mutex_lock(&in->mtx);
-		while (in->busy > 0 &&
-		    pthread_cond_timedwait(&in->idle, &in->mtx, &until) == 0)
-			;
-		pthread_mutex_unlock(&in->mtx);
-	}
-	if (in->open)
-		nng_close(in->sock);
-	for (size_t i = 0; i < in->nworkers && in->workers; i++) {
+	vb_rep_close(in->rep, drain_ms);
+	for (size_t i = 0; i < in->nworkers; i++) {
 		worker *wk = &in->workers[i];
-		if (wk->started)
-			pthread_join(wk->thread, NULL);
-		if (wk->aio)
-			nng_aio_free(wk->aio);
 		vb_buf_free(&wk->pb);
-		vb_buf_free(&wk->reply);
 		free(wk->items);
 		free(wk->item_of);
 		free(wk->results);
 		free(wk->errs);
 	}
 	free(in->workers);
-	pthread_mutex_destroy(&in->mtx);
-	pthread_cond_destroy(&in->idle);
 	free(in);
 }

@@ -1,14 +1,12 @@
 #include "vb_query.h"
 
-#include <nng/nng.h>
-#include <nng/protocol/reqrep0/rep.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vb_error.h"
 #include "vb_gate.h"
+#include "vb_rep.h"
 #include "vb_time.h"
 #include "vb_wire.h"
 
@@ -18,14 +16,11 @@
  * with a cursor: bounds how long one read transaction lives. */
 #define PAGE_SCAN_MAX 200000
 
+/* One worker's buffers, reused from query to query. */
 typedef struct qworker {
 	struct vb_query *q;
-	pthread_t thread;
-	int started;
-	nng_ctx ctx;
-	nng_aio *aio;
 	vb_buf page;     /* events of the page, back to back */
-	vb_buf reply;
+	vb_buf *reply;   /* the query in hand's reply (vb_rep's) */
 	vb_buf reasons;  /* gate: reasons JSON, NUL-separated */
 	vb_decision_msg *dec;
 	size_t dec_cap;
@@ -36,8 +31,7 @@ typedef struct qworker {
 } qworker;
 
 struct vb_query {
-	nng_socket sock;
-	int open;
+	vb_rep *rep;
 	const vb_config *cfg;
 	vb_store *store;
 	vb_writer *writer;
@@ -66,8 +60,8 @@ static void
 reply_fail(qworker *wk, int code, const char *msg)
 {
 	vb_query_reply r = { .code = code, .error = msg };
-	vb_buf_reset(&wk->reply);
-	vb_query_reply_encode(&r, &wk->reply);
+	vb_buf_reset(wk->reply);
+	vb_query_reply_encode(&r, wk->reply);
 }
 
 static void
@@ -126,8 +120,8 @@ do_replay(qworker *wk, const vb_replay_req *rq)
 	}
 	r.replay.events = wk->slices;
 	r.replay.n = wk->noffs;
-	vb_buf_reset(&wk->reply);
-	if (vb_query_reply_encode(&r, &wk->reply) != 0)
+	vb_buf_reset(wk->reply);
+	if (vb_query_reply_encode(&r, wk->reply) != 0)
 		reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
 }
 
@@ -142,8 +136,8 @@ do_stats(qworker *wk)
 	}
 	r.stats.max_batch = (uint32_t)wk->q->cfg->max_batch;
 	r.stats.max_message = (uint64_t)wk->q->cfg->max_message;
-	vb_buf_reset(&wk->reply);
-	if (vb_query_reply_encode(&r, &wk->reply) != 0)
+	vb_buf_reset(wk->reply);
+	if (vb_query_reply_encode(&r, wk->reply) != 0)
 		reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
 	vb_store_stats_free(&r.stats);
 }
@@ -172,8 +166,8 @@ send_decisions(qworker *wk, vb_query_kind kind, size_t n, const char *at,
 {
 	vb_query_reply r = { .kind = kind, .decisions = wk->dec, .ndecisions = n,
 		.at = at, .state = state, .next = next, .done = done };
-	vb_buf_reset(&wk->reply);
-	if (vb_query_reply_encode(&r, &wk->reply) != 0)
+	vb_buf_reset(wk->reply);
+	if (vb_query_reply_encode(&r, wk->reply) != 0)
 		reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
 }
 
@@ -435,8 +429,8 @@ do_rebuild(qworker *wk)
 	    (unsigned long long)job.counts[0], (unsigned long long)job.counts[1],
 	    (unsigned long long)job.counts[2]);
 	memcpy(r.rebuilt, job.counts, sizeof(r.rebuilt));
-	vb_buf_reset(&wk->reply);
-	if (vb_query_reply_encode(&r, &wk->reply) != 0)
+	vb_buf_reset(wk->reply);
+	if (vb_query_reply_encode(&r, wk->reply) != 0)
 		reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
 }
 
@@ -460,35 +454,15 @@ handle(qworker *wk, const uint8_t *p, size_t len)
 	vb_query_req_free(&rq);
 }
 
-static void *
-qworker_main(void *arg)
+static int
+on_request(void *arg, size_t index, const uint8_t *req, size_t len, vb_buf *reply)
 {
-	qworker *wk = arg;
-	for (;;) {
-		nng_msg *msg;
-		int rv;
-
-		nng_ctx_recv(wk->ctx, wk->aio);
-		nng_aio_wait(wk->aio);
-		if ((rv = nng_aio_result(wk->aio)) != 0) {
-			if (rv == NNG_ECLOSED)
-				break;
-			continue;
-		}
-		msg = nng_aio_get_msg(wk->aio);
-		handle(wk, nng_msg_body(msg), nng_msg_len(msg));
-		nng_msg_clear(msg);
-		if (nng_msg_append(msg, wk->reply.data, wk->reply.len) != 0) {
-			nng_msg_free(msg);
-			continue;
-		}
-		nng_aio_set_msg(wk->aio, msg);
-		nng_ctx_send(wk->ctx, wk->aio);
-		nng_aio_wait(wk->aio);
-		if (nng_aio_result(wk->aio) != 0)
-			nng_msg_free(nng_aio_get_msg(wk->aio));
-	}
-	return NULL;
+	vb_query *q = arg;
+	qworker *wk = &q->workers[index];
+	wk->reply = reply;
+	handle(wk, req, len);
+	wk->reply = NULL;
+	return reply->len > 0 ? VB_OK : VB_ENOMEM;
 }
 
 int
@@ -503,37 +477,21 @@ vb_query_open(const vb_config *cfg, vb_store *store, vb_writer *writer, vb_log *
 	q->store = store;
 	q->writer = writer;
 	q->log = log;
-	if ((rv = nng_rep0_open(&q->sock)) != 0)
-		goto fail;
-	q->open = 1;
-	/* Queries are small; a megabyte is generous. */
-	nng_socket_set_size(q->sock, NNG_OPT_RECVMAXSZ, 1u << 20);
-	if ((rv = nng_listen(q->sock, cfg->query, NULL, 0)) != 0) {
-		vb_log_error(log, "Q001", "cannot listen on %s: %s", cfg->query, nng_strerror(rv));
-		goto fail;
-	}
 	q->nworkers = (size_t)cfg->query_workers;
 	if ((q->workers = calloc(q->nworkers, sizeof(*q->workers))) == NULL) {
-		rv = NNG_ENOMEM;
-		goto fail;
+		free(q);
+		return VB_ENOMEM;
 	}
-	for (size_t i = 0; i < q->nworkers; i++) {
-		qworker *wk = &q->workers[i];
-		wk->q = q;
-		if ((rv = nng_ctx_open(&wk->ctx, q->sock)) != 0 ||
-		    (rv = nng_aio_alloc(&wk->aio, NULL, NULL)) != 0)
-			goto fail;
-		if (pthread_create(&wk->thread, NULL, qworker_main, wk) != 0) {
-			rv = NNG_ENOMEM;
-			goto fail;
-		}
-		wk->started = 1;
+	for (size_t i = 0; i < q->nworkers; i++)
+		q->workers[i].q = q;
+	/* Queries are small; a megabyte is generous. */
+	if ((rv = vb_rep_open(cfg->query, q->nworkers, 1u << 20, on_request, q, log, "query",
+	    &q->rep)) != 0) {
+		vb_query_close(q);
+		return rv;
 	}
 	*out = q;
 	return VB_OK;
-fail:
-	vb_query_close(q);
-	return vb_err_from_nng(rv);
 }
 
 void
@@ -541,20 +499,14 @@ vb_query_close(vb_query *q)
 {
 	if (q == NULL)
 		return;
-	if (q->open)
-		nng_close(q->sock);
-	for (size_t i = 0; i < q->nworkers && q->workers; i++) {
+	vb_rep_close(q->rep, 0);
+	for (size_t i = 0; i < q->nworkers; i++) {
 		qworker *wk = &q->workers[i];
-		if (wk->started)
-			pthread_join(wk->thread, NULL);
-		if (wk->aio)
-			nng_aio_free(wk->aio);
 		vb_buf_free(&wk->page);
-		vb_buf_free(&wk->reply);
 		vb_buf_free(&wk->reasons);
-		free(wk->dec);
 		free(wk->offs);
 		free(wk->slices);
+		free(wk->dec);
 	}
 	free(q->workers);
 	free(q);

@@ -22,10 +22,10 @@ digits(const char *s, int n, int *out)
 	return 0;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil): no timegm(), no TZ, valid for every year we accept. */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
+/* Howard Hinnant's days_from_civil: no timegm(), no TZ, valid for every
+ * year we accept. */
+int64_t
+vb_days_from_civil(int64_t y, int m, int d)
 {
 	y -= m <= 2;
 	const int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -35,8 +35,8 @@ days_from_civil(int64_t y, int m, int d)
 	return era * 146097 + doe - 719468;
 }
 
-static void
-civil_from_days(int64_t z, int *y, int *m, int *d)
+void
+vb_civil_from_days(int64_t z, int *y, int *m, int *d)
 {
 	z += 719468;
 	const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
@@ -110,7 +110,7 @@ vb_time_parse(const char *s, int64_t *out_us)
 	}
 	if (*p != '\0')
 		return VB_EINVAL;
-	int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
+	int64_t secs = vb_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
 	secs -= sign * (oh * 3600 + om * 60);
 	*out_us = secs * 1000000 + frac;
 	return VB_OK;
@@ -130,7 +130,7 @@ vb_time_format(int64_t us, char *buf)
 		days -= 1;
 	}
 	int y, m, d;
-	civil_from_days(days, &y, &m, &d);
+	vb_civil_from_days(days, &y, &m, &d);
 	int n = snprintf(buf, VB_TIME_BUFSZ, "%04d-%02d-%02dT%02d:%02d:%02d", y, m, d,
 	    (int)(rem / 3600), (int)(rem / 60 % 60), (int)(rem % 60));
 	if (frac != 0)

@@ -15,6 +15,10 @@ int vb_time_parse(const char *s, int64_t *out_us);
 #define VB_TIME_BUFSZ 32
 char *vb_time_format(int64_t us, char *buf);
 
+/* Days since 1970-01-01 of a proleptic Gregorian date, and back. */
+int64_t vb_days_from_civil(int64_t y, int m, int d);
+void vb_civil_from_days(int64_t days, int *y, int *m, int *d);
+
 /* The current time in microseconds since the epoch. */
 int64_t vb_time_now(void);
 

@@ -83,38 +83,19 @@ vb_ad_zone_parse(const char *name, vb_ad_zone *out)
 	return VB_EINVAL;
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
- * days_from_civil). */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	y -= m <= 2;
-	const int64_t era = (y >= 0 ? y : y - 399) / 400;
-	const int64_t yoe = y - era * 400;
-	const int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-	const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
-
 static int
 year_of_days(int64_t z)
 {
-	z += 719468;
-	const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	const int64_t doe = z - era * 146097;
-	const int64_t yoe =
-	    (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	const int64_t mp = (5 * doy + 2) / 153;
-	const int m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	return (int)(yoe + era * 400 + (m <= 2));
+	int y, m, d;
+	vb_civil_from_days(z, &y, &m, &d);
+	return y;
 }
 
 /* The last Sunday of month m (31 days long) of year y, in days. */
 static int64_t
 last_sunday(int y, int m)
 {
-	int64_t d = days_from_civil(y, m, 31);
+	int64_t d = vb_days_from_civil(y, m, 31);
 	int dow = (int)(((d + 4) % 7 + 7) % 7); /* 1970-01-01 was a Thursday */
 	return d - dow;
 }
@@ -265,7 +246,7 @@ vb_ad_time_parse(const char *s, const vb_ad_zone *z, vb_ad_date_order order,
 		if (date_only)
 			*date_only = 0;
 	}
-	local = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 + sec;
+	local = ((vb_days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 + sec;
 	local = local * 1000000 + frac;
 	*out_us =
 	    local - (int64_t)vb_ad_zone_offset_local(z, local) * 60 * 1000000;

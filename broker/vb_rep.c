@@ -1,0 +1,169 @@
+#include "vb_rep.h"
+
+#include <nng/nng.h>
+#include <nng/protocol/reqrep0/rep.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "vb_error.h"
+
+typedef struct rep_worker {
+	struct vb_rep *r;
+	size_t index;
+	pthread_t thread;
+	int started;
+	nng_ctx ctx;
+	nng_aio *aio;
+	vb_buf reply;
+} rep_worker;
+
+struct vb_rep {
+	nng_socket sock;
+	nng_listener listener;
+	int open;
+	vb_rep_fn fn;
+	void *arg;
+	vb_log *log;
+	const char *what;
+	rep_worker *workers;
+	size_t nworkers;
+	pthread_mutex_t mtx;
+	pthread_cond_t idle;
+	int busy;                 /* workers holding a request */
+};
+
+static void
+set_busy(vb_rep *r, int delta)
+{
+	pthread_mutex_lock(&r->mtx);
+	r->busy += delta;
+	if (r->busy == 0)
+		pthread_cond_broadcast(&r->idle);
+	pthread_mutex_unlock(&r->mtx);
+}
+
+static void *
+worker_main(void *arg)
+{
+	rep_worker *wk = arg;
+	vb_rep *r = wk->r;
+	for (;;) {
+		nng_msg *msg;
+		int rv;
+
+		nng_ctx_recv(wk->ctx, wk->aio);
+		nng_aio_wait(wk->aio);
+		if ((rv = nng_aio_result(wk->aio)) != 0) {
+			if (rv == NNG_ECLOSED)
+				break;
+			continue;
+		}
+		set_busy(r, 1);
+		msg = nng_aio_get_msg(wk->aio);
+		vb_buf_reset(&wk->reply);
+		rv = r->fn(r->arg, wk->index, nng_msg_body(msg), nng_msg_len(msg), &wk->reply);
+		nng_msg_clear(msg);
+		if (rv != 0 || nng_msg_append(msg, wk->reply.data, wk->reply.len) != 0) {
+			vb_log_error(r->log, "R001", "%s: a request got no reply: %s", r->what,
+			    vb_strerror(rv ? rv : VB_ENOMEM));
+			nng_msg_free(msg);
+			set_busy(r, -1);
+			continue;
+		}
+		nng_aio_set_msg(wk->aio, msg);
+		nng_ctx_send(wk->ctx, wk->aio);
+		nng_aio_wait(wk->aio);
+		if (nng_aio_result(wk->aio) != 0)
+			nng_msg_free(nng_aio_get_msg(wk->aio));
+		set_busy(r, -1);
+	}
+	return NULL;
+}
+
+int
+vb_rep_open(const char *url, size_t workers, size_t recv_max, vb_rep_fn fn,
+    void *arg, vb_log *log, const char *what, vb_rep **out)
+{
+	vb_rep *r = calloc(1, sizeof(*r));
+	int rv;
+
+	if (r == NULL)
+		return VB_ENOMEM;
+	r->fn = fn;
+	r->arg = arg;
+	r->log = log;
+	r->what = what;
+	pthread_mutex_init(&r->mtx, NULL);
+	pthread_cond_init(&r->idle, NULL);
+	if ((rv = nng_rep0_open(&r->sock)) != 0)
+		goto fail;
+	r->open = 1;
+	/* nng's default is unlimited: a hostile or broken peer could make us
+	 * allocate anything. */
+	nng_socket_set_size(r->sock, NNG_OPT_RECVMAXSZ, recv_max);
+	if ((rv = nng_listen(r->sock, url, &r->listener, 0)) != 0) {
+		vb_log_error(log, "R002", "%s: cannot listen on %s: %s", what, url, nng_strerror(rv));
+		goto fail;
+	}
+	if ((r->workers = calloc(workers, sizeof(*r->workers))) == NULL) {
+		rv = NNG_ENOMEM;
+		goto fail;
+	}
+	r->nworkers = workers;
+	for (size_t i = 0; i < workers; i++) {
+		rep_worker *wk = &r->workers[i];
+		wk->r = r;
+		wk->index = i;
+		if ((rv = nng_ctx_open(&wk->ctx, r->sock)) != 0 ||
+		    (rv = nng_aio_alloc(&wk->aio, NULL, NULL)) != 0)
+			goto fail;
+		if (pthread_create(&wk->thread, NULL, worker_main, wk) != 0) {
+			rv = NNG_ENOMEM;
+			goto fail;
+		}
+		wk->started = 1;
+	}
+	*out = r;
+	return VB_OK;
+fail:
+	vb_rep_close(r, 0);
+	return vb_err_from_nng(rv);
+}
+
+void
+vb_rep_close(vb_rep *r, int drain_ms)
+{
+	struct timespec until;
+	if (r == NULL)
+		return;
+	if (r->open && drain_ms > 0) {
+		nng_listener_close(r->listener);
+		clock_gettime(CLOCK_REALTIME, &until);
+		until.tv_sec += drain_ms / 1000;
+		until.tv_nsec += (long)(drain_ms % 1000) * 1000000;
+		if (until.tv_nsec >= 1000000000) {
+			until.tv_sec++;
+			until.tv_nsec -= 1000000000;
+		}
+		pthread_mutex_lock(&r->mtx);
+		while (r->busy > 0 &&
+		    pthread_cond_timedwait(&r->idle, &r->mtx, &until) == 0)
+			;
+		pthread_mutex_unlock(&r->mtx);
+	}
+	if (r->open)
+		nng_close(r->sock);
+	for (size_t i = 0; i < r->nworkers; i++) {
+		rep_worker *wk = &r->workers[i];
+		if (wk->started)
+			pthread_join(wk->thread, NULL);
+		if (wk->aio)
+			nng_aio_free(wk->aio);
+		vb_buf_free(&wk->reply);
+	}
+	free(r->workers);
+	pthread_mutex_destroy(&r->mtx);
+	pthread_cond_destroy(&r->idle);
+	free(r);
+}

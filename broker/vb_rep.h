@@ -1,0 +1,37 @@
+/* vb_rep: a REP socket served by a fixed set of worker threads, one nng
+ * context each: the shape both the ingest and the query sockets take.
+ * A bounded set of contexts bounds the requests in progress, and blocking
+ * worker threads may wait (on the writer, on LMDB) without holding up nng's
+ * own threads. */
+#ifndef VB_REP_H
+#define VB_REP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "vb_buf.h"
+#include "vb_log.h"
+
+typedef struct vb_rep vb_rep;
+
+/* Turn one request (len bytes, valid during the call) into the reply in
+ * *reply (empty on entry).  Called on worker thread `worker` (0 ..
+ * workers - 1; a worker's calls never overlap, so per-worker state needs
+ * no lock).  Return 0 to send the reply; anything else drops the request
+ * unanswered (the client's REQ will resend it). */
+typedef int (*vb_rep_fn)(void *arg, size_t worker, const uint8_t *req,
+    size_t len, vb_buf *reply);
+
+/* Listen on url and start workers threads calling fn(arg, ...).  Requests
+ * over recv_max bytes are dropped by nng.  arg and log are borrowed and
+ * must outlive the server; what names it in log lines.  *out:
+ * vb_rep_close. */
+int vb_rep_open(const char *url, size_t workers, size_t recv_max, vb_rep_fn fn,
+    void *arg, vb_log *log, const char *what, vb_rep **out);
+
+/* Stop taking connections, let requests in progress be answered (at most
+ * drain_ms), then close and join the workers.  Accepts NULL and a server
+ * that failed half-way through vb_rep_open. */
+void vb_rep_close(vb_rep *r, int drain_ms);
+
+#endif
