@@ -110,7 +110,7 @@ vreject(vb_ad_file *f, unsigned long line, unsigned long nrows, const char *fmt,
 {
 	char msg[1024];
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	vb_ad_reportf(f->c->report, f->name, line, "%s", msg);
+	vb_reportf(f->c->report, f->name, line, "%s", msg);
 	if (f->in_row) {
 		if (!f->row_rejected)
 			f->rejected++;
@@ -319,7 +319,7 @@ vb_ad_emit_rows(vb_ad_file *f, vb_ad_ev *b, unsigned long line,
 	vb_event *ev;
 	if (build(f, b, line, nrows, &ev) != 0)
 		return -1;
-	vb_ad_pub_add(f->c->pub, ev, f->name, line, nrows);
+	vb_pub_add(f->c->pub, ev, f->name, line, nrows);
 	return 0;
 }
 
@@ -382,7 +382,7 @@ commit_row(vb_ad_file *f)
 	if (f->nst == 0 && !f->c->silo->grouped)
 		f->done_empty++;
 	for (size_t i = 0; i < f->nst; i++)
-		vb_ad_pub_add(f->c->pub, f->st[i].ev, f->name, f->st[i].line,
+		vb_pub_add(f->c->pub, f->st[i].ev, f->name, f->st[i].line,
 		    i + 1 == f->nst ? 1 : 0);
 	f->nst = 0;
 }
@@ -407,17 +407,17 @@ import_csv(vb_ad_file *f, FILE *in)
 	/* The header: the first record. */
 	rv = vb_csv_next(csv, &rec, err, sizeof(err));
 	if (rv == 0) {
-		vb_ad_reportf(c->report, f->name, 0,
+		vb_reportf(c->report, f->name, 0,
 		    "empty file: expected a header line naming the columns");
 		unreadable = 1;
 		goto out;
 	}
 	if (rv < 0) {
 		if (rv == VB_EINVAL)
-			vb_ad_reportf(c->report, f->name, rec.line,
+			vb_reportf(c->report, f->name, rec.line,
 			    "header: %s", err);
 		else
-			vb_ad_reportf(c->report, f->name, 0, "%s",
+			vb_reportf(c->report, f->name, 0, "%s",
 			    rv == VB_EIO ? strerror(errno) : vb_strerror(rv));
 		unreadable = 1;
 		goto out;
@@ -426,7 +426,7 @@ import_csv(vb_ad_file *f, FILE *in)
 	         sizeof(err))) != 0) {
 		if (rv != VB_EINVAL)
 			goto out;
-		vb_ad_reportf(c->report, f->name, rec.line, "%s", err);
+		vb_reportf(c->report, f->name, rec.line, "%s", err);
 		unreadable = 1;
 		rv = 0;
 		goto out;
@@ -439,7 +439,7 @@ import_csv(vb_ad_file *f, FILE *in)
 		if (rv == 0)
 			break;
 		if (rv == VB_EIO) {
-			vb_ad_reportf(c->report, f->name,
+			vb_reportf(c->report, f->name,
 			    vb_csv_lines(csv) + 1, "%s", strerror(errno));
 			unreadable = 1;
 			rv = 0;
@@ -574,7 +574,7 @@ import_jsonl(vb_ad_file *f, FILE *in)
 		} else if (vb_event_validate(ev, NULL, err, sizeof(err)) != 0) {
 			vb_ad_reject(f, lineno, "%s", err);
 		} else {
-			vb_ad_pub_add(c->pub, ev, f->name, lineno, 1);
+			vb_pub_add(c->pub, ev, f->name, lineno, 1);
 			ev = NULL;
 		}
 		rv = 0;
@@ -586,7 +586,7 @@ import_jsonl(vb_ad_file *f, FILE *in)
 	if (rv == 0 && f->fatal)
 		rv = f->fatal;
 	if (rv == 0 && ferror(in)) {
-		vb_ad_reportf(c->report, f->name, lineno + 1, "%s",
+		vb_reportf(c->report, f->name, lineno + 1, "%s",
 		    strerror(errno));
 		rv = 1;
 	}
@@ -603,11 +603,11 @@ vb_ad_import(vb_ad_ctx *c, const char *path, const char *name,
 	int rv;
 
 	memset(out, 0, sizeof(*out));
-	vb_ad_pub_reset(c->pub);
+	vb_pub_reset(c->pub);
 	if (strcmp(path, "-") == 0) {
 		in = stdin;
 	} else if ((in = fopen(path, "r")) == NULL) {
-		vb_ad_reportf(c->report, name, 0, "%s", strerror(errno));
+		vb_reportf(c->report, name, 0, "%s", strerror(errno));
 		out->unreadable = 1;
 		return VB_OK;
 	}
@@ -619,12 +619,12 @@ vb_ad_import(vb_ad_ctx *c, const char *path, const char *name,
 		rv = 0;
 	}
 	if (rv == 0 && !(c->stop && *c->stop))
-		vb_ad_pub_flush(c->pub);
+		vb_pub_flush(c->pub);
 	free(f.st);
 	out->rows = f.rows;
 	out->done_empty = f.done_empty;
 	out->interrupted = c->stop && *c->stop;
-	vb_ad_pub_get_counts(c->pub, &out->pub);
+	vb_pub_get_counts(c->pub, &out->pub);
 	out->rejected = f.rejected + out->pub.rejected;
 	return rv;
 }

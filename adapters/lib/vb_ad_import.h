@@ -17,8 +17,8 @@
 #include "vb_ad_custmap.h"
 #include "vb_ad_event.h"
 #include "vb_ad_map.h"
-#include "vb_ad_pub.h"
-#include "vb_ad_report.h"
+#include "vb_publish.h"
+#include "vb_report.h"
 #include "vb_ad_time.h"
 
 /* One input file being imported: the callbacks' handle. */
@@ -66,8 +66,8 @@ typedef struct vb_ad_ctx {
 	const vb_ad_map *map;
 	const vb_ad_custmap *custmap; /* NULL: customers as the rows say */
 	const char *custmap_path;     /* for messages */
-	vb_ad_pub *pub;
-	const vb_ad_report *report;
+	vb_pub *pub;
+	const vb_report *report;
 	int jsonl; /* input is JSON lines, not CSV */
 	int64_t as_of_us;
 	volatile sig_atomic_t *stop; /* set by a signal: stop between rows */
@@ -90,7 +90,7 @@ typedef struct vb_ad_import_stats {
 	unsigned long long
 	    rejected; /* rows rejected (reported), the broker's too */
 	unsigned long long done_empty; /* rows that needed no event */
-	vb_ad_pub_counts pub;          /* what the events became */
+	vb_pub_counts pub;          /* what the events became */
 	int unreadable; /* the file could not be read or used at all (reported) */
 	int interrupted; /* *stop was set before the end */
 } vb_ad_import_stats;

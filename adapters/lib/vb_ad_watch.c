@@ -130,7 +130,7 @@ sleep_ms(int64_t ms, volatile sig_atomic_t *stop)
 
 /* Copy the errors of a failed import next to it. */
 static void
-keep_errors(FILE *errors, const char *target, const vb_ad_report *report)
+keep_errors(FILE *errors, const char *target, const vb_report *report)
 {
 	char path[PATH_MAX_LEN + 8], buf[8192];
 	FILE *out;
@@ -140,24 +140,24 @@ keep_errors(FILE *errors, const char *target, const vb_ad_report *report)
 	    sizeof(path))
 		return;
 	if ((out = fopen(path, "w")) == NULL) {
-		vb_ad_report_msg(report, "%s: %s", path, strerror(errno));
+		vb_report_msg(report, "%s: %s", path, strerror(errno));
 		return;
 	}
 	rewind(errors);
 	while ((n = fread(buf, 1, sizeof(buf), errors)) > 0)
 		fwrite(buf, 1, n, out);
 	if (fclose(out) != 0)
-		vb_ad_report_msg(report, "%s: %s", path, strerror(errno));
+		vb_report_msg(report, "%s: %s", path, strerror(errno));
 }
 
 static int
-make_dir(const char *dir, const char *sub, const vb_ad_report *report)
+make_dir(const char *dir, const char *sub, const vb_report *report)
 {
 	char path[PATH_MAX_LEN];
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, sub) >=
 	        sizeof(path) ||
 	    (mkdir(path, 0755) != 0 && errno != EEXIST)) {
-		vb_ad_report_msg(report, "--watch %s: cannot make %s: %s", dir,
+		vb_report_msg(report, "--watch %s: cannot make %s: %s", dir,
 		    path, strerror(errno));
 		return VB_EIO;
 	}
@@ -167,7 +167,7 @@ make_dir(const char *dir, const char *sub, const vb_ad_report *report)
 int
 vb_ad_watch_run(const char *dir, int64_t interval_ms,
     volatile sig_atomic_t *stop, vb_ad_watch_fn fn, void *arg,
-    const vb_ad_report *report)
+    const vb_report *report)
 {
 	watch w = { 0 };
 	int rv = VB_OK;
@@ -177,7 +177,7 @@ vb_ad_watch_run(const char *dir, int64_t interval_ms,
 		return VB_EIO;
 	while (!*stop) {
 		if (scan(&w, dir) != 0) {
-			vb_ad_report_msg(report, "--watch %s: %s", dir,
+			vb_report_msg(report, "--watch %s: %s", dir,
 			    strerror(errno));
 			rv = VB_EIO;
 			break;
@@ -205,7 +205,7 @@ vb_ad_watch_run(const char *dir, int64_t interval_ms,
 			        res == VB_AD_WATCH_DONE ? "done" : "failed",
 			        w.s[i].name, dst, sizeof(dst)) != 0 ||
 			    rename(src, dst) != 0) {
-				vb_ad_report_msg(report,
+				vb_report_msg(report,
 				    "%s: cannot move it out of the way: %s; "
 				    "stopping, or it would be imported again",
 				    src, strerror(errno));
@@ -215,10 +215,10 @@ vb_ad_watch_run(const char *dir, int64_t interval_ms,
 				goto out;
 			}
 			if (res == VB_AD_WATCH_DONE)
-				vb_ad_report_msg(report,
+				vb_report_msg(report,
 				    "%s: imported, moved to %s", src, dst);
 			else
-				vb_ad_report_msg(report,
+				vb_report_msg(report,
 				    "%s: imported with errors, moved to %s",
 				    src, dst);
 			if (res == VB_AD_WATCH_FAILED && errors)

@@ -15,7 +15,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "vb_ad_report.h"
+#include "vb_report.h"
 
 typedef enum {
 	VB_AD_WATCH_DONE = 0,   /* move to DIR/done */
@@ -33,7 +33,7 @@ typedef vb_ad_watch_result (
  * (reported). */
 int vb_ad_watch_run(const char *dir, int64_t interval_ms,
     volatile sig_atomic_t *stop, vb_ad_watch_fn fn, void *arg,
-    const vb_ad_report *report);
+    const vb_report *report);
 
 /* Where a file named name would go in dir/sub: dir/sub/name, or with
  * ".1", ".2", ... added when that exists.  Returns 0 or VB_ETOOBIG. */

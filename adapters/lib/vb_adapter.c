@@ -399,7 +399,7 @@ static void
 summary(const vb_ad_ctx *c, const char *name, const vb_ad_import_stats *st,
     int dry_run)
 {
-	const vb_ad_pub_counts *p = &st->pub;
+	const vb_pub_counts *p = &st->pub;
 	unsigned long long stored = p->rows_done + st->done_empty;
 	unsigned long long seen = stored + st->rejected;
 	unsigned long long left = st->rows > seen ? st->rows - seen : 0;
@@ -427,14 +427,14 @@ summary(const vb_ad_ctx *c, const char *name, const vb_ad_import_stats *st,
 		    "events %llu (stored %llu, duplicates %llu)",
 		    p->stored + p->duplicates, p->stored, p->duplicates);
 	}
-	vb_ad_reportf(c->report, name, 0, "%s; %s%s%s", rows, events,
+	vb_reportf(c->report, name, 0, "%s; %s%s%s", rows, events,
 	    st->interrupted ? "; interrupted" : "",
 	    p->unsent ? "; run the same import again to store the rest" : "");
 }
 
 typedef struct watch_arg {
 	vb_ad_ctx *c;
-	vb_ad_report *report;
+	vb_report *report;
 	const opts *o;
 	int fatal;
 } watch_arg;
@@ -447,17 +447,17 @@ watch_one(void *arg, const char *path, FILE *errors)
 	int rv;
 
 	w->report->copy = errors;
-	vb_ad_pub_retry(w->c->pub);
+	vb_pub_retry(w->c->pub);
 	rv = vb_ad_import(w->c, path, path, &st);
 	if (rv == 0 && !w->o->quiet)
 		summary(w->c, path, &st, w->o->dry_run);
 	w->report->copy = NULL;
 	if (rv != 0) {
-		vb_ad_report_msg(w->report, "%s: %s", path, vb_strerror(rv));
+		vb_report_msg(w->report, "%s: %s", path, vb_strerror(rv));
 		w->fatal = 1;
 		return VB_AD_WATCH_RETRY;
 	}
-	if (st.interrupted || vb_ad_pub_failed(w->c->pub))
+	if (st.interrupted || vb_pub_failed(w->c->pub))
 		return VB_AD_WATCH_RETRY;
 	if (st.unreadable || st.rejected)
 		return VB_AD_WATCH_FAILED;
@@ -465,7 +465,7 @@ watch_one(void *arg, const char *path, FILE *errors)
 }
 
 static int
-run_watch(vb_ad_ctx *c, vb_ad_report *report, const opts *o)
+run_watch(vb_ad_ctx *c, vb_report *report, const opts *o)
 {
 	struct sigaction sa;
 	watch_arg w = { c, report, o, 0 };
@@ -478,7 +478,7 @@ run_watch(vb_ad_ctx *c, vb_ad_report *report, const opts *o)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	c->stop = &stop_flag;
-	vb_ad_report_msg(report, "watching %s (SIGTERM or SIGINT stops)",
+	vb_report_msg(report, "watching %s (SIGTERM or SIGINT stops)",
 	    o->watch);
 	rv = vb_ad_watch_run(o->watch, o->watch_interval_ms, &stop_flag,
 	    watch_one, &w, report);
@@ -492,14 +492,14 @@ vb_adapter_main(const vb_ad_silo *silo, int argc, char **argv)
 	vb_ad_map *map = NULL;
 	vb_ad_custmap *custmap = NULL;
 	vb_client *client = NULL;
-	vb_ad_report report;
+	vb_report report;
 	vb_ad_ctx c = { .silo = silo };
-	vb_ad_pub_opts po = { 0 };
+	vb_pub_opts po = { 0 };
 	char err[1024];
 	int rv, status = EXIT_OK, any_failed = 0, any_input_error = 0;
 	int nfiles;
 
-	vb_ad_report_init(&report, silo->prog, stderr);
+	vb_report_init(&report, silo->prog, stderr);
 	if ((rv = parse_args(silo, argc, argv, &o)) != 0) {
 		if (rv == ANSWERED)
 			rv = EXIT_OK;
@@ -549,7 +549,7 @@ vb_adapter_main(const vb_ad_silo *silo, int argc, char **argv)
 	if (o.customer_map) {
 		if (vb_ad_custmap_load(o.customer_map, &custmap, err,
 		        sizeof(err)) != 0) {
-			vb_ad_report_msg(&report, "--customer-map %s", err);
+			vb_report_msg(&report, "--customer-map %s", err);
 			rv = EXIT_USAGE;
 			goto out;
 		}
@@ -559,7 +559,7 @@ vb_adapter_main(const vb_ad_silo *silo, int argc, char **argv)
 	if (!o.dry_run) {
 		vb_client_opts co = { o.ingest, o.query, o.timeout_ms };
 		if (vb_client_open(&co, &client) != 0) {
-			vb_ad_report_msg(&report, "out of memory");
+			vb_report_msg(&report, "out of memory");
 			rv = EXIT_FAIL;
 			goto out;
 		}
@@ -570,8 +570,8 @@ vb_adapter_main(const vb_ad_silo *silo, int argc, char **argv)
 	po.retry_for_ms = o.retry_for_ms;
 	po.dry_run = o.dry_run ? stdout : NULL;
 	po.stop = &stop_flag;
-	if (vb_ad_pub_open(&po, &c.pub) != 0) {
-		vb_ad_report_msg(&report, "out of memory");
+	if (vb_pub_open(&po, &c.pub) != 0) {
+		vb_report_msg(&report, "out of memory");
 		rv = EXIT_FAIL;
 		goto out;
 	}
@@ -587,7 +587,7 @@ vb_adapter_main(const vb_ad_silo *silo, int argc, char **argv)
 		vb_ad_import_stats st;
 		if ((rv = vb_ad_import(&c, path,
 		         strcmp(path, "-") ? path : "<stdin>", &st)) != 0) {
-			vb_ad_report_msg(&report, "%s: %s", path,
+			vb_report_msg(&report, "%s: %s", path,
 			    vb_strerror(rv));
 			status = EXIT_FAIL;
 			break;
@@ -595,7 +595,7 @@ vb_adapter_main(const vb_ad_silo *silo, int argc, char **argv)
 		if (!o.quiet)
 			summary(&c, strcmp(path, "-") ? path : "<stdin>", &st,
 			    o.dry_run);
-		any_failed |= st.pub.unsent > 0 || vb_ad_pub_failed(c.pub);
+		any_failed |= st.pub.unsent > 0 || vb_pub_failed(c.pub);
 		any_input_error |= st.unreadable || st.rejected > 0;
 		total.rows += st.rows;
 		total.rejected += st.rejected;
@@ -617,7 +617,7 @@ vb_adapter_main(const vb_ad_silo *silo, int argc, char **argv)
 		status = EXIT_USAGE;
 	rv = status;
 out:
-	vb_ad_pub_close(c.pub);
+	vb_pub_close(c.pub);
 	vb_client_close(client);
 	vb_ad_custmap_free(custmap);
 	vb_ad_map_free(map);

@@ -60,15 +60,15 @@ run_import(run *r, const char *text, const char *ini, int jsonl, const char *cus
 	char dir[1024], path[1200], mpath[1200], err[512];
 	size_t on = 0, en = 0;
 	FILE *o = open_memstream(&r->out, &on), *e = open_memstream(&r->err, &en);
-	vb_ad_report rep;
+	vb_report rep;
 	vb_ad_map *m;
 	vb_ad_custmap *cm = NULL;
-	vb_ad_pub *p;
+	vb_pub *p;
 	vb_ad_ctx c = { .silo = &silo, .jsonl = jsonl };
 
 	vbt_mkdtemp(dir, sizeof(dir));
 	vbt_write_file(dir, "in", text, path, sizeof(path));
-	vb_ad_report_init(&rep, "vb-test", e);
+	vb_report_init(&rep, "vb-test", e);
 	ck_assert_int_eq(vb_ad_map_new(fields, NULL, &m), 0);
 	if (ini)
 		ck_assert_int_eq(vb_ad_map_load_string(m, "ini", ini, err, sizeof(err)), 0);
@@ -78,14 +78,14 @@ run_import(run *r, const char *text, const char *ini, int jsonl, const char *cus
 		c.custmap = cm;
 		c.custmap_path = "map.csv";
 	}
-	vb_ad_pub_opts po = { .report = &rep, .dry_run = o };
-	ck_assert_int_eq(vb_ad_pub_open(&po, &p), 0);
+	vb_pub_opts po = { .report = &rep, .dry_run = o };
+	ck_assert_int_eq(vb_pub_open(&po, &p), 0);
 	c.map = m;
 	c.pub = p;
 	c.report = &rep;
 	ck_assert_int_eq(vb_ad_ctx_options(&c, err, sizeof(err)), 0);
 	ck_assert_int_eq(vb_ad_import(&c, path, "in", &r->st), 0);
-	vb_ad_pub_close(p);
+	vb_pub_close(p);
 	vb_ad_custmap_free(cm);
 	vb_ad_map_free(m);
 	fclose(o);

@@ -45,7 +45,7 @@ START_TEST(each_file_once_then_moved)
 {
 	char dir[1024], path[1200], sub[1100];
 	calls c = { .stop = &stop };
-	vb_ad_report rep;
+	vb_report rep;
 	char *err = NULL;
 	size_t errn = 0;
 	FILE *e = open_memstream(&err, &errn);
@@ -62,7 +62,7 @@ START_TEST(each_file_once_then_moved)
 	/* A file of the same name was imported before. */
 	vbt_write_file(sub, "a.csv", "old\n", path, sizeof(path));
 
-	vb_ad_report_init(&rep, "vb-test", e);
+	vb_report_init(&rep, "vb-test", e);
 	stop = 0;
 	ck_assert_int_eq(vb_ad_watch_run(dir, 20, &stop, import, &c, &rep), 0);
 	fclose(e);
@@ -92,12 +92,12 @@ END_TEST
 
 START_TEST(unusable_directory)
 {
-	vb_ad_report rep;
+	vb_report rep;
 	char *err = NULL;
 	size_t errn = 0;
 	FILE *e = open_memstream(&err, &errn);
 	calls c = { .stop = &stop };
-	vb_ad_report_init(&rep, "vb-test", e);
+	vb_report_init(&rep, "vb-test", e);
 	stop = 0;
 	ck_assert_int_eq(vb_ad_watch_run("/nonexistent/dir", 20, &stop, import, &c, &rep), VB_EIO);
 	fclose(e);

@@ -1,4 +1,5 @@
-/* vb_ad_pub: an adapter's events to the broker, in batches, with retries.
+/* vb_publish (prefix vb_pub_): events to the broker in batches, with
+ * retries, for `voicebus publish` and the adapters.
  *
  * Events are queued in the order they are added and sent in batches sized
  * by the broker's own limits (max_batch, max_message, learnt from a stats
@@ -12,29 +13,29 @@
  * The broker's verdict on each event (stored, duplicate, or rejected with a
  * reason) is counted, and a rejection is reported with the event's file and
  * line. */
-#ifndef VB_AD_PUB_H
-#define VB_AD_PUB_H
+#ifndef VB_PUBLISH_H
+#define VB_PUBLISH_H
 
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
-#include "vb_ad_report.h"
+#include "vb_report.h"
 #include "vb_client.h"
 
-typedef struct vb_ad_pub vb_ad_pub;
+typedef struct vb_pub vb_pub;
 
-typedef struct vb_ad_pub_opts {
+typedef struct vb_pub_opts {
 	vb_client *client; /* borrowed; unused (may be NULL) in a dry run */
-	const vb_ad_report *report; /* borrowed */
+	const vb_report *report; /* borrowed */
 	size_t batch;               /* events per request; 0: 1000 */
 	int64_t retry_for_ms;       /* how long to retry a failed batch */
 	FILE *dry_run; /* not NULL: print JSON lines here, send nothing */
 	volatile sig_atomic_t
 	    *stop; /* borrowed, may be NULL: when set, stop retrying */
-} vb_ad_pub_opts;
+} vb_pub_opts;
 
-typedef struct vb_ad_pub_counts {
+typedef struct vb_pub_counts {
 	unsigned long long events; /* added */
 	unsigned long long stored; /* newly stored by the broker */
 	unsigned long long
@@ -44,37 +45,37 @@ typedef struct vb_ad_pub_counts {
 	unsigned long long printed; /* dry run: printed */
 	unsigned long long
 	    rows_done; /* input rows whose events are all stored */
-} vb_ad_pub_counts;
+} vb_pub_counts;
 
-/* *out: vb_ad_pub_close.  0 or VB_ENOMEM. */
-int vb_ad_pub_open(const vb_ad_pub_opts *o, vb_ad_pub **out);
+/* *out: vb_pub_close.  0 or VB_ENOMEM. */
+int vb_pub_open(const vb_pub_opts *o, vb_pub **out);
 
 /* Discards what is queued (flush first).  Accepts NULL. */
-void vb_ad_pub_close(vb_ad_pub *p);
+void vb_pub_close(vb_pub *p);
 
 /* Queue ev, which p owns from now on, in every case.  file is borrowed
  * until the next flush; line is where the event comes from; rows is the
  * number of input rows that are done once this event is stored.  Sends a
  * batch when one is full.  Returns 0, or VB_EIO once the broker has been
  * given up on (already reported; the event is counted as not stored). */
-int vb_ad_pub_add(vb_ad_pub *p, vb_event *ev, const char *file,
+int vb_pub_add(vb_pub *p, vb_event *ev, const char *file,
     unsigned long line, unsigned long rows);
 
-/* Send what is queued.  0 or VB_EIO as for vb_ad_pub_add. */
-int vb_ad_pub_flush(vb_ad_pub *p);
+/* Send what is queued.  0 or VB_EIO as for vb_pub_add. */
+int vb_pub_flush(vb_pub *p);
 
-/* Counts since the last vb_ad_pub_reset. */
-void vb_ad_pub_get_counts(const vb_ad_pub *p, vb_ad_pub_counts *out);
+/* Counts since the last vb_pub_reset. */
+void vb_pub_get_counts(const vb_pub *p, vb_pub_counts *out);
 
 /* Zero the counts (for the next file). */
-void vb_ad_pub_reset(vb_ad_pub *p);
+void vb_pub_reset(vb_pub *p);
 
 /* Whether the broker has been given up on.  Once it has, every event is
- * counted as not stored without trying, until vb_ad_pub_retry. */
-int vb_ad_pub_failed(const vb_ad_pub *p);
+ * counted as not stored without trying, until vb_pub_retry. */
+int vb_pub_failed(const vb_pub *p);
 
 /* Forget the giving up: the next batch is tried again (the next file of a
  * --watch directory). */
-void vb_ad_pub_retry(vb_ad_pub *p);
+void vb_pub_retry(vb_pub *p);
 
 #endif

@@ -1,4 +1,4 @@
-#include "vb_ad_pub.h"
+#include "vb_publish.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -20,8 +20,8 @@ typedef struct item {
 	unsigned long line, rows;
 } item;
 
-struct vb_ad_pub {
-	vb_ad_pub_opts o;
+struct vb_pub {
+	vb_pub_opts o;
 	item *q;
 	vb_event **evs;
 	size_t n, cap; /* queued; cap == the batch size asked for */
@@ -29,14 +29,14 @@ struct vb_ad_pub {
 	size_t bytes, max_bytes;
 	int limits_known;
 	int failed;
-	vb_ad_pub_counts c;
+	vb_pub_counts c;
 	vb_buf json;
 };
 
 int
-vb_ad_pub_open(const vb_ad_pub_opts *o, vb_ad_pub **out)
+vb_pub_open(const vb_pub_opts *o, vb_pub **out)
 {
-	vb_ad_pub *p = calloc(1, sizeof(*p));
+	vb_pub *p = calloc(1, sizeof(*p));
 	if (p == NULL)
 		return VB_ENOMEM;
 	p->o = *o;
@@ -45,7 +45,7 @@ vb_ad_pub_open(const vb_ad_pub_opts *o, vb_ad_pub **out)
 	p->q = calloc(p->cap, sizeof(*p->q));
 	p->evs = calloc(p->cap, sizeof(*p->evs));
 	if (p->q == NULL || p->evs == NULL) {
-		vb_ad_pub_close(p);
+		vb_pub_close(p);
 		return VB_ENOMEM;
 	}
 	*out = p;
@@ -53,7 +53,7 @@ vb_ad_pub_open(const vb_ad_pub_opts *o, vb_ad_pub **out)
 }
 
 void
-vb_ad_pub_close(vb_ad_pub *p)
+vb_pub_close(vb_pub *p)
 {
 	if (p == NULL)
 		return;
@@ -66,25 +66,25 @@ vb_ad_pub_close(vb_ad_pub *p)
 }
 
 void
-vb_ad_pub_get_counts(const vb_ad_pub *p, vb_ad_pub_counts *out)
+vb_pub_get_counts(const vb_pub *p, vb_pub_counts *out)
 {
 	*out = p->c;
 }
 
 void
-vb_ad_pub_reset(vb_ad_pub *p)
+vb_pub_reset(vb_pub *p)
 {
 	memset(&p->c, 0, sizeof(p->c));
 }
 
 void
-vb_ad_pub_retry(vb_ad_pub *p)
+vb_pub_retry(vb_pub *p)
 {
 	p->failed = 0;
 }
 
 int
-vb_ad_pub_failed(const vb_ad_pub *p)
+vb_pub_failed(const vb_pub *p)
 {
 	return p->failed;
 }
@@ -98,14 +98,14 @@ now_ms(void)
 }
 
 static int
-stopped(const vb_ad_pub *p)
+stopped(const vb_pub *p)
 {
 	return p->o.stop != NULL && *p->o.stop;
 }
 
 /* Sleep ms, or less when a signal sets stop. */
 static void
-pause_ms(const vb_ad_pub *p, int64_t ms)
+pause_ms(const vb_pub *p, int64_t ms)
 {
 	struct timespec ts = { (time_t)(ms / 1000),
 		(long)(ms % 1000) * 1000000 };
@@ -118,7 +118,7 @@ pause_ms(const vb_ad_pub *p, int64_t ms)
  * timeout.  Best effort: a broker that cannot be asked keeps the defaults,
  * and is asked again before the next batch. */
 static void
-learn_limits(vb_ad_pub *p)
+learn_limits(vb_pub *p)
 {
 	vb_query_req q = { .kind = VB_QUERY_STATS };
 	vb_query_reply r;
@@ -157,20 +157,20 @@ transient(int rv, int code)
 }
 
 static void
-give_up(vb_ad_pub *p, size_t n)
+give_up(vb_pub *p, size_t n)
 {
 	p->failed = 1;
 	p->c.unsent += n;
 }
 
 static void
-settle(vb_ad_pub *p, size_t first, const vb_ingest_reply *rep)
+settle(vb_pub *p, size_t first, const vb_ingest_reply *rep)
 {
 	for (size_t i = 0; i < rep->n; i++) {
 		const vb_ingest_result *r = &rep->results[i];
 		const item *it = &p->q[first + i];
 		if (r->error && r->error[0]) {
-			vb_ad_reportf(p->o.report, it->file, it->line, "%s",
+			vb_reportf(p->o.report, it->file, it->line, "%s",
 			    r->error);
 			p->c.rejected++;
 			continue;
@@ -185,7 +185,7 @@ settle(vb_ad_pub *p, size_t first, const vb_ingest_reply *rep)
 
 /* Send q[first, first + n) as one request, retrying what may pass. */
 static int
-send_batch(vb_ad_pub *p, size_t first, size_t n)
+send_batch(vb_pub *p, size_t first, size_t n)
 {
 	const char *url = vb_client_ingest_url(p->o.client);
 	int64_t deadline = -1, pause = PAUSE_FIRST_MS;
@@ -205,7 +205,7 @@ send_batch(vb_ad_pub *p, size_t first, size_t n)
 				settle(p, first, &rep);
 				vb_ingest_reply_free(&rep);
 				if (announced)
-					vb_ad_report_msg(p->o.report,
+					vb_report_msg(p->o.report,
 					    "the broker at %s answers again",
 					    url);
 				return VB_OK;
@@ -234,7 +234,7 @@ send_batch(vb_ad_pub *p, size_t first, size_t n)
 			snprintf(why, sizeof(why), "%s", vb_strerror(rv));
 		}
 		if (!transient(rv, code) || stopped(p)) {
-			vb_ad_reportf(p->o.report, p->q[first].file, 0,
+			vb_reportf(p->o.report, p->q[first].file, 0,
 			    "the broker at %s did not store a batch of %zu events (lines %lu-%lu): %s",
 			    url, n, p->q[first].line, p->q[first + n - 1].line,
 			    why);
@@ -245,7 +245,7 @@ send_batch(vb_ad_pub *p, size_t first, size_t n)
 		if (deadline < 0)
 			deadline = now + p->o.retry_for_ms;
 		if (now >= deadline) {
-			vb_ad_report_msg(p->o.report,
+			vb_report_msg(p->o.report,
 			    "cannot reach the broker at %s: %s "
 			    "(gave up after retrying for %g s)",
 			    url, why, (double)p->o.retry_for_ms / 1000);
@@ -253,7 +253,7 @@ send_batch(vb_ad_pub *p, size_t first, size_t n)
 			return VB_EIO;
 		}
 		if (!announced) {
-			vb_ad_report_msg(p->o.report,
+			vb_report_msg(p->o.report,
 			    "cannot reach the broker at %s: %s; "
 			    "retrying for up to %g s",
 			    url, why, (double)p->o.retry_for_ms / 1000);
@@ -267,7 +267,7 @@ send_batch(vb_ad_pub *p, size_t first, size_t n)
 }
 
 int
-vb_ad_pub_flush(vb_ad_pub *p)
+vb_pub_flush(vb_pub *p)
 {
 	int rv = VB_OK;
 	size_t i = 0;
@@ -301,7 +301,7 @@ vb_ad_pub_flush(vb_ad_pub *p)
 }
 
 int
-vb_ad_pub_add(vb_ad_pub *p, vb_event *ev, const char *file, unsigned long line,
+vb_pub_add(vb_pub *p, vb_event *ev, const char *file, unsigned long line,
     unsigned long rows)
 {
 	p->c.events++;
@@ -324,6 +324,6 @@ vb_ad_pub_add(vb_ad_pub *p, vb_event *ev, const char *file, unsigned long line,
 	p->q[p->n++] = (item){ ev, file, line, rows };
 	p->bytes += vb_event_pb_size(ev);
 	if (p->n == p->cap || p->bytes >= p->max_bytes)
-		return vb_ad_pub_flush(p);
+		return vb_pub_flush(p);
 	return VB_OK;
 }

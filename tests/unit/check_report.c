@@ -1,7 +1,7 @@
-/* Unit tests of adapters/lib/vb_ad_report: the contract's error lines. */
+/* Unit tests of adapters/lib/vb_report: the contract's error lines. */
 #include <string.h>
 
-#include "vb_ad_report.h"
+#include "vb_report.h"
 #include "vb_test.h"
 
 START_TEST(lines_and_copy)
@@ -9,12 +9,12 @@ START_TEST(lines_and_copy)
 	char *a = NULL, *b = NULL;
 	size_t an = 0, bn = 0;
 	FILE *out = open_memstream(&a, &an), *copy = open_memstream(&b, &bn);
-	vb_ad_report r;
-	vb_ad_report_init(&r, "vb-sales", out);
-	vb_ad_reportf(&r, "orders.csv", 12, "%s: empty", "CustomerID");
+	vb_report r;
+	vb_report_init(&r, "vb-sales", out);
+	vb_reportf(&r, "orders.csv", 12, "%s: empty", "CustomerID");
 	r.copy = copy;
-	vb_ad_reportf(&r, "orders.csv", 0, "rows read %d", 3);
-	vb_ad_report_msg(&r, "cannot reach the broker at %s", "ipc:///x");
+	vb_reportf(&r, "orders.csv", 0, "rows read %d", 3);
+	vb_report_msg(&r, "cannot reach the broker at %s", "ipc:///x");
 	fclose(out);
 	fclose(copy);
 	ck_assert_str_eq(a, "vb-sales: orders.csv:12: CustomerID: empty\n"

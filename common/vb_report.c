@@ -1,9 +1,9 @@
-#include "vb_ad_report.h"
+#include "vb_report.h"
 
 #include <stdarg.h>
 
 void
-vb_ad_report_init(vb_ad_report *r, const char *prog, FILE *out)
+vb_report_init(vb_report *r, const char *prog, FILE *out)
 {
 	r->prog = prog;
 	r->out = out;
@@ -27,7 +27,7 @@ emit(FILE *f, const char *prog, const char *file, unsigned long line,
 }
 
 void
-vb_ad_reportf(const vb_ad_report *r, const char *file, unsigned long line,
+vb_reportf(const vb_report *r, const char *file, unsigned long line,
     const char *fmt, ...)
 {
 	va_list ap;
@@ -40,7 +40,7 @@ vb_ad_reportf(const vb_ad_report *r, const char *file, unsigned long line,
 }
 
 void
-vb_ad_report_msg(const vb_ad_report *r, const char *fmt, ...)
+vb_report_msg(const vb_report *r, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
