@@ -87,6 +87,8 @@ commit_group(vb_writer *w, vb_job *group)
 	size_t n = 0;
 	int rv;
 
+	int64_t t0 = vb_time_now();
+
 	vb_buf_reset(&w->stored);
 	vb_buf_reset(&w->aux);
 	if (group->rebuild) {
@@ -98,6 +100,8 @@ commit_group(vb_writer *w, vb_job *group)
 			rv = vb_store_append(w->store, w->items, n,
 			    vb_time_format(vb_time_now(), recorded), &w->stored, &w->aux);
 	}
+	vb_log_debug(w->log, "W001", "group of %zu item(s): %s in %.2f ms", n,
+	    rv == 0 ? "committed" : vb_strerror(rv), (double)(vb_time_now() - t0) / 1000);
 	/* Results back to their jobs, then wake the submitters: replies leave
 	 * only now, after the commit. */
 	pthread_mutex_lock(&w->mtx);
