@@ -75,7 +75,6 @@ flush(filter *f)
 {
 	vb_query_req q = { .kind = VB_QUERY_GATE };
 	vb_query_reply r;
-	int rv;
 
 	if (f->n == 0)
 		return 0;
@@ -87,12 +86,10 @@ flush(filter *f)
 	q.gate.channel = f->channel;
 	q.gate.at = f->at;
 	q.gate.record = f->record;
-	if ((rv = vb_client_query(f->client, &q, &r)) != 0) {
-		vb_cli_transport_error(f->url, rv);
+	if (vb_cli_query(f->client, f->url, &q, VB_QUERY_GATE, "filter", &r) != 0)
 		return -1;
-	}
-	if (r.code != 0 || r.kind != VB_QUERY_GATE || r.ndecisions != f->n) {
-		vb_cli_err("filter refused: %s", r.error[0] ? r.error : "unexpected reply");
+	if (r.ndecisions != f->n) {
+		vb_cli_err("filter: the broker answered %zu decisions for %zu rows", r.ndecisions, f->n);
 		vb_query_reply_free(&r);
 		return -1;
 	}
@@ -170,12 +167,7 @@ vb_cmd_filter(int argc, char **argv)
 	vb_cli_conn_init(&conn);
 	f.max = 1000;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if ((rv = vb_cli_conn_opt(&conn, c, optarg)) != 0) {
-			if (rv < 0)
-				return VB_EXIT_USAGE;
-			continue;
-		}
+	while ((c = vb_cli_next_opt(argc, argv, longopts, &conn)) != -1) {
 		switch (c) {
 		case OPT_PURPOSE: f.purpose = optarg; break;
 		case OPT_CHANNEL: f.channel = optarg; break;

@@ -87,12 +87,7 @@ vb_cmd_gate(int argc, char **argv)
 
 	vb_cli_conn_init(&conn);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if ((rv = vb_cli_conn_opt(&conn, c, optarg)) != 0) {
-			if (rv < 0)
-				return GATE_USAGE;
-			continue;
-		}
+	while ((c = vb_cli_next_opt(argc, argv, longopts, &conn)) != -1) {
 		switch (c) {
 		case OPT_CUSTOMER: customer = optarg; break;
 		case OPT_PURPOSE: purpose = optarg; break;
@@ -132,14 +127,13 @@ vb_cmd_gate(int argc, char **argv)
 	q.gate.channel = channel;
 	q.gate.at = at;
 	q.gate.record = record;
-	if ((rv = vb_client_query(client, &q, &r)) != 0) {
-		vb_cli_transport_error(conn.query, rv);
+	if ((rv = vb_cli_query(client, conn.query, &q, VB_QUERY_GATE, "gate", &r)) != 0) {
 		vb_client_close(client);
-		return GATE_FAIL;
+		return rv == VB_EXIT_USAGE ? GATE_USAGE : GATE_FAIL;
 	}
-	if (r.code != 0 || r.kind != VB_QUERY_GATE || r.ndecisions != 1) {
-		vb_cli_err("gate refused: %s", r.error[0] ? r.error : "unexpected reply");
-		rv = r.code == VB_EINVAL ? GATE_USAGE : GATE_FAIL;
+	if (r.ndecisions != 1) {
+		vb_cli_err("gate: the broker answered %zu decisions for one customer", r.ndecisions);
+		rv = GATE_FAIL;
 	} else {
 		vb_cli_decision_json(&out, &r.decisions[0], at ? r.at : NULL, record != NULL);
 		printf("%s\n", (const char *)out.data);
@@ -313,12 +307,7 @@ vb_cmd_customer(int argc, char **argv)
 
 	vb_cli_conn_init(&conn);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if ((rv = vb_cli_conn_opt(&conn, c, optarg)) != 0) {
-			if (rv < 0)
-				return VB_EXIT_USAGE;
-			continue;
-		}
+	while ((c = vb_cli_next_opt(argc, argv, longopts, &conn)) != -1) {
 		switch (c) {
 		case OPT_AT: at = optarg; break;
 		case OPT_JSON: json = 1; break;
@@ -343,15 +332,9 @@ vb_cmd_customer(int argc, char **argv)
 	vb_query_req q = { .kind = VB_QUERY_CUSTOMER };
 	q.customer.customer = argv[optind];
 	q.customer.at = at;
-	if ((rv = vb_client_query(client, &q, &r)) != 0) {
-		vb_cli_transport_error(conn.query, rv);
+	if ((rv = vb_cli_query(client, conn.query, &q, VB_QUERY_CUSTOMER, "customer", &r)) != 0) {
 		vb_client_close(client);
-		return VB_EXIT_FAIL;
-	}
-	if (r.code != 0 || r.kind != VB_QUERY_CUSTOMER) {
-		vb_cli_err("customer refused: %s", r.error[0] ? r.error : "unexpected reply");
-		rv = r.code == VB_EINVAL ? VB_EXIT_USAGE : VB_EXIT_FAIL;
-		goto out;
+		return rv;
 	}
 	if (json) {
 		vb_buf b = { 0 };
@@ -376,11 +359,9 @@ vb_cmd_customer(int argc, char **argv)
 		print_decision_table(&r);
 		json_decref(st);
 	}
-	rv = VB_EXIT_OK;
-out:
 	vb_query_reply_free(&r);
 	vb_client_close(client);
-	return rv;
+	return VB_EXIT_OK;
 }
 
 /* ---- rebuild ---- */
@@ -400,12 +381,7 @@ vb_cmd_rebuild(int argc, char **argv)
 	vb_cli_conn_init(&conn);
 	conn.timeout_ms = 3600 * 1000; /* a rebuild reads the whole log */
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if ((rv = vb_cli_conn_opt(&conn, c, optarg)) != 0) {
-			if (rv < 0)
-				return VB_EXIT_USAGE;
-			continue;
-		}
+	while ((c = vb_cli_next_opt(argc, argv, longopts, &conn)) != -1) {
 		if (c == VB_OPT_HELP) {
 			printf("usage: " VB_PROG " rebuild\n"
 			    "Admin: fold every customer's state again from the log, report how many\n"
@@ -418,20 +394,14 @@ vb_cmd_rebuild(int argc, char **argv)
 	if ((rv = vb_cli_client(&conn, &client)) != 0)
 		return rv;
 	vb_query_req q = { .kind = VB_QUERY_REBUILD };
-	if ((rv = vb_client_query(client, &q, &r)) != 0) {
-		vb_cli_transport_error(conn.query, rv);
+	if ((rv = vb_cli_query(client, conn.query, &q, VB_QUERY_REBUILD, "rebuild", &r)) != 0) {
 		vb_client_close(client);
-		return VB_EXIT_FAIL;
+		return rv == VB_EXIT_USAGE ? VB_EXIT_FAIL : rv;
 	}
-	if (r.code != 0 || r.kind != VB_QUERY_REBUILD) {
-		vb_cli_err("rebuild failed: %s", r.error[0] ? r.error : "unexpected reply");
-		rv = VB_EXIT_FAIL;
-	} else {
-		printf("rebuilt the state of %llu customers from %llu events: %llu differed\n",
-		    (unsigned long long)r.rebuilt[0], (unsigned long long)r.rebuilt[1],
-		    (unsigned long long)r.rebuilt[2]);
-		rv = VB_EXIT_OK;
-	}
+	printf("rebuilt the state of %llu customers from %llu events: %llu differed\n",
+	    (unsigned long long)r.rebuilt[0], (unsigned long long)r.rebuilt[1],
+	    (unsigned long long)r.rebuilt[2]);
+	rv = VB_EXIT_OK;
 	vb_query_reply_free(&r);
 	vb_client_close(client);
 	return rv;

@@ -108,12 +108,7 @@ vb_cmd_publish(int argc, char **argv)
 	vb_cli_conn_init(&conn);
 	po.batch = 1000;
 	optind = 1;
-	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if ((rv = vb_cli_conn_opt(&conn, ch, optarg)) != 0) {
-			if (rv < 0)
-				return VB_EXIT_USAGE;
-			continue;
-		}
+	while ((ch = vb_cli_next_opt(argc, argv, longopts, &conn)) != -1) {
 		switch (ch) {
 		case OPT_BATCH:
 			if (vb_cli_u64(optarg, &v) != 0 || v < 1 || v > 100000) {

@@ -65,12 +65,7 @@ vb_cmd_replay(int argc, char **argv)
 
 	vb_cli_conn_init(&conn);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if ((rv = vb_cli_conn_opt(&conn, c, optarg)) != 0) {
-			if (rv < 0)
-				return VB_EXIT_USAGE;
-			continue;
-		}
+	while ((c = vb_cli_next_opt(argc, argv, longopts, &conn)) != -1) {
 		switch (c) {
 		case OPT_FROM:
 		case OPT_TO:

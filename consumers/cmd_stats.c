@@ -40,12 +40,7 @@ vb_cmd_stats(int argc, char **argv)
 
 	vb_cli_conn_init(&conn);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if ((rv = vb_cli_conn_opt(&conn, c, optarg)) != 0) {
-			if (rv < 0)
-				return VB_EXIT_USAGE;
-			continue;
-		}
+	while ((c = vb_cli_next_opt(argc, argv, longopts, &conn)) != -1) {
 		switch (c) {
 		case OPT_JSON: json = 1; break;
 		case VB_OPT_HELP:
@@ -56,15 +51,9 @@ vb_cmd_stats(int argc, char **argv)
 	}
 	if ((rv = vb_cli_client(&conn, &client)) != 0)
 		return rv;
-	if ((rv = vb_client_query(client, &q, &r)) != 0) {
-		vb_cli_transport_error(conn.query, rv);
+	if ((rv = vb_cli_query(client, conn.query, &q, VB_QUERY_STATS, "stats", &r)) != 0) {
 		vb_client_close(client);
-		return VB_EXIT_FAIL;
-	}
-	if (r.code != 0 || r.kind != VB_QUERY_STATS) {
-		vb_cli_err("stats refused: %s", r.error);
-		rv = VB_EXIT_FAIL;
-		goto out;
+		return rv;
 	}
 	const vb_stats *s = &r.stats;
 	if (json) {
@@ -85,9 +74,7 @@ vb_cmd_stats(int argc, char **argv)
 		print_counts("types", s->types, s->ntypes);
 		print_counts("sources", s->sources, s->nsources);
 	}
-	rv = VB_EXIT_OK;
-out:
 	vb_query_reply_free(&r);
 	vb_client_close(client);
-	return rv;
+	return VB_EXIT_OK;
 }

@@ -78,12 +78,7 @@ vb_cmd_suppressions(int argc, char **argv)
 
 	vb_cli_conn_init(&conn);
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
-		if ((rv = vb_cli_conn_opt(&conn, c, optarg)) != 0) {
-			if (rv < 0)
-				return VB_EXIT_USAGE;
-			continue;
-		}
+	while ((c = vb_cli_next_opt(argc, argv, longopts, &conn)) != -1) {
 		switch (c) {
 		case OPT_PURPOSE: purpose = optarg; break;
 		case OPT_CHANNEL: channel = optarg; break;
@@ -119,17 +114,9 @@ vb_cmd_suppressions(int argc, char **argv)
 		q.supp.after = after;
 		q.supp.purpose = purpose;
 		q.supp.channel = channel;
-		if ((rv = vb_client_query(client, &q, &r)) != 0) {
-			vb_cli_transport_error(conn.query, rv);
-			rv = VB_EXIT_FAIL;
+		if ((rv = vb_cli_query(client, conn.query, &q, VB_QUERY_SUPPRESSIONS, "suppressions",
+		    &r)) != 0)
 			break;
-		}
-		if (r.code != 0 || r.kind != VB_QUERY_SUPPRESSIONS) {
-			vb_cli_err("suppressions refused: %s", r.error[0] ? r.error : "unexpected reply");
-			vb_query_reply_free(&r);
-			rv = VB_EXIT_FAIL;
-			break;
-		}
 		for (size_t i = 0; i < r.ndecisions; i++) {
 			const vb_decision_msg *d = &r.decisions[i];
 			summarize(d->reasons, &rules, until, sizeof(until));

@@ -26,8 +26,9 @@ vb_cli_u64(const char *s, unsigned long long *out)
 	return (*end || errno) ? -1 : 0;
 }
 
-int
-vb_cli_conn_opt(vb_cli_conn *c, int opt, const char *arg)
+/* 1 if opt was a shared option, 0 if not, -1 on a bad value (reported). */
+static int
+conn_opt(vb_cli_conn *c, int opt, const char *arg)
 {
 	unsigned long long v;
 	switch (opt) {
@@ -44,6 +45,39 @@ vb_cli_conn_opt(vb_cli_conn *c, int opt, const char *arg)
 	default:
 		return 0;
 	}
+}
+
+int
+vb_cli_next_opt(int argc, char **argv, const struct option *longopts,
+    vb_cli_conn *c)
+{
+	int opt, rv;
+	while ((opt = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		if ((rv = conn_opt(c, opt, optarg)) == 0)
+			return opt;
+		if (rv < 0)
+			return '?';
+	}
+	return -1;
+}
+
+int
+vb_cli_query(vb_client *client, const char *url, const vb_query_req *q,
+    vb_query_kind want, const char *what, vb_query_reply *out)
+{
+	int rv = vb_client_query(client, q, out);
+	if (rv != 0) {
+		vb_cli_transport_error(url, rv);
+		return VB_EXIT_FAIL;
+	}
+	if (out->code != 0 || out->kind != want) {
+		vb_cli_err("%s: %s", what, out->error[0] ? out->error :
+		    "the broker's reply is not the one asked for");
+		rv = out->code == VB_EINVAL ? VB_EXIT_USAGE : VB_EXIT_FAIL;
+		vb_query_reply_free(out);
+		return rv;
+	}
+	return 0;
 }
 
 int

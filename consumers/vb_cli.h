@@ -3,6 +3,7 @@
 #ifndef VB_CLI_H
 #define VB_CLI_H
 
+#include <getopt.h>
 #include <stdio.h>
 
 #include "vb_client.h"
@@ -45,9 +46,19 @@ enum {
 
 void vb_cli_conn_init(vb_cli_conn *c);
 
-/* Handle a shared option; returns 1 if it was one, 0 if not, -1 on a bad
- * value (already reported). */
-int vb_cli_conn_opt(vb_cli_conn *c, int opt, const char *arg);
+/* getopt_long over argv that handles the shared connection options itself
+ * (into *c): returns the next option that is the command's own, -1 at the
+ * end, or '?' for an unknown option or a bad value (reported).  Set optind
+ * to 1 before the first call. */
+int vb_cli_next_opt(int argc, char **argv, const struct option *longopts,
+    vb_cli_conn *c);
+
+/* One query: on a transport failure or a refusal (or a reply of another
+ * kind than want), say so as "<what>: ..." and return VB_EXIT_FAIL
+ * (VB_EXIT_USAGE for a refusal of bad input); else 0 with *out to free
+ * with vb_query_reply_free. */
+int vb_cli_query(vb_client *client, const char *url, const vb_query_req *q,
+    vb_query_kind want, const char *what, vb_query_reply *out);
 
 /* Open a client for c.  Reports failure; returns VB_EXIT_* on failure. */
 int vb_cli_client(const vb_cli_conn *c, vb_client **out);
