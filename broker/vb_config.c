@@ -28,10 +28,10 @@ typedef struct {
 #define TiB (1024LL * GiB)
 
 static const opt opts[] = {
-	{ "data", OPT_STR, OFF(data), sizeof(((vb_config *)0)->data), "./voicebus-data", 0, 0, "data directory" },
-	{ "ingest", OPT_STR, OFF(ingest), VB_URL_MAX, "tcp://127.0.0.1:7450", 0, 0, "ingest REP address" },
-	{ "pub", OPT_STR, OFF(pub), VB_URL_MAX, "tcp://127.0.0.1:7451", 0, 0, "publish PUB address" },
-	{ "query", OPT_STR, OFF(query), VB_URL_MAX, "tcp://127.0.0.1:7452", 0, 0, "query REP address" },
+	{ "data", OPT_STR, OFF(data), sizeof(((vb_config *)0)->data), "./voicebus-data", 1, 0, "data directory" },
+	{ "ingest", OPT_STR, OFF(ingest), VB_URL_MAX, "tcp://127.0.0.1:7450", 1, 0, "ingest REP address" },
+	{ "pub", OPT_STR, OFF(pub), VB_URL_MAX, "tcp://127.0.0.1:7451", 1, 0, "publish PUB address" },
+	{ "query", OPT_STR, OFF(query), VB_URL_MAX, "tcp://127.0.0.1:7452", 1, 0, "query REP address" },
 	{ "log_level", OPT_LEVEL, OFF(log_level), 0, "info", 0, 0, "error, warn, info or debug" },
 	{ "ingest_workers", OPT_INT, OFF(ingest_workers), 0, "16", 1, 1024, "concurrent ingest requests" },
 	{ "query_workers", OPT_INT, OFF(query_workers), 0, "4", 1, 256, "concurrent queries" },
@@ -44,6 +44,10 @@ static const opt opts[] = {
 	{ "replay_page_max", OPT_INT, OFF(replay_page_max), 0, "10000", 1, 1000000, "most events per replay page" },
 	{ "pub_queue", OPT_INT, OFF(pub_queue), 0, "8192", 1, 8192, "messages queued per subscriber (nng allows 8192)" },
 	{ "clock_tick_ms", OPT_INT, OFF(clock_tick_ms), 0, "1000", 100, 60000, "how often cool-offs and cap windows are checked" },
+	/* Strings with a minimum of 0 may be empty: unset. */
+	{ "tls_cert", OPT_STR, OFF(tls_cert), sizeof(((vb_config *)0)->tls_cert), "", 0, 0, "PEM certificate for tls+tcp:// listeners" },
+	{ "tls_key", OPT_STR, OFF(tls_key), sizeof(((vb_config *)0)->tls_key), "", 0, 0, "PEM private key of tls_cert" },
+	{ "tls_key_password", OPT_STR, OFF(tls_key_password), sizeof(((vb_config *)0)->tls_key_password), "", 0, 0, "password of tls_key, if any" },
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -94,8 +98,9 @@ vb_config_set(vb_config *c, const char *name, const char *value, char *err,
 	}
 	switch (o->type) {
 	case OPT_STR:
-		if (value[0] == '\0' || strlen(value) >= o->len) {
-			snprintf(err, errlen, "%s: must be 1 to %zu characters", name, o->len - 1);
+		if ((value[0] == '\0' && o->min > 0) || strlen(value) >= o->len) {
+			snprintf(err, errlen, "%s: must be %lld to %zu characters", name,
+			    (long long)o->min, o->len - 1);
 			return VB_EINVAL;
 		}
 		memcpy((char *)c + o->off, value, strlen(value) + 1);
@@ -253,7 +258,11 @@ vb_config_dump(const vb_config *c, FILE *out)
 		const opt *o = &opts[i];
 		const void *p = (const char *)c + o->off;
 		switch (o->type) {
-		case OPT_STR: fprintf(out, "%s = %s\n", o->name, (const char *)p); break;
+		case OPT_STR:
+			/* Never print a secret back. */
+			fprintf(out, "%s = %s\n", o->name, strstr(o->name, "password") &&
+			    ((const char *)p)[0] ? "(set)" : (const char *)p);
+			break;
 		case OPT_LEVEL: fprintf(out, "%s = %s\n", o->name, levels[*(const vb_log_level *)p]); break;
 		default: fprintf(out, "%s = %lld\n", o->name, (long long)*(const int64_t *)p); break;
 		}

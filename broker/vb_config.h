@@ -28,6 +28,9 @@ typedef struct vb_config {
 	int64_t replay_page_max;    /* most events a client may ask per page */
 	int64_t pub_queue;          /* PUB messages queued per subscriber */
 	int64_t clock_tick_ms;      /* how often clock-driven changes are checked */
+	char tls_cert[4096];        /* PEM certificate for tls+tcp:// listeners */
+	char tls_key[4096];         /* its PEM private key */
+	char tls_key_password[256]; /* the key's password, if it has one */
 	vb_rules rules;             /* [rule.NAME] sections */
 } vb_config;
 

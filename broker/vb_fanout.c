@@ -19,9 +19,11 @@ struct vb_fanout {
 };
 
 int
-vb_fanout_open(const char *url, int queue, vb_log *log, vb_fanout **out)
+vb_fanout_open(const char *url, const vb_tls_opts *tls, int queue,
+    vb_log *log, vb_fanout **out)
 {
 	vb_fanout *fo = calloc(1, sizeof(*fo));
+	char why[512];
 	int rv;
 	if (fo == NULL)
 		return VB_ENOMEM;
@@ -34,9 +36,10 @@ vb_fanout_open(const char *url, int queue, vb_log *log, vb_fanout **out)
 	 * round trip to the log; beyond it, gap filling takes over. */
 	if ((rv = nng_socket_set_int(fo->sock, NNG_OPT_SENDBUF, queue)) != 0)
 		goto fail;
-	if ((rv = nng_listen(fo->sock, url, NULL, 0)) != 0) {
-		vb_log_error(log, "F001", "cannot listen on %s: %s", url, nng_strerror(rv));
-		goto fail;
+	if ((rv = vb_net_listen(fo->sock, url, tls, NULL, why, sizeof(why))) != 0) {
+		vb_log_error(log, "F001", "%s", why);
+		vb_fanout_close(fo);
+		return rv;
 	}
 	*out = fo;
 	return VB_OK;

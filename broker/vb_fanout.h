@@ -11,12 +11,15 @@
 #include <stdint.h>
 
 #include "vb_log.h"
+#include "vb_net.h"
 
 typedef struct vb_fanout vb_fanout;
 
-/* Listen on url, queueing up to queue messages per subscriber before the
- * oldest are dropped.  *out: vb_fanout_close. */
-int vb_fanout_open(const char *url, int queue, vb_log *log, vb_fanout **out);
+/* Listen on url (tls for tls+tcp://, may be NULL), queueing up to queue
+ * messages per subscriber before the oldest are dropped.  *out:
+ * vb_fanout_close. */
+int vb_fanout_open(const char *url, const vb_tls_opts *tls, int queue,
+    vb_log *log, vb_fanout **out);
 
 /* Send one stored event (p is copied; its type is read from it).  Never
  * blocks on a subscriber.  Called by the one writer thread, which is what

@@ -181,8 +181,9 @@ vb_ingest_open(const vb_config *cfg, vb_writer *w, vb_log *log, vb_ingest **out)
 	}
 	for (size_t i = 0; i < in->nworkers; i++)
 		in->workers[i].in = in;
-	if ((rv = vb_rep_open(cfg->ingest, in->nworkers, (size_t)cfg->max_message, on_request,
-	    in, log, "ingest", &in->rep)) != 0) {
+	vb_tls_opts tls = { cfg->tls_cert, cfg->tls_key, cfg->tls_key_password, NULL };
+	if ((rv = vb_rep_open(cfg->ingest, &tls, in->nworkers, (size_t)cfg->max_message,
+	    on_request, in, log, "ingest", &in->rep)) != 0) {
 		vb_ingest_close(in, 0);
 		return rv;
 	}

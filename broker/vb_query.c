@@ -485,8 +485,9 @@ vb_query_open(const vb_config *cfg, vb_store *store, vb_writer *writer, vb_log *
 	for (size_t i = 0; i < q->nworkers; i++)
 		q->workers[i].q = q;
 	/* Queries are small; a megabyte is generous. */
-	if ((rv = vb_rep_open(cfg->query, q->nworkers, 1u << 20, on_request, q, log, "query",
-	    &q->rep)) != 0) {
+	vb_tls_opts tls = { cfg->tls_cert, cfg->tls_key, cfg->tls_key_password, NULL };
+	if ((rv = vb_rep_open(cfg->query, &tls, q->nworkers, 1u << 20, on_request, q, log,
+	    "query", &q->rep)) != 0) {
 		vb_query_close(q);
 		return rv;
 	}

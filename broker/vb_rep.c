@@ -82,10 +82,12 @@ worker_main(void *arg)
 }
 
 int
-vb_rep_open(const char *url, size_t workers, size_t recv_max, vb_rep_fn fn,
-    void *arg, vb_log *log, const char *what, vb_rep **out)
+vb_rep_open(const char *url, const vb_tls_opts *tls, size_t workers,
+    size_t recv_max, vb_rep_fn fn, void *arg, vb_log *log, const char *what,
+    vb_rep **out)
 {
 	vb_rep *r = calloc(1, sizeof(*r));
+	char why[512];
 	int rv;
 
 	if (r == NULL)
@@ -102,9 +104,10 @@ vb_rep_open(const char *url, size_t workers, size_t recv_max, vb_rep_fn fn,
 	/* nng's default is unlimited: a hostile or broken peer could make us
 	 * allocate anything. */
 	nng_socket_set_size(r->sock, NNG_OPT_RECVMAXSZ, recv_max);
-	if ((rv = nng_listen(r->sock, url, &r->listener, 0)) != 0) {
-		vb_log_error(log, "R002", "%s: cannot listen on %s: %s", what, url, nng_strerror(rv));
-		goto fail;
+	if ((rv = vb_net_listen(r->sock, url, tls, &r->listener, why, sizeof(why))) != 0) {
+		vb_log_error(log, "R002", "%s: %s", what, why);
+		vb_rep_close(r, 0);
+		return rv;
 	}
 	if ((r->workers = calloc(workers, sizeof(*r->workers))) == NULL) {
 		rv = NNG_ENOMEM;

@@ -11,6 +11,7 @@
 
 #include "vb_buf.h"
 #include "vb_log.h"
+#include "vb_net.h"
 
 typedef struct vb_rep vb_rep;
 
@@ -22,12 +23,13 @@ typedef struct vb_rep vb_rep;
 typedef int (*vb_rep_fn)(void *arg, size_t worker, const uint8_t *req,
     size_t len, vb_buf *reply);
 
-/* Listen on url and start workers threads calling fn(arg, ...).  Requests
- * over recv_max bytes are dropped by nng.  arg and log are borrowed and
- * must outlive the server; what names it in log lines.  *out:
- * vb_rep_close. */
-int vb_rep_open(const char *url, size_t workers, size_t recv_max, vb_rep_fn fn,
-    void *arg, vb_log *log, const char *what, vb_rep **out);
+/* Listen on url (with tls for tls+tcp://; may be NULL) and start workers
+ * threads calling fn(arg, ...).  Requests over recv_max bytes are dropped
+ * by nng.  arg, tls and log are borrowed; arg and log must outlive the
+ * server; what names it in log lines.  *out: vb_rep_close. */
+int vb_rep_open(const char *url, const vb_tls_opts *tls, size_t workers,
+    size_t recv_max, vb_rep_fn fn, void *arg, vb_log *log, const char *what,
+    vb_rep **out);
 
 /* Stop taking connections, let requests in progress be answered (at most
  * drain_ms), then close and join the workers.  Accepts NULL and a server

@@ -36,7 +36,8 @@ usage(FILE *out)
 	    "  --set NAME=VALUE      set any config option\n"
 	    "  --help, --version\n"
 	    "\n"
-	    "Addresses may be tcp://, ipc:// or tls+tcp://.  SIGTERM or SIGINT: drain and exit 0.\n");
+	    "Addresses may be tcp://, ipc:// or tls+tcp:// (with tls_cert and tls_key set).\n"
+	    "SIGTERM or SIGINT: drain and exit 0.\n");
 }
 
 typedef struct broker {
@@ -64,7 +65,8 @@ broker_start(broker *b)
 			    b->cfg.data, vb_strerror(rv));
 		return rv;
 	}
-	if ((rv = vb_fanout_open(b->cfg.pub, (int)b->cfg.pub_queue, &b->log, &b->fanout)) != 0 ||
+	vb_tls_opts tls = { b->cfg.tls_cert, b->cfg.tls_key, b->cfg.tls_key_password, NULL };
+	if ((rv = vb_fanout_open(b->cfg.pub, &tls, (int)b->cfg.pub_queue, &b->log, &b->fanout)) != 0 ||
 	    (rv = vb_writer_start(b->store, b->fanout, (size_t)b->cfg.commit_max_events,
 	        (int)b->cfg.clock_tick_ms, &b->log, &b->writer)) != 0 ||
 	    (rv = vb_query_open(&b->cfg, b->store, b->writer, &b->log, &b->query)) != 0 ||

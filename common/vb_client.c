@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vb_error.h"
+#include "vb_net.h"
 
 typedef struct endpoint {
 	char *url;
@@ -17,6 +18,8 @@ typedef struct endpoint {
 struct vb_client {
 	endpoint ingest, query;
 	_Atomic int aborted;
+	char *tls_ca;
+	char err[256];
 	int timeout_ms;
 	vb_buf buf;
 };
@@ -42,9 +45,10 @@ ep_ready(vb_client *c, endpoint *ep)
 	nng_socket_set_ms(ep->sock, NNG_OPT_REQ_RESENDTIME, 10000);
 	nng_socket_set_ms(ep->sock, NNG_OPT_RECONNMINT, 50);
 	nng_socket_set_ms(ep->sock, NNG_OPT_RECONNMAXT, 1000);
-	if ((rv = nng_dial(ep->sock, ep->url, NULL, 0)) != 0) {
+	vb_tls_opts tls = { .ca = c->tls_ca };
+	if ((rv = vb_net_dial(ep->sock, ep->url, &tls, c->err, sizeof(c->err))) != 0) {
 		nng_close(ep->sock);
-		return vb_err_from_nng(rv);
+		return rv;
 	}
 	ep->open = 1;
 	return VB_OK;
@@ -59,6 +63,13 @@ vb_client_open(const vb_client_opts *opts, vb_client **out)
 	c->ingest.url = strdup(opts->ingest ? opts->ingest : VB_DEFAULT_INGEST);
 	c->query.url = strdup(opts->query ? opts->query : VB_DEFAULT_QUERY);
 	c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
+	if (opts->tls_ca || getenv("VOICEBUS_TLS_CA")) {
+		c->tls_ca = strdup(opts->tls_ca ? opts->tls_ca : getenv("VOICEBUS_TLS_CA"));
+		if (c->tls_ca == NULL) {
+			vb_client_close(c);
+			return VB_ENOMEM;
+		}
+	}
 	if (c->ingest.url == NULL || c->query.url == NULL) {
 		vb_client_close(c);
 		return VB_ENOMEM;
@@ -82,6 +93,7 @@ vb_client_close(vb_client *c)
 		nng_aio_free(c->query.aio);
 	free(c->ingest.url);
 	free(c->query.url);
+	free(c->tls_ca);
 	vb_buf_free(&c->buf);
 	free(c);
 }
@@ -166,6 +178,12 @@ vb_client_abort(vb_client *c)
 		nng_close(c->ingest.sock);
 	if (c->query.open)
 		nng_close(c->query.sock);
+}
+
+const char *
+vb_client_last_error(const vb_client *c)
+{
+	return c->err;
 }
 
 const char *vb_client_ingest_url(const vb_client *c) { return c->ingest.url; }

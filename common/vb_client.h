@@ -21,6 +21,8 @@ typedef struct vb_client_opts {
 	const char *ingest;  /* NULL: the default address */
 	const char *query;
 	int timeout_ms;      /* per request; 0: 30 s */
+	const char *tls_ca;  /* CA file for tls+tcp:// addresses; NULL: the
+	                      * VOICEBUS_TLS_CA environment variable */
 } vb_client_opts;
 
 /* Nothing is dialled yet.  URLs are copied.  *out: vb_client_close. */
@@ -46,6 +48,10 @@ int vb_client_query(vb_client *c, const vb_query_req *q, vb_query_reply *out);
  * Safe from another thread (a signal-waiting thread, say); c must still be
  * released with vb_client_close by its owner. */
 void vb_client_abort(vb_client *c);
+
+/* What the last failure to reach the broker was, in words ("" if none or
+ * no more than its code says).  Owned by c. */
+const char *vb_client_last_error(const vb_client *c);
 
 /* The address a call failed to reach, for error messages. */
 const char *vb_client_ingest_url(const vb_client *c);

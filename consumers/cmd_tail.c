@@ -11,10 +11,12 @@
 #include <nng/protocol/pubsub0/sub.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vb_cli.h"
 #include "vb_error.h"
+#include "vb_net.h"
 
 #define IDLE_MS 1000
 
@@ -171,13 +173,17 @@ vb_cmd_tail(int argc, char **argv)
 	nng_socket_set_size(sub, NNG_OPT_RECVMAXSZ, 1u << 20);
 	nng_socket_set_ms(sub, NNG_OPT_RECONNMINT, 50);
 	nng_socket_set_ms(sub, NNG_OPT_RECONNMAXT, 1000);
-	if ((rv = nng_dial(sub, conn.pub, NULL, 0)) != 0) {
-		vb_cli_transport_error(conn.pub, vb_err_from_nng(rv));
-		rv = VB_EXIT_FAIL;
-		goto out;
+	{
+		vb_tls_opts tls = { .ca = conn.tls_ca ? conn.tls_ca : getenv("VOICEBUS_TLS_CA") };
+		char why[256];
+		if (vb_net_dial(sub, conn.pub, &tls, why, sizeof(why)) != 0) {
+			vb_cli_err("cannot reach the broker at %s: %s", conn.pub, why);
+			rv = VB_EXIT_FAIL;
+			goto out;
+		}
 	}
 	if ((rv = last_seq(&t, &last)) != 0) {
-		vb_cli_transport_error(conn.query, rv);
+		vb_cli_transport_error(t.client, conn.query, rv);
 		rv = VB_EXIT_FAIL;
 		goto out;
 	}

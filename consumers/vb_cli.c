@@ -35,6 +35,7 @@ conn_opt(vb_cli_conn *c, int opt, const char *arg)
 	case VB_OPT_INGEST: c->ingest = arg; return 1;
 	case VB_OPT_PUB: c->pub = arg; return 1;
 	case VB_OPT_QUERY: c->query = arg; return 1;
+	case VB_OPT_TLS_CA: c->tls_ca = arg; return 1;
 	case VB_OPT_TIMEOUT:
 		if (vb_cli_u64(arg, &v) != 0 || v == 0 || v > 86400) {
 			vb_cli_err("--timeout %s: expected seconds between 1 and 86400", arg);
@@ -67,7 +68,7 @@ vb_cli_query(vb_client *client, const char *url, const vb_query_req *q,
 {
 	int rv = vb_client_query(client, q, out);
 	if (rv != 0) {
-		vb_cli_transport_error(url, rv);
+		vb_cli_transport_error(client, url, rv);
 		return VB_EXIT_FAIL;
 	}
 	if (out->code != 0 || out->kind != want) {
@@ -83,7 +84,7 @@ vb_cli_query(vb_client *client, const char *url, const vb_query_req *q,
 int
 vb_cli_client(const vb_cli_conn *c, vb_client **out)
 {
-	vb_client_opts o = { c->ingest, c->query, c->timeout_ms };
+	vb_client_opts o = { c->ingest, c->query, c->timeout_ms, c->tls_ca };
 	int rv = vb_client_open(&o, out);
 	if (rv != 0) {
 		vb_cli_err("%s", vb_strerror(rv));
@@ -93,8 +94,12 @@ vb_cli_client(const vb_cli_conn *c, vb_client **out)
 }
 
 void
-vb_cli_transport_error(const char *url, int rv)
+vb_cli_transport_error(const vb_client *c, const char *url, int rv)
 {
+	if (c != NULL && vb_client_last_error(c)[0] && rv != VB_ETIMEDOUT) {
+		vb_cli_err("cannot reach the broker at %s: %s", url, vb_client_last_error(c));
+		return;
+	}
 	if (rv == VB_ECONNREFUSED || rv == VB_ETIMEDOUT || rv == VB_EADDR)
 		vb_cli_err("cannot reach the broker at %s: %s (is voicebusd running?)",
 		    url, vb_strerror(rv));
@@ -159,7 +164,7 @@ vb_cli_replay(vb_client *c, const char *url, const vb_replay_req *base,
 		q.replay.from_seq = next;
 		q.replay.to_seq = to;
 		if ((rv = vb_client_query(c, &q, &r)) != 0) {
-			vb_cli_transport_error(url, rv);
+			vb_cli_transport_error(c, url, rv);
 			return rv;
 		}
 		if (r.code != 0 || r.kind != VB_QUERY_REPLAY) {

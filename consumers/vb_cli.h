@@ -19,6 +19,7 @@
 typedef struct vb_cli_conn {
 	const char *ingest, *pub, *query;
 	int timeout_ms;
+	const char *tls_ca;   /* NULL: VOICEBUS_TLS_CA */
 } vb_cli_conn;
 
 /* getopt_long values of the shared options, above any short option. */
@@ -28,6 +29,7 @@ enum {
 	VB_OPT_QUERY,
 	VB_OPT_TIMEOUT,
 	VB_OPT_HELP,
+	VB_OPT_TLS_CA,
 	VB_OPT_FIRST_OWN = 1100, /* subcommands number their own from here */
 };
 
@@ -36,13 +38,15 @@ enum {
 	{ "pub", required_argument, NULL, VB_OPT_PUB }, \
 	{ "query", required_argument, NULL, VB_OPT_QUERY }, \
 	{ "timeout", required_argument, NULL, VB_OPT_TIMEOUT }, \
+	{ "tls-ca", required_argument, NULL, VB_OPT_TLS_CA }, \
 	{ "help", no_argument, NULL, VB_OPT_HELP }
 
 #define VB_CLI_CONN_HELP \
 	"  --ingest URL     ingest address (default " VB_DEFAULT_INGEST ")\n" \
 	"  --pub URL        publish address (default " VB_DEFAULT_PUB ")\n" \
 	"  --query URL      query address (default " VB_DEFAULT_QUERY ")\n" \
-	"  --timeout SEC    per request (default 30)\n"
+	"  --timeout SEC    per request (default 30)\n" \
+	"  --tls-ca FILE    CA of the broker's certificate, for tls+tcp:// (or VOICEBUS_TLS_CA)\n"
 
 void vb_cli_conn_init(vb_cli_conn *c);
 
@@ -63,8 +67,9 @@ int vb_cli_query(vb_client *client, const char *url, const vb_query_req *q,
 /* Open a client for c.  Reports failure; returns VB_EXIT_* on failure. */
 int vb_cli_client(const vb_cli_conn *c, vb_client **out);
 
-/* "voicebus: cannot reach the broker at URL: reason" on stderr. */
-void vb_cli_transport_error(const char *url, int rv);
+/* "voicebus: cannot reach the broker at URL: reason" on stderr; c (may be
+ * NULL) tells the reason in more words when it can. */
+void vb_cli_transport_error(const vb_client *c, const char *url, int rv);
 
 /* Print "voicebus: <fmt>" on stderr. */
 void vb_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

@@ -16,6 +16,7 @@ packages=(
 	liblmdb-dev lmdb-utils             # LMDB; mdb_stat, mdb_copy for backups
 	check libsubunit-dev               # unit tests
 	libjansson-dev libinih-dev libcsv-dev  # JSON, config files, CSV
+	openssl                            # test CA and certificates for TLS
 )
 
 say() { printf 'deps: %s\n' "$*" >&2; }

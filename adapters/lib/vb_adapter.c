@@ -557,7 +557,7 @@ vb_adapter_main(const vb_ad_silo *silo, int argc, char **argv)
 		c.custmap_path = o.customer_map;
 	}
 	if (!o.dry_run) {
-		vb_client_opts co = { o.ingest, o.query, o.timeout_ms };
+		vb_client_opts co = { o.ingest, o.query, o.timeout_ms, NULL };
 		if (vb_client_open(&co, &client) != 0) {
 			vb_report_msg(&report, "out of memory");
 			rv = EXIT_FAIL;
