@@ -60,6 +60,19 @@ vb_net_listen(nng_socket s, const char *url, const vb_tls_opts *tls,
 	vb_buf cert = { 0 }, key = { 0 };
 	int rv;
 
+	if (strncmp(url, "ipc://", 6) == 0) {
+		/* Owner and group only: whoever can reach the socket can
+		 * publish and query. */
+		if ((rv = nng_listener_create(&l, s, url)) != 0 ||
+		    (rv = nng_listener_set_int(l, NNG_OPT_IPC_PERMISSIONS, 0660)) != 0 ||
+		    (rv = nng_listener_start(l, 0)) != 0) {
+			snprintf(err, errlen, "cannot listen on %s: %s", url, nng_strerror(rv));
+			return vb_err_from_nng(rv);
+		}
+		if (out)
+			*out = l;
+		return VB_OK;
+	}
 	if (!vb_net_is_tls(url)) {
 		if ((rv = nng_listen(s, url, out, 0)) != 0) {
 			snprintf(err, errlen, "cannot listen on %s: %s", url, nng_strerror(rv));

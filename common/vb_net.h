@@ -18,8 +18,9 @@ typedef struct vb_tls_opts {
 /* Whether url is a TLS address. */
 int vb_net_is_tls(const char *url);
 
-/* Listen on url (tls may be NULL for non-TLS addresses).  *out may be
- * NULL.  On failure returns a VB_E code with the reason in err. */
+/* Listen on url (tls may be NULL for non-TLS addresses); an ipc:// socket
+ * is created with mode 0660.  *out may be NULL.  On failure returns a VB_E
+ * code with the reason in err. */
 int vb_net_listen(nng_socket s, const char *url, const vb_tls_opts *tls,
     nng_listener *out, char *err, size_t errlen);
 

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -297,8 +298,15 @@ END_TEST
 START_TEST(sigterm_drains_and_exits_0)
 {
 	vb_h_broker b;
+	struct stat sb;
 	vb_h_init(&b);
 	vb_h_start(&b, NULL);
+	/* ipc:// sockets: owner and group only. */
+	const char *socks[] = { b.ingest, b.pub, b.query };
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(stat(socks[i] + strlen("ipc://"), &sb), 0);
+		ck_assert_uint_eq(sb.st_mode & 0777, 0660);
+	}
 	ck_assert_int_eq(vb_h_stop(&b), 0);
 	char *log = vb_h_slurp(b.log, NULL);
 	ck_assert_ptr_nonnull(strstr(log, "draining"));
