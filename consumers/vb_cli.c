@@ -3,12 +3,14 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "vb_error.h"
 
 void
 vb_cli_conn_init(vb_cli_conn *c)
 {
+	memset(c, 0, sizeof(*c));
 	c->ingest = VB_DEFAULT_INGEST;
 	c->pub = VB_DEFAULT_PUB;
 	c->query = VB_DEFAULT_QUERY;
