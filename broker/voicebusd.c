@@ -69,8 +69,10 @@ broker_start(broker *b)
 	if ((rv = vb_fanout_open(b->cfg.pub, &tls, (int)b->cfg.pub_queue, &b->log, &b->fanout)) != 0 ||
 	    (rv = vb_writer_start(b->store, b->fanout, (size_t)b->cfg.commit_max_events,
 	        (int)b->cfg.clock_tick_ms, &b->log, &b->writer)) != 0 ||
-	    (rv = vb_query_open(&b->cfg, b->store, b->writer, &b->log, &b->query)) != 0 ||
-	    (rv = vb_ingest_open(&b->cfg, b->writer, &b->log, &b->ingest)) != 0)
+	    (rv = vb_ingest_open(&b->cfg, b->writer, &b->log, &b->ingest)) != 0 ||
+	    /* The query socket last: once it answers, everything is up, which
+	     * is what scripts and tests wait for. */
+	    (rv = vb_query_open(&b->cfg, b->store, b->writer, &b->log, &b->query)) != 0)
 		return rv;
 	vb_log_info(&b->log, "D004", "serving %s: last seq %llu; ingest %s, pub %s, query %s",
 	    b->cfg.data, (unsigned long long)vb_store_last_seq(b->store), b->cfg.ingest,
