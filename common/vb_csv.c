@@ -46,6 +46,12 @@ struct vb_csv {
 	const char **fptr;
 	size_t capptr;
 	int cb_error;            /* a callback ran out of memory */
+
+	/* A malformed record found while earlier records of the same line
+	 * were still queued: reported after them, in line order. */
+	int pend;
+	unsigned long pend_line;
+	char pend_err[256];
 };
 
 static int
@@ -280,6 +286,21 @@ resync(vb_csv *r, vb_csv_rec *rec, char *err, size_t errlen,
 	return VB_EINVAL;
 }
 
+/* A malformed record: resynchronise, and report it -- after the records
+ * the same parse completed before it, which come first in the file. */
+static int
+fail_record(vb_csv *r, vb_csv_rec *rec, char *err, size_t errlen,
+    const char *why)
+{
+	int rv = resync(r, rec, err, errlen, why);
+	if (rv != VB_EINVAL || r->qhead >= r->nq)
+		return rv;
+	r->pend = 1;
+	r->pend_line = rec->line;
+	snprintf(r->pend_err, sizeof(r->pend_err), "%s", err);
+	return hand_out(r, rec);
+}
+
 static int
 is_blank(const char *s, size_t len)
 {
@@ -298,6 +319,13 @@ vb_csv_next(vb_csv *r, vb_csv_rec *rec, char *err, size_t errlen)
 
 	if (r->qhead < r->nq)
 		return hand_out(r, rec);
+	if (r->pend) {
+		r->pend = 0;
+		snprintf(err, errlen, "%s", r->pend_err);
+		rec->line = r->pend_line;
+		rec->n = 0;
+		return VB_EINVAL;
+	}
 	compact(r);
 	for (;;) {
 		if (r->eof)
@@ -311,7 +339,7 @@ vb_csv_next(vb_csv *r, vb_csv_rec *rec, char *err, size_t errlen)
 			if (r->between)
 				return 0;
 			if (csv_fini(&r->p, on_field, on_record, r) != 0)
-				return resync(r, rec, err, errlen,
+				return fail_record(r, rec, err, errlen,
 				    "a quoted field is never closed (missing \")");
 			if (r->cb_error)
 				return VB_ENOMEM;
@@ -341,12 +369,12 @@ vb_csv_next(vb_csv *r, vb_csv_rec *rec, char *err, size_t errlen)
 			snprintf(why, sizeof(why),
 			    "record longer than %zu bytes (a quote that is never closed?)",
 			    r->max_record);
-			return resync(r, rec, err, errlen, why);
+			return fail_record(r, rec, err, errlen, why);
 		}
 		if (csv_parse(&r->p, s, len, on_field, on_record, r) != len) {
 			if (csv_error(&r->p) == CSV_ENOMEM)
 				return VB_ENOMEM;
-			return resync(r, rec, err, errlen,
+			return fail_record(r, rec, err, errlen,
 			    "malformed quoting (a \" inside an unquoted field, or text after a closing \")");
 		}
 		if (r->cb_error)

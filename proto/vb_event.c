@@ -433,6 +433,10 @@ vb_event_from_pb(const uint8_t *p, size_t len, vb_event **out)
 	vb_event *ev;
 	if (pb == NULL)
 		return VB_EPROTO;
+	if (vb_pb_has_field_zero(&pb->base)) {
+		voicebus__v1__event__free_unpacked(pb, NULL);
+		return VB_EPROTO;
+	}
 	if ((ev = event_wrap(pb)) == NULL) {
 		voicebus__v1__event__free_unpacked(pb, NULL);
 		return VB_ENOMEM;
@@ -804,6 +808,94 @@ vb_event_each_string(const vb_event *ev,
 			return rv;
 	}
 	return 0;
+}
+
+/* Whether m, or a message inside it, holds a field numbered 0: invalid in
+ * protobuf, kept by protobuf-c's reader as an unknown field, packed again,
+ * and then refused by that same reader. */
+int
+vb_pb_has_field_zero(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	for (unsigned i = 0; i < m->n_unknown_fields; i++)
+		if (m->unknown_fields[i].tag == 0)
+			return 1;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *slot = (const char *)m + f->offset;
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+			ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)slot;
+			for (size_t k = 0; k < n; k++)
+				if (arr[k] && vb_pb_has_field_zero(arr[k]))
+					return 1;
+			continue;
+		}
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id)
+			continue;
+		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)slot;
+		if (sub && vb_pb_has_field_zero(sub))
+			return 1;
+	}
+	return 0;
+}
+
+/* The number of a field of m, or of a message inside it, that the schema
+ * does not know (0: none).  protobuf-c keeps such fields and packs them
+ * again, and field number 0, which it then refuses to read. */
+static int
+unknown_field(const ProtobufCMessage *m)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	if (m->n_unknown_fields > 0)
+		return (int)m->unknown_fields[0].tag ? (int)m->unknown_fields[0].tag : -1;
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const char *slot = (const char *)m + f->offset;
+		int u;
+		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
+			ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)slot;
+			for (size_t k = 0; k < n; k++)
+				if (arr[k] && (u = unknown_field(arr[k])) != 0)
+					return u;
+			continue;
+		}
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id)
+			continue;
+		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)slot;
+		if (sub && (u = unknown_field(sub)) != 0)
+			return u;
+	}
+	return 0;
+}
+
+int
+vb_event_check_form(const vb_event *ev, char *err, size_t errlen)
+{
+	const Voicebus__V1__Event *pb = ev->pb;
+	int u = unknown_field(&pb->base);
+	if (u != 0) {
+		char num[16];
+		snprintf(num, sizeof(num), "%d", u < 0 ? 0 : u);
+		set_err(err, errlen, "event: field %s is not in voicebus.v1 (a newer schema, or not an Event)",
+		    num, NULL);
+		return VB_EINVAL;
+	}
+	/* A map given the same key twice: its JSON form would be refused. */
+	for (size_t i = 0; i < pb->n_attributes; i++)
+		for (size_t k = 0; k < i; k++)
+			if (strcmp(pb->attributes[i]->key, pb->attributes[k]->key) == 0) {
+				set_err(err, errlen, "attributes.%.64s: given twice", pb->attributes[i]->key, NULL);
+				return VB_EINVAL;
+			}
+	return VB_OK;
 }
 
 void

@@ -67,6 +67,11 @@ const char *vb_event_data_str(const vb_event *ev, const char *field);
 int vb_event_each_string(const vb_event *ev,
     int (*fn)(void *arg, const char *field, const char *value), void *arg);
 
+/* What protobuf allows but the broker must not store: fields the schema
+ * does not know (they would be stored and could not be read back the same)
+ * and an attribute key given twice.  0, or VB_EINVAL with the reason. */
+int vb_event_check_form(const vb_event *ev, char *err, size_t errlen);
+
 /* Set what the broker adds, on an event this caller owns (from_json or
  * from_pb; VB_EINVAL on one borrowed from a request).  recorded is copied. */
 void vb_event_set_seq(vb_event *ev, uint64_t seq);

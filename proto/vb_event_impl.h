@@ -10,4 +10,7 @@ struct vb_event {
 	int owned; /* 1: vb_event_free frees pb (and the wrapper) */
 };
 
+/* Whether m holds a field numbered 0 anywhere (not protobuf: refused). */
+int vb_pb_has_field_zero(const ProtobufCMessage *m);
+
 #endif

@@ -151,6 +151,8 @@ vb_event_validate(const vb_event *ev, int64_t *time_us, char *err,
 	 * send any bytes in a string. */
 	if (vb_event_each_string(ev, check_utf8, &cc) != 0)
 		return VB_EINVAL;
+	if (vb_event_check_form(ev, err, errlen) != 0)
+		return VB_EINVAL;
 	if ((n = strlen(id)) == 0)
 		FAIL("id: missing");
 	if (n > VB_ID_MAX)

@@ -56,8 +56,8 @@ vb_ingest_req_decode(const uint8_t *p, size_t len, vb_ingest_req **out)
 	if (req == NULL)
 		return VB_ENOMEM;
 	req->pb = voicebus__v1__ingest_request__unpack(NULL, len, p);
-	if (req->pb == NULL) {
-		free(req);
+	if (req->pb == NULL || vb_pb_has_field_zero(&req->pb->base)) {
+		vb_ingest_req_free(req);
 		return VB_EPROTO;
 	}
 	req->events = calloc(req->pb->n_events ? req->pb->n_events : 1,

@@ -416,10 +416,14 @@ import_csv(vb_ad_file *f, FILE *in)
 		if (rv == VB_EINVAL)
 			vb_reportf(c->report, f->name, rec.line,
 			    "header: %s", err);
+		else if (rv != VB_EIO)
+			goto out; /* out of memory: not the file's fault */
 		else
-			vb_reportf(c->report, f->name, 0, "%s",
-			    rv == VB_EIO ? strerror(errno) : vb_strerror(rv));
+			vb_reportf(c->report, f->name, 0, "%s", strerror(errno));
+		/* A header that cannot be read makes the file unusable: that
+		 * is said, and the import goes on to the next file. */
 		unreadable = 1;
+		rv = 0;
 		goto out;
 	}
 	if ((rv = vb_ad_bind_new(c->map, &rec, c->encoding, &f->bind, err,
