@@ -35,23 +35,6 @@ typedef struct filter {
 	vb_buf line;
 } filter;
 
-/* Write s as one CSV field (RFC 4180). */
-static void
-csv_field(vb_buf *b, const char *s)
-{
-	if (strpbrk(s, ",\"\r\n") == NULL) {
-		vb_buf_append_str(b, s);
-		return;
-	}
-	vb_buf_append_byte(b, '"');
-	for (; *s; s++) {
-		if (*s == '"')
-			vb_buf_append_byte(b, '"');
-		vb_buf_append_byte(b, (uint8_t)*s);
-	}
-	vb_buf_append_byte(b, '"');
-}
-
 /* raw without its line end, and that line end (NULL when it had none). */
 static size_t
 strip_eol(const char *raw, size_t len, const char **eol)
@@ -110,7 +93,7 @@ flush(filter *f)
 		vb_buf_reset(&f->line);
 		vb_buf_append(&f->line, raw, body);
 		vb_buf_append_byte(&f->line, ',');
-		csv_field(&f->line, r.decisions[i].reasons);
+		vb_cli_csv_field(&f->line, r.decisions[i].reasons);
 		vb_buf_append_str(&f->line, eol);
 		fwrite(f->line.data, 1, f->line.len, f->blocked);
 		f->nblocked++;

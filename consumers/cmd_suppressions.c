@@ -9,23 +9,6 @@
 #include "vb_error.h"
 #include "vb_validate.h"
 
-/* Write s as one CSV field (RFC 4180: quoted when it must be). */
-static void
-csv_field(FILE *out, const char *s)
-{
-	if (strpbrk(s, ",\"\r\n") == NULL) {
-		fputs(s, out);
-		return;
-	}
-	fputc('"', out);
-	for (; *s; s++) {
-		if (*s == '"')
-			fputc('"', out);
-		fputc(*s, out);
-	}
-	fputc('"', out);
-}
-
 /* The rules of a reasons array joined by ';', and the time the block
  * ends: the latest "until" if every reason has one, else "" (it lasts
  * until something happens). */
@@ -140,10 +123,18 @@ vb_cmd_suppressions(int argc, char **argv)
 				vb_buf_append_str(&line, "}\n");
 				fwrite(line.data, 1, line.len, stdout);
 			} else {
-				csv_field(stdout, d->customer);
-				printf(",%s,%s,", d->purpose, d->channel);
-				csv_field(stdout, (const char *)rules.data);
-				printf(",%s\n", until);
+				vb_buf_reset(&line);
+				vb_cli_csv_field(&line, d->customer);
+				vb_buf_append_byte(&line, ',');
+				vb_buf_append_str(&line, d->purpose);
+				vb_buf_append_byte(&line, ',');
+				vb_buf_append_str(&line, d->channel);
+				vb_buf_append_byte(&line, ',');
+				vb_cli_csv_field(&line, (const char *)rules.data);
+				vb_buf_append_byte(&line, ',');
+				vb_buf_append_str(&line, until);
+				vb_buf_append_byte(&line, '\n');
+				fwrite(line.data, 1, line.len, stdout);
 			}
 			rows++;
 		}

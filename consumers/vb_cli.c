@@ -122,6 +122,22 @@ vb_cli_err(const char *fmt, ...)
 
 #include <string.h>
 
+void
+vb_cli_csv_field(vb_buf *b, const char *s)
+{
+	if (strpbrk(s, ",\"\r\n") == NULL) {
+		vb_buf_append_str(b, s);
+		return;
+	}
+	vb_buf_append_byte(b, '"');
+	for (; *s; s++) {
+		if (*s == '"')
+			vb_buf_append_byte(b, '"');
+		vb_buf_append_byte(b, (uint8_t)*s);
+	}
+	vb_buf_append_byte(b, '"');
+}
+
 int
 vb_cli_format_parse(const char *s, vb_cli_format *out)
 {

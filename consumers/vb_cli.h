@@ -74,6 +74,9 @@ void vb_cli_transport_error(const vb_client *c, const char *url, int rv);
 /* Print "voicebus: <fmt>" on stderr. */
 void vb_cli_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* Append s to b as one CSV field (RFC 4180: quoted when it must be). */
+void vb_cli_csv_field(vb_buf *b, const char *s);
+
 /* Parse an unsigned decimal into *out; 0 or -1. */
 int vb_cli_u64(const char *s, unsigned long long *out);
 

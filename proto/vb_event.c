@@ -810,59 +810,32 @@ vb_event_each_string(const vb_event *ev,
 	return 0;
 }
 
-/* Whether m, or a message inside it, holds a field numbered 0: invalid in
- * protobuf, kept by protobuf-c's reader as an unknown field, packed again,
- * and then refused by that same reader. */
-int
-vb_pb_has_field_zero(const ProtobufCMessage *m)
-{
-	const ProtobufCMessageDescriptor *d = m->descriptor;
-	for (unsigned i = 0; i < m->n_unknown_fields; i++)
-		if (m->unknown_fields[i].tag == 0)
-			return 1;
-	for (unsigned i = 0; i < d->n_fields; i++) {
-		const ProtobufCFieldDescriptor *f = &d->fields[i];
-		const char *slot = (const char *)m + f->offset;
-		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
-			continue;
-		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
-			size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
-			ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)slot;
-			for (size_t k = 0; k < n; k++)
-				if (arr[k] && vb_pb_has_field_zero(arr[k]))
-					return 1;
-			continue;
-		}
-		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
-		    *(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id)
-			continue;
-		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)slot;
-		if (sub && vb_pb_has_field_zero(sub))
-			return 1;
-	}
-	return 0;
-}
-
-/* The number of a field of m, or of a message inside it, that the schema
- * does not know (0: none).  protobuf-c keeps such fields and packs them
- * again, and field number 0, which it then refuses to read. */
+/* The first field of m, or of a message inside it, that the schema does not
+ * know: its number, -1 for field number 0, or 0 when there is none.  With
+ * only_zero, only field number 0 counts.  protobuf-c's reader keeps unknown
+ * fields and its writer packs them again -- field number 0 too, which the
+ * reader then refuses. */
 static int
-unknown_field(const ProtobufCMessage *m)
+find_unknown(const ProtobufCMessage *m, int only_zero)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;
-	if (m->n_unknown_fields > 0)
-		return (int)m->unknown_fields[0].tag ? (int)m->unknown_fields[0].tag : -1;
+	int u;
+	for (unsigned i = 0; i < m->n_unknown_fields; i++) {
+		if (m->unknown_fields[i].tag == 0)
+			return -1;
+		if (!only_zero)
+			return (int)m->unknown_fields[i].tag;
+	}
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
 		const char *slot = (const char *)m + f->offset;
-		int u;
 		if (f->type != PROTOBUF_C_TYPE_MESSAGE)
 			continue;
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
 			ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)slot;
 			for (size_t k = 0; k < n; k++)
-				if (arr[k] && (u = unknown_field(arr[k])) != 0)
+				if (arr[k] && (u = find_unknown(arr[k], only_zero)) != 0)
 					return u;
 			continue;
 		}
@@ -870,17 +843,23 @@ unknown_field(const ProtobufCMessage *m)
 		    *(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id)
 			continue;
 		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)slot;
-		if (sub && (u = unknown_field(sub)) != 0)
+		if (sub && (u = find_unknown(sub, only_zero)) != 0)
 			return u;
 	}
 	return 0;
 }
 
 int
+vb_pb_has_field_zero(const ProtobufCMessage *m)
+{
+	return find_unknown(m, 1) != 0;
+}
+
+int
 vb_event_check_form(const vb_event *ev, char *err, size_t errlen)
 {
 	const Voicebus__V1__Event *pb = ev->pb;
-	int u = unknown_field(&pb->base);
+	int u = find_unknown(&pb->base, 0);
 	if (u != 0) {
 		char num[16];
 		snprintf(num, sizeof(num), "%d", u < 0 ? 0 : u);
