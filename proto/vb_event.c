@@ -779,32 +779,30 @@ vb_event_data_str(const vb_event *ev, const char *field)
 
 int
 vb_event_each_string(const vb_event *ev,
-    int (*fn)(void *arg, const char *field, const char *value), void *arg)
+    int (*fn)(void *arg, const char *prefix, const char *field, const char *value),
+    void *arg)
 {
 	const Voicebus__V1__Event *pb = ev->pb;
 	const ProtobufCMessage *sub = payload_msg(pb, NULL);
-	char name[160];
 	int rv;
 
-	if ((rv = fn(arg, "id", pb->id)) || (rv = fn(arg, "source", pb->source)) ||
-	    (rv = fn(arg, "type", pb->type)) || (rv = fn(arg, "customer", pb->customer)) ||
-	    (rv = fn(arg, "time", pb->time)) || (rv = fn(arg, "recorded", pb->recorded)))
+	if ((rv = fn(arg, "", "id", pb->id)) || (rv = fn(arg, "", "source", pb->source)) ||
+	    (rv = fn(arg, "", "type", pb->type)) || (rv = fn(arg, "", "customer", pb->customer)) ||
+	    (rv = fn(arg, "", "time", pb->time)) || (rv = fn(arg, "", "recorded", pb->recorded)))
 		return rv;
 	if (sub != NULL) {
 		const ProtobufCMessageDescriptor *sd = sub->descriptor;
 		for (unsigned i = 0; i < sd->n_fields; i++) {
 			if (sd->fields[i].type != PROTOBUF_C_TYPE_STRING)
 				continue;
-			snprintf(name, sizeof(name), "data.%s", sd->fields[i].name);
-			if ((rv = fn(arg, name, *(char *const *)((const char *)sub +
+			if ((rv = fn(arg, "data.", sd->fields[i].name, *(char *const *)((const char *)sub +
 			    sd->fields[i].offset))))
 				return rv;
 		}
 	}
 	for (size_t i = 0; i < pb->n_attributes; i++) {
-		snprintf(name, sizeof(name), "attributes.%.100s", pb->attributes[i]->key);
-		if ((rv = fn(arg, "attributes (key)", pb->attributes[i]->key)) ||
-		    (rv = fn(arg, name, pb->attributes[i]->value)))
+		if ((rv = fn(arg, "", "attributes (key)", pb->attributes[i]->key)) ||
+		    (rv = fn(arg, "attributes.", pb->attributes[i]->key, pb->attributes[i]->value)))
 			return rv;
 	}
 	return 0;

@@ -61,11 +61,13 @@ const char *vb_event_payload_type(const vb_event *ev);
  * has no such field.  Owned by ev. */
 const char *vb_event_data_str(const vb_event *ev, const char *field);
 
-/* Call fn for every string of ev (top-level, payload, attributes) with a
- * dotted field name ("data.summary", "attributes.x"); stops at the first
- * non-zero return and returns it. */
+/* Call fn for every string of ev (top-level, payload, attributes); its name
+ * is prefix followed by field ("data." "summary", "attributes." key), kept
+ * apart so that a walk that only reads values formats nothing.  Stops at the
+ * first non-zero return and returns it. */
 int vb_event_each_string(const vb_event *ev,
-    int (*fn)(void *arg, const char *field, const char *value), void *arg);
+    int (*fn)(void *arg, const char *prefix, const char *field, const char *value),
+    void *arg);
 
 /* What protobuf allows but the broker must not store: fields the schema
  * does not know (they would be stored and could not be read back the same)

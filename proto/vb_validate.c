@@ -99,12 +99,12 @@ typedef struct {
 } check_ctx;
 
 static int
-check_utf8(void *arg, const char *field, const char *value)
+check_utf8(void *arg, const char *prefix, const char *field, const char *value)
 {
 	check_ctx *c = arg;
 	if (vb_utf8_valid(value, strlen(value)))
 		return 0;
-	snprintf(c->err, c->errlen, "%s: not valid UTF-8", field);
+	snprintf(c->err, c->errlen, "%s%.100s: not valid UTF-8", prefix, field);
 	return VB_EINVAL;
 }
 

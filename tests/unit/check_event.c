@@ -656,11 +656,11 @@ typedef struct {
 } collect;
 
 static int
-collect_cb(void *arg, const char *field, const char *value)
+collect_cb(void *arg, const char *prefix, const char *field, const char *value)
 {
 	collect *c = arg;
 	ck_assert_ptr_nonnull(value);
-	snprintf(c->names[c->n], sizeof(c->names[0]), "%s", field);
+	snprintf(c->names[c->n], sizeof(c->names[0]), "%s%s", prefix, field);
 	c->n++;
 	return c->n == c->stop_at ? 7 : 0;
 }
