@@ -108,7 +108,7 @@ vb_bench_broker_start(vb_bench_broker *b, const char *base,
 		execv(argv[0], (char *const *)argv);
 		_exit(127);
 	}
-	vb_client_opts o = { b->ingest, b->query, 500, NULL };
+	vb_client_opts o = { b->ingest, b->query, 500, NULL, NULL };
 	for (int i = 0;; i++) {
 		vb_client *cl;
 		vb_query_req q = { .kind = VB_QUERY_STATS };

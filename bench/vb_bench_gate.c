@@ -27,7 +27,7 @@ static const char *const channels[] = { "email", "sms", "phone", "post", "push" 
 static int
 load_history(const char *ingest, size_t customers)
 {
-	vb_client_opts o = { ingest, NULL, 120000, NULL };
+	vb_client_opts o = { ingest, NULL, 120000, NULL, NULL };
 	vb_client *c;
 	vb_event *evs[1000];
 	size_t n = 0;
@@ -100,7 +100,7 @@ static void *
 ask(void *arg)
 {
 	asker *a = arg;
-	vb_client_opts o = { NULL, a->query, 30000, NULL };
+	vb_client_opts o = { NULL, a->query, 30000, NULL, NULL };
 	vb_client *c;
 	char (*names)[16] = malloc(a->batch * sizeof(*names));
 	const char **ptrs = malloc(a->batch * sizeof(*ptrs));

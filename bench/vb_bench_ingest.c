@@ -33,7 +33,7 @@ static void *
 publisher(void *arg)
 {
 	pub_arg *a = arg;
-	vb_client_opts o = { a->ingest, NULL, 60000, NULL };
+	vb_client_opts o = { a->ingest, NULL, 60000, NULL, NULL };
 	vb_client *c;
 	vb_event **evs = calloc(a->batch, sizeof(*evs));
 	char json[512], err[256];

@@ -9,7 +9,7 @@
 
 #include "vb_error.h"
 
-typedef enum { OPT_STR, OPT_INT, OPT_SIZE, OPT_LEVEL } opt_type;
+typedef enum { OPT_STR, OPT_INT, OPT_SIZE, OPT_LEVEL, OPT_BOOL } opt_type;
 
 typedef struct {
 	const char *name;
@@ -48,6 +48,7 @@ static const opt opts[] = {
 	{ "tls_cert", OPT_STR, OFF(tls_cert), sizeof(((vb_config *)0)->tls_cert), "", 0, 0, "PEM certificate for tls+tcp:// listeners" },
 	{ "tls_key", OPT_STR, OFF(tls_key), sizeof(((vb_config *)0)->tls_key), "", 0, 0, "PEM private key of tls_cert" },
 	{ "tls_key_password", OPT_STR, OFF(tls_key_password), sizeof(((vb_config *)0)->tls_key_password), "", 0, 0, "password of tls_key, if any" },
+	{ "pub_full", OPT_BOOL, OFF(pub_full), 0, "false", 0, 1, "with clients: PUB carries whole events, not the redacted form" },
 };
 
 #define NOPTS (sizeof(opts) / sizeof(opts[0]))
@@ -111,6 +112,16 @@ vb_config_set(vb_config *c, const char *name, const char *value, char *err,
 			return VB_EINVAL;
 		}
 		return VB_OK;
+	case OPT_BOOL:
+		if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 || strcmp(value, "1") == 0)
+			v = 1;
+		else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 || strcmp(value, "0") == 0)
+			v = 0;
+		else {
+			snprintf(err, errlen, "%s: \"%s\" is not true or false", name, value);
+			return VB_EINVAL;
+		}
+		break;
 	case OPT_INT:
 		errno = 0;
 		v = strtoll(value, &end, 10);
@@ -198,9 +209,17 @@ on_ini(void *user, const char *section, const char *name, const char *value)
 		}
 		return 1;
 	}
+	if (strncmp(section, "client.", 7) == 0) {
+		if (vb_auth_set(&lc->c->auth, section + 7, name, value, lc->line, why,
+		    sizeof(why)) != 0) {
+			load_fail(lc, why);
+			return 0;
+		}
+		return 1;
+	}
 	if (strcmp(section, "broker") != 0) {
 		snprintf(why, sizeof(why), "[%s]: unknown section (options go under [broker], "
-		    "rules under [rule.NAME])", section);
+		    "rules under [rule.NAME], clients under [client.NAME])", section);
 		load_fail(lc, why);
 		return 0;
 	}
@@ -215,7 +234,8 @@ int
 vb_config_load(vb_config *c, const char *path, char *err, size_t errlen)
 {
 	load_ctx lc = { .c = c };
-	int rv;
+	char why[256];
+	int rv, line;
 
 	err[0] = '\0';
 	if ((lc.f = fopen(path, "r")) == NULL) {
@@ -246,6 +266,52 @@ vb_config_load(vb_config *c, const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: replay_page: larger than replay_page_max", path);
 		return VB_EINVAL;
 	}
+	if (vb_auth_check(&c->auth, &line, why, sizeof(why)) != 0) {
+		snprintf(err, errlen, "%s:%d: %s", path, line, why);
+		return VB_EINVAL;
+	}
+	return VB_OK;
+}
+
+/* Whether url can only be reached from this machine. */
+static int
+url_local(const char *url)
+{
+	static const char *const local_schemes[] = { "ipc://", "inproc://",
+		"abstract://", NULL };
+	static const char *const tcp_schemes[] = { "tcp://", "tcp4://", "tcp6://",
+		"tls+tcp://", "tls+tcp4://", "tls+tcp6://", NULL };
+	const char *host = NULL;
+	for (const char *const *s = local_schemes; *s; s++)
+		if (strncmp(url, *s, strlen(*s)) == 0)
+			return 1;
+	for (const char *const *s = tcp_schemes; *s; s++)
+		if (strncmp(url, *s, strlen(*s)) == 0)
+			host = url + strlen(*s);
+	if (host == NULL)
+		return 0;
+	if (strncmp(host, "127.", 4) == 0 || strncmp(host, "[::1]:", 6) == 0)
+		return 1;
+	return strncmp(host, "localhost:", 10) == 0;
+}
+
+int
+vb_config_check(const vb_config *c, char *err, size_t errlen)
+{
+	const struct {
+		const char *name, *url;
+	} urls[] = { { "ingest", c->ingest }, { "pub", c->pub }, { "query", c->query } };
+
+	if (vb_auth_enabled(&c->auth))
+		return VB_OK;
+	for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++)
+		if (!url_local(urls[i].url)) {
+			snprintf(err, errlen, "%s = %s: with no [client.NAME] configured the "
+			    "broker serves only loopback (127.0.0.1, [::1], localhost) and "
+			    "ipc:// addresses; configure clients and their tokens to serve "
+			    "others (docs/security.md)", urls[i].name, urls[i].url);
+			return VB_EINVAL;
+		}
 	return VB_OK;
 }
 
@@ -264,6 +330,7 @@ vb_config_dump(const vb_config *c, FILE *out)
 			    ((const char *)p)[0] ? "(set)" : (const char *)p);
 			break;
 		case OPT_LEVEL: fprintf(out, "%s = %s\n", o->name, levels[*(const vb_log_level *)p]); break;
+		case OPT_BOOL: fprintf(out, "%s = %s\n", o->name, *(const int64_t *)p ? "true" : "false"); break;
 		default: fprintf(out, "%s = %lld\n", o->name, (long long)*(const int64_t *)p); break;
 		}
 	}
@@ -283,5 +350,22 @@ vb_config_dump(const vb_config *c, FILE *out)
 			fprintf(out, "max = %lld\nwindow = %llds\nper_channel_per_day = %lld\n",
 			    (long long)rl->cap_max, (long long)(rl->cap_window_us / 1000000),
 			    (long long)rl->cap_per_day);
+	}
+	for (size_t i = 0; i < c->auth.n; i++) {
+		const vb_auth_client *cl = &c->auth.client[i];
+		char hex[65];
+		for (int k = 0; k < 32; k++)
+			snprintf(hex + 2 * k, 3, "%02x", cl->hash[k]);
+		fprintf(out, "\n[client.%s]\nrole = %s\ntoken_sha256 = %s\n", cl->name,
+		    vb_role_names[cl->role], hex);
+		if (cl->role == VB_ROLE_PUBLISHER) {
+			fprintf(out, "sources =");
+			for (int k = 0, first = 1; vb_auth_sources[k]; k++)
+				if (cl->sources & (1u << k)) {
+					fprintf(out, "%s %s", first ? "" : ",", vb_auth_sources[k]);
+					first = 0;
+				}
+			fputc('\n', out);
+		}
 	}
 }

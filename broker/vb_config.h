@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vb_auth.h"
 #include "vb_gate.h"
 #include "vb_log.h"
 
@@ -31,14 +32,17 @@ typedef struct vb_config {
 	char tls_cert[4096];        /* PEM certificate for tls+tcp:// listeners */
 	char tls_key[4096];         /* its PEM private key */
 	char tls_key_password[256]; /* the key's password, if it has one */
+	int64_t pub_full;           /* with clients: whole events on PUB */
 	vb_rules rules;             /* [rule.NAME] sections */
+	vb_auth auth;               /* [client.NAME] sections */
 } vb_config;
 
 /* Fill c with the embedded defaults. */
 void vb_config_defaults(vb_config *c);
 
 /* Read path into c (over what c holds): a [broker] section of options
- * and a [rule.NAME] section per gate rule.  On error returns VB_EINVAL and
+ * a [rule.NAME] section per gate rule and a [client.NAME] section per
+ * client (vb_auth).  On error returns VB_EINVAL and
  * writes "path:line: option: what is wrong" into err. */
 int vb_config_load(vb_config *c, const char *path, char *err, size_t errlen);
 
@@ -46,6 +50,11 @@ int vb_config_load(vb_config *c, const char *path, char *err, size_t errlen);
  * and the command line do.  Returns 0 or VB_EINVAL with the reason in err. */
 int vb_config_set(vb_config *c, const char *name, const char *value, char *err,
     size_t errlen);
+
+/* What only the whole configuration can tell, once every option is set:
+ * without clients (no access control) every address must be loopback or
+ * ipc://.  0, or VB_EINVAL with the reason in err. */
+int vb_config_check(const vb_config *c, char *err, size_t errlen);
 
 /* Write every option and its value, one "name = value" line each. */
 void vb_config_dump(const vb_config *c, FILE *out);

@@ -16,10 +16,12 @@ struct vb_fanout {
 	nng_aio *aio;
 	vb_log *log;
 	uint64_t failed;
+	int redact;
+	vb_buf red;      /* the redacted copy of the event in hand */
 };
 
 int
-vb_fanout_open(const char *url, const vb_tls_opts *tls, int queue,
+vb_fanout_open(const char *url, const vb_tls_opts *tls, int queue, int redact,
     vb_log *log, vb_fanout **out)
 {
 	vb_fanout *fo = calloc(1, sizeof(*fo));
@@ -28,6 +30,7 @@ vb_fanout_open(const char *url, const vb_tls_opts *tls, int queue,
 	if (fo == NULL)
 		return VB_ENOMEM;
 	fo->log = log;
+	fo->redact = redact;
 	if ((rv = nng_aio_alloc(&fo->aio, NULL, NULL)) != 0 ||
 	    (rv = nng_pub0_open(&fo->sock)) != 0)
 		goto fail;
@@ -55,6 +58,13 @@ vb_fanout_publish(vb_fanout *fo, const uint8_t *p, size_t len)
 	nng_msg *msg;
 	int rv;
 
+	if (fo->redact) {
+		vb_buf_reset(&fo->red);
+		if ((rv = vb_event_pb_redact(p, len, &fo->red)) != 0)
+			return rv;
+		p = fo->red.data;
+		len = fo->red.len;
+	}
 	if (vb_event_peek_pb(p, len, &pk) != 0)
 		return VB_ECORRUPT;
 	if ((rv = nng_msg_alloc(&msg, pk.type_len + 1 + len)) != 0)
@@ -89,5 +99,6 @@ vb_fanout_close(vb_fanout *fo)
 		nng_close(fo->sock);
 	if (fo->aio)
 		nng_aio_free(fo->aio);
+	vb_buf_free(&fo->red);
 	free(fo);
 }

@@ -16,10 +16,12 @@
 typedef struct vb_fanout vb_fanout;
 
 /* Listen on url (tls for tls+tcp://, may be NULL), queueing up to queue
- * messages per subscriber before the oldest are dropped.  *out:
- * vb_fanout_close. */
+ * messages per subscriber before the oldest are dropped.  With redact,
+ * every event goes out in vb_event_redact's form: PUB cannot tell who
+ * subscribes, so with access control on it carries only what any client
+ * may read.  *out: vb_fanout_close. */
 int vb_fanout_open(const char *url, const vb_tls_opts *tls, int queue,
-    vb_log *log, vb_fanout **out);
+    int redact, vb_log *log, vb_fanout **out);
 
 /* Send one stored event (p is copied; its type is read from it).  Never
  * blocks on a subscriber.  Called by the one writer thread, which is what

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vb_auth.h"
 #include "vb_error.h"
 #include "vb_event.h"
 #include "vb_rep.h"
@@ -14,6 +15,7 @@
 /* One worker's buffers, reused from request to request. */
 typedef struct worker {
 	struct vb_ingest *in;
+	size_t index;
 	vb_buf pb;                /* canonical encodings of the valid events */
 	vb_buf *reply;            /* the request in hand's reply (vb_rep's) */
 	vb_store_item *items;
@@ -30,6 +32,7 @@ struct vb_ingest {
 	vb_log *log;
 	worker *workers;
 	size_t nworkers;
+	vb_auth_limit denials;
 };
 
 static int
@@ -67,6 +70,39 @@ reply_error(worker *wk, int code, const char *fmt, ...)
 	return vb_ingest_reply_encode(NULL, 0, code, msg, wk->reply);
 }
 
+static void
+log_denial(worker *wk, const vb_auth_client *cl, const char *why)
+{
+	char peer[128];
+	vb_rep_peer(wk->in->rep, wk->index, peer, sizeof(peer));
+	vb_auth_log_denial(&wk->in->denials, wk->in->log, cl, peer, "ingest", why);
+}
+
+/* With clients configured: the client the request's token names, if it may
+ * publish at all.  NULL with the reply made otherwise (*rv set). */
+static const vb_auth_client *
+authorize(worker *wk, const vb_ingest_req *req, int *rv)
+{
+	size_t len;
+	const char *token = vb_ingest_req_token(req, &len);
+	const vb_auth_client *cl = vb_auth_find(&wk->in->cfg->auth, token, len);
+
+	if (cl == NULL) {
+		log_denial(wk, NULL, len ? "unknown token" : "no token");
+		*rv = reply_error(wk, VB_EACCES, "access denied: %s (give the client's "
+		    "token with --token-file FILE or VOICEBUS_TOKEN)", len ? "unknown token" :
+		    "no token");
+		return NULL;
+	}
+	if (!vb_auth_allows(cl->role, VB_OP_INGEST)) {
+		log_denial(wk, cl, "its role may not publish");
+		*rv = reply_error(wk, VB_EACCES, "access denied: client %s has role %s, "
+		    "which may not publish", cl->name, vb_role_names[cl->role]);
+		return NULL;
+	}
+	return cl;
+}
+
 /* Turn one request into one reply in wk->reply. */
 static int
 handle(worker *wk, const uint8_t *p, size_t len)
@@ -74,6 +110,9 @@ handle(worker *wk, const uint8_t *p, size_t len)
 	vb_ingest *in = wk->in;
 	vb_ingest_req *req = NULL;
 	size_t n, nitems = 0;
+	const vb_auth_client *cl = NULL;
+	size_t denied = 0;
+	const char *denied_source = NULL;
 	vb_job job;
 	int rv;
 
@@ -83,6 +122,8 @@ handle(worker *wk, const uint8_t *p, size_t len)
 			    "request is not a voicebus.v1.IngestRequest");
 		return reply_error(wk, rv, "%s", vb_strerror(rv));
 	}
+	if (vb_auth_enabled(&in->cfg->auth) && (cl = authorize(wk, req, &rv)) == NULL)
+		goto done;
 	n = vb_ingest_req_count(req);
 	if (n == 0) {
 		rv = reply_error(wk, VB_EINVAL, "empty request: no events");
@@ -106,6 +147,15 @@ handle(worker *wk, const uint8_t *p, size_t len)
 		memset(r, 0, sizeof(*r));
 		if (vb_event_validate(ev, &time_us, wk->errs[i], VB_ERRMSG_MAX) != 0) {
 			r->error = wk->errs[i];
+			continue;
+		}
+		if (cl != NULL && !vb_auth_may_publish(cl, vb_event_source(ev))) {
+			snprintf(wk->errs[i], VB_ERRMSG_MAX, "source: access denied: client %s "
+			    "may not publish events of source \"%s\"", cl->name,
+			    vb_event_source(ev));
+			r->error = wk->errs[i];
+			denied_source = vb_event_source(ev);
+			denied++;
 			continue;
 		}
 		vb_store_item *it = &wk->items[nitems];
@@ -144,6 +194,12 @@ handle(worker *wk, const uint8_t *p, size_t len)
 			r->duplicate = wk->items[k].duplicate;
 		}
 	}
+	if (denied > 0) {
+		char why[160];
+		snprintf(why, sizeof(why), "%zu event(s) of a source not granted (\"%.32s\"%s)",
+		    denied, denied_source, denied > 1 ? ", ..." : "");
+		log_denial(wk, cl, why);
+	}
 	vb_buf_reset(wk->reply);
 	rv = vb_ingest_reply_encode(wk->results, n, 0, NULL, wk->reply);
 done:
@@ -179,8 +235,11 @@ vb_ingest_open(const vb_config *cfg, vb_writer *w, vb_log *log, vb_ingest **out)
 		free(in);
 		return VB_ENOMEM;
 	}
-	for (size_t i = 0; i < in->nworkers; i++)
+	for (size_t i = 0; i < in->nworkers; i++) {
 		in->workers[i].in = in;
+		in->workers[i].index = i;
+	}
+	vb_auth_limit_init(&in->denials);
 	vb_tls_opts tls = { cfg->tls_cert, cfg->tls_key, cfg->tls_key_password, NULL };
 	if ((rv = vb_rep_open(cfg->ingest, &tls, in->nworkers, (size_t)cfg->max_message,
 	    on_request, in, log, "ingest", &in->rep)) != 0) {
@@ -206,5 +265,6 @@ vb_ingest_close(vb_ingest *in, int drain_ms)
 		free(wk->errs);
 	}
 	free(in->workers);
+	vb_auth_limit_fini(&in->denials);
 	free(in);
 }

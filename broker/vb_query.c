@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vb_auth.h"
 #include "vb_error.h"
 #include "vb_gate.h"
 #include "vb_rep.h"
@@ -19,6 +20,9 @@
 /* One worker's buffers, reused from query to query. */
 typedef struct qworker {
 	struct vb_query *q;
+	size_t index;
+	const vb_auth_client *client; /* who asked (NULL without clients) */
+	int redact;      /* replay: hand out vb_event_redact's form */
 	vb_buf page;     /* events of the page, back to back */
 	vb_buf *reply;   /* the query in hand's reply (vb_rep's) */
 	vb_buf reasons;  /* gate: reasons JSON, NUL-separated */
@@ -38,6 +42,7 @@ struct vb_query {
 	vb_log *log;
 	qworker *workers;
 	size_t nworkers;
+	vb_auth_limit denials;
 };
 
 static int
@@ -53,6 +58,8 @@ page_add(void *arg, uint64_t seq, const uint8_t *p, size_t len)
 		wk->offs_cap = cap;
 	}
 	wk->offs[wk->noffs++] = wk->page.len;
+	if (wk->redact)
+		return vb_event_pb_redact(p, len, &wk->page);
 	return vb_buf_append(&wk->page, p, len);
 }
 
@@ -136,6 +143,10 @@ do_stats(qworker *wk)
 	}
 	r.stats.max_batch = (uint32_t)wk->q->cfg->max_batch;
 	r.stats.max_message = (uint64_t)wk->q->cfg->max_message;
+	r.stats.client = wk->client ? wk->client->name : "";
+	r.stats.role = wk->client ? vb_role_names[wk->client->role] : "";
+	r.stats.pub_redacted = vb_auth_enabled(&wk->q->cfg->auth) && !wk->q->cfg->pub_full;
+	r.stats.replay_redacted = wk->redact;
 	vb_buf_reset(wk->reply);
 	if (vb_query_reply_encode(&r, wk->reply) != 0)
 		reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
@@ -434,12 +445,65 @@ do_rebuild(qworker *wk)
 		reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
 }
 
+static vb_op
+query_op(const vb_query_req *rq)
+{
+	switch (rq->kind) {
+	case VB_QUERY_REPLAY: return VB_OP_REPLAY;
+	case VB_QUERY_GATE: return rq->gate.record[0] ? VB_OP_RECORD : VB_OP_GATE;
+	case VB_QUERY_CUSTOMER: return VB_OP_CUSTOMER;
+	case VB_QUERY_SUPPRESSIONS: return VB_OP_SUPPRESSIONS;
+	case VB_QUERY_REBUILD: return VB_OP_REBUILD;
+	default: return VB_OP_STATS;
+	}
+}
+
+/* With clients configured: set wk->client from the token and check its
+ * role allows the query.  0, or a refusal already in the reply. */
+static int
+authorize(qworker *wk, const vb_query_req *rq)
+{
+	const vb_auth *a = &wk->q->cfg->auth;
+	size_t len = strlen(rq->token);
+	vb_op op = query_op(rq);
+	char peer[128], msg[200];
+
+	wk->client = NULL;
+	wk->redact = 0;
+	if (!vb_auth_enabled(a))
+		return VB_OK;
+	wk->client = vb_auth_find(a, rq->token, len);
+	if (wk->client != NULL && vb_auth_allows(wk->client->role, op)) {
+		wk->redact = vb_auth_redacts(wk->client);
+		return VB_OK;
+	}
+	vb_rep_peer(wk->q->rep, wk->index, peer, sizeof(peer));
+	if (wk->client == NULL) {
+		vb_auth_log_denial(&wk->q->denials, wk->q->log, NULL, peer, vb_op_names[op],
+		    len ? "unknown token" : "no token");
+		snprintf(msg, sizeof(msg), "access denied: %s (give the client's token "
+		    "with --token-file FILE or VOICEBUS_TOKEN)", len ? "unknown token" : "no token");
+	} else {
+		vb_auth_log_denial(&wk->q->denials, wk->q->log, wk->client, peer,
+		    vb_op_names[op], "not allowed for its role");
+		snprintf(msg, sizeof(msg), "access denied: client %s has role %s, which "
+		    "may not %s", wk->client->name, vb_role_names[wk->client->role],
+		    vb_op_names[op]);
+	}
+	reply_fail(wk, VB_EACCES, msg);
+	return VB_EACCES;
+}
+
 static void
 handle(qworker *wk, const uint8_t *p, size_t len)
 {
 	vb_query_req rq;
 	if (vb_query_req_decode(p, len, &rq) != 0) {
 		reply_fail(wk, VB_EPROTO, "request is not a voicebus.v1.QueryRequest");
+		return;
+	}
+	if (authorize(wk, &rq) != 0) {
+		vb_query_req_free(&rq);
 		return;
 	}
 	switch (rq.kind) {
@@ -482,8 +546,11 @@ vb_query_open(const vb_config *cfg, vb_store *store, vb_writer *writer, vb_log *
 		free(q);
 		return VB_ENOMEM;
 	}
-	for (size_t i = 0; i < q->nworkers; i++)
+	for (size_t i = 0; i < q->nworkers; i++) {
 		q->workers[i].q = q;
+		q->workers[i].index = i;
+	}
+	vb_auth_limit_init(&q->denials);
 	/* Queries are small; a megabyte is generous. */
 	vb_tls_opts tls = { cfg->tls_cert, cfg->tls_key, cfg->tls_key_password, NULL };
 	if ((rv = vb_rep_open(cfg->query, &tls, q->nworkers, 1u << 20, on_request, q, log,
@@ -510,5 +577,6 @@ vb_query_close(vb_query *q)
 		free(wk->dec);
 	}
 	free(q->workers);
+	vb_auth_limit_fini(&q->denials);
 	free(q);
 }

@@ -2,7 +2,9 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/rep.h>
+#include <arpa/inet.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -15,6 +17,7 @@ typedef struct rep_worker {
 	int started;
 	nng_ctx ctx;
 	nng_aio *aio;
+	nng_pipe pipe;            /* the request in hand came through it */
 	vb_buf reply;
 } rep_worker;
 
@@ -61,6 +64,7 @@ worker_main(void *arg)
 		}
 		set_busy(r, 1);
 		msg = nng_aio_get_msg(wk->aio);
+		wk->pipe = nng_msg_get_pipe(msg);
 		vb_buf_reset(&wk->reply);
 		rv = r->fn(r->arg, wk->index, nng_msg_body(msg), nng_msg_len(msg), &wk->reply);
 		nng_msg_clear(msg);
@@ -79,6 +83,41 @@ worker_main(void *arg)
 		set_busy(r, -1);
 	}
 	return NULL;
+}
+
+void
+vb_rep_peer(const vb_rep *r, size_t worker, char *buf, size_t len)
+{
+	nng_sockaddr sa;
+	const uint8_t *a;
+
+	snprintf(buf, len, "unknown peer");
+	if (worker >= r->nworkers ||
+	    nng_pipe_get_addr(r->workers[worker].pipe, NNG_OPT_REMADDR, &sa) != 0)
+		return;
+	switch (sa.s_family) {
+	case NNG_AF_IPC: {
+		/* Every peer has the listener's path: the process says more. */
+		int pid = 0, uid = -1;
+		nng_pipe_get_int(r->workers[worker].pipe, NNG_OPT_IPC_PEER_PID, &pid);
+		nng_pipe_get_int(r->workers[worker].pipe, NNG_OPT_IPC_PEER_UID, &uid);
+		snprintf(buf, len, "%s (pid %d, uid %d)", sa.s_ipc.sa_path, pid, uid);
+		break;
+	}
+	case NNG_AF_INET:
+		a = (const uint8_t *)&sa.s_in.sa_addr;
+		snprintf(buf, len, "%u.%u.%u.%u:%u", a[0], a[1], a[2], a[3],
+		    (unsigned)ntohs(sa.s_in.sa_port));
+		break;
+	case NNG_AF_INET6: {
+		char ip[INET6_ADDRSTRLEN];
+		if (inet_ntop(AF_INET6, sa.s_in6.sa_addr, ip, sizeof(ip)) != NULL)
+			snprintf(buf, len, "[%s]:%u", ip, (unsigned)ntohs(sa.s_in6.sa_port));
+		break;
+	}
+	default:
+		break;
+	}
 }
 
 int

@@ -31,6 +31,10 @@ int vb_rep_open(const char *url, const vb_tls_opts *tls, size_t workers,
     size_t recv_max, vb_rep_fn fn, void *arg, vb_log *log, const char *what,
     vb_rep **out);
 
+/* Where the request worker is handling came from ("10.0.0.7:51234",
+ * "ipc:/path"), for log lines; only valid during that worker's fn call. */
+void vb_rep_peer(const vb_rep *r, size_t worker, char *buf, size_t len);
+
 /* Stop taking connections, let requests in progress be answered (at most
  * drain_ms), then close and join the workers.  Accepts NULL and a server
  * that failed half-way through vb_rep_open. */

@@ -66,7 +66,8 @@ broker_start(broker *b)
 		return rv;
 	}
 	vb_tls_opts tls = { b->cfg.tls_cert, b->cfg.tls_key, b->cfg.tls_key_password, NULL };
-	if ((rv = vb_fanout_open(b->cfg.pub, &tls, (int)b->cfg.pub_queue, &b->log, &b->fanout)) != 0 ||
+	if ((rv = vb_fanout_open(b->cfg.pub, &tls, (int)b->cfg.pub_queue,
+	    vb_auth_enabled(&b->cfg.auth) && !b->cfg.pub_full, &b->log, &b->fanout)) != 0 ||
 	    (rv = vb_writer_start(b->store, b->fanout, (size_t)b->cfg.commit_max_events,
 	        (int)b->cfg.clock_tick_ms, &b->log, &b->writer)) != 0 ||
 	    (rv = vb_ingest_open(&b->cfg, b->writer, &b->log, &b->ingest)) != 0 ||
@@ -77,6 +78,13 @@ broker_start(broker *b)
 	vb_log_info(&b->log, "D004", "serving %s: last seq %llu; ingest %s, pub %s, query %s",
 	    b->cfg.data, (unsigned long long)vb_store_last_seq(b->store), b->cfg.ingest,
 	    b->cfg.pub, b->cfg.query);
+	if (!vb_auth_enabled(&b->cfg.auth))
+		vb_log_warn(&b->log, "A003", "access control off: no [client.NAME] configured, "
+		    "so any local process may publish and read; serving loopback and ipc:// only");
+	else
+		vb_log_info(&b->log, "A004", "access control on: %zu client(s); PUB carries %s",
+		    b->cfg.auth.n, b->cfg.pub_full ? "whole events (pub_full)" :
+		    "redacted events (no complaint text, no amounts)");
 	return VB_OK;
 }
 
@@ -165,7 +173,8 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (check != NULL) {
-		if (vb_config_load(&b.cfg, check, err, sizeof(err)) != 0) {
+		if (vb_config_load(&b.cfg, check, err, sizeof(err)) != 0 ||
+		    vb_config_check(&b.cfg, err, sizeof(err)) != 0) {
 			fprintf(stderr, PROG ": %s\n", err);
 			return 2;
 		}
@@ -182,6 +191,10 @@ main(int argc, char **argv)
 			fprintf(stderr, PROG ": %s\n", err);
 			return 2;
 		}
+	}
+	if (vb_config_check(&b.cfg, err, sizeof(err)) != 0) {
+		fprintf(stderr, PROG ": %s%s%s\n", config ? config : "", config ? ": " : "", err);
+		return 2;
 	}
 	vb_log_init(&b.log, stderr, PROG, b.cfg.log_level);
 

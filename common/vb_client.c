@@ -7,6 +7,7 @@
 
 #include "vb_error.h"
 #include "vb_net.h"
+#include "vb_token.h"
 
 typedef struct endpoint {
 	char *url;
@@ -19,6 +20,8 @@ struct vb_client {
 	endpoint ingest, query;
 	_Atomic int aborted;
 	char *tls_ca;
+	char *token;          /* "" for none */
+	vb_buf token_field;   /* IngestRequest.token, encoded, for every publish */
 	char err[256];
 	int timeout_ms;
 	vb_buf buf;
@@ -63,6 +66,12 @@ vb_client_open(const vb_client_opts *opts, vb_client **out)
 	c->ingest.url = strdup(opts->ingest ? opts->ingest : VB_DEFAULT_INGEST);
 	c->query.url = strdup(opts->query ? opts->query : VB_DEFAULT_QUERY);
 	c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
+	const char *token = opts->token ? opts->token : getenv(VB_TOKEN_ENV);
+	if ((c->token = strdup(token ? token : "")) == NULL ||
+	    vb_ingest_req_append_token(c->token, &c->token_field) != 0) {
+		vb_client_close(c);
+		return VB_ENOMEM;
+	}
 	if (opts->tls_ca || getenv("VOICEBUS_TLS_CA")) {
 		c->tls_ca = strdup(opts->tls_ca ? opts->tls_ca : getenv("VOICEBUS_TLS_CA"));
 		if (c->tls_ca == NULL) {
@@ -94,21 +103,29 @@ vb_client_close(vb_client *c)
 	free(c->ingest.url);
 	free(c->query.url);
 	free(c->tls_ca);
+	if (c->token)
+		memset(c->token, 0, strlen(c->token));
+	free(c->token);
+	vb_buf_free(&c->token_field);
 	vb_buf_free(&c->buf);
 	free(c);
 }
 
-/* Send buf on ep and receive the reply message.  *reply: nng_msg_free. */
+/* Send buf and then tail (NULL: nothing) as one message on ep and receive
+ * the reply.  *reply: nng_msg_free. */
 static int
-roundtrip(vb_client *c, endpoint *ep, const vb_buf *buf, nng_msg **reply)
+roundtrip(vb_client *c, endpoint *ep, const vb_buf *buf, const vb_buf *tail,
+    nng_msg **reply)
 {
 	nng_msg *msg;
 	int rv;
 	if ((rv = ep_ready(c, ep)) != 0)
 		return rv;
-	if ((rv = nng_msg_alloc(&msg, 0)) != 0 ||
-	    (rv = nng_msg_append(msg, buf->data, buf->len)) != 0)
+	if ((rv = nng_msg_alloc(&msg, buf->len + (tail ? tail->len : 0))) != 0)
 		goto fail;
+	memcpy(nng_msg_body(msg), buf->data, buf->len);
+	if (tail && tail->len)
+		memcpy((uint8_t *)nng_msg_body(msg) + buf->len, tail->data, tail->len);
 	nng_aio_set_timeout(ep->aio, c->timeout_ms);
 	nng_aio_set_msg(ep->aio, msg);
 	nng_send_aio(ep->sock, ep->aio);
@@ -133,7 +150,8 @@ vb_client_publish_raw(vb_client *c, const uint8_t *p, size_t len,
 {
 	vb_buf b = { (uint8_t *)p, len, len };
 	nng_msg *reply;
-	int rv = roundtrip(c, &c->ingest, &b, &reply);
+	/* The token goes after the events: protobuf merges the two. */
+	int rv = roundtrip(c, &c->ingest, &b, &c->token_field, &reply);
 	if (rv != 0)
 		return rv;
 	rv = vb_ingest_reply_decode(nng_msg_body(reply), nng_msg_len(reply), out);
@@ -155,12 +173,15 @@ vb_client_publish(vb_client *c, vb_event *const *evs, size_t n,
 int
 vb_client_query(vb_client *c, const vb_query_req *q, vb_query_reply *out)
 {
+	vb_query_req qt = *q;
 	nng_msg *reply;
 	int rv;
+	if (qt.token == NULL || qt.token[0] == '\0')
+		qt.token = c->token;
 	vb_buf_reset(&c->buf);
-	if ((rv = vb_query_req_encode(q, &c->buf)) != 0)
+	if ((rv = vb_query_req_encode(&qt, &c->buf)) != 0)
 		return rv;
-	if ((rv = roundtrip(c, &c->query, &c->buf, &reply)) != 0)
+	if ((rv = roundtrip(c, &c->query, &c->buf, NULL, &reply)) != 0)
 		return rv;
 	rv = vb_query_reply_decode(nng_msg_body(reply), nng_msg_len(reply), out);
 	nng_msg_free(reply);

@@ -23,6 +23,8 @@ typedef struct vb_client_opts {
 	int timeout_ms;      /* per request; 0: 30 s */
 	const char *tls_ca;  /* CA file for tls+tcp:// addresses; NULL: the
 	                      * VOICEBUS_TLS_CA environment variable */
+	const char *token;   /* presented with every request (copied); NULL:
+	                      * the VOICEBUS_TOKEN environment variable */
 } vb_client_opts;
 
 /* Nothing is dialled yet.  URLs are copied.  *out: vb_client_close. */

@@ -23,6 +23,7 @@ vb_strerror(int code)
 	case VB_ECORRUPT: return "stored data is corrupt";
 	case VB_EBUSY: return "in use by another process";
 	case VB_EINTERNAL: return "internal error";
+	case VB_EACCES: return "access denied";
 	default: return "unknown error";
 	}
 }

@@ -20,6 +20,7 @@ enum {
 	VB_ECORRUPT = -12,  /* stored data that does not decode */
 	VB_EBUSY = -13,     /* resource in use (data directory locked) */
 	VB_EINTERNAL = -14, /* a bug: report it */
+	VB_EACCES = -15,    /* the client's token or role does not allow it */
 };
 
 /* A static, human-readable string for code; never NULL. */

@@ -118,8 +118,8 @@ vb_cmd_gate(int argc, char **argv)
 		vb_cli_err("--record reserves a send now: it cannot go with --at");
 		return GATE_USAGE;
 	}
-	if (vb_cli_client(&conn, &client) != 0)
-		return GATE_FAIL;
+	if ((rv = vb_cli_client(&conn, &client)) != 0)
+		return rv == VB_EXIT_USAGE ? VB_EXIT_USAGE : GATE_FAIL;
 	vb_query_req q = { .kind = VB_QUERY_GATE };
 	q.gate.customers = &customer;
 	q.gate.n = 1;

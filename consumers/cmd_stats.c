@@ -64,6 +64,9 @@ vb_cmd_stats(int argc, char **argv)
 		    (unsigned long long)s->map_bytes, (unsigned long long)s->used_bytes);
 		print_json_counts("types", s->types, s->ntypes);
 		print_json_counts("sources", s->sources, s->nsources);
+		/* Client names are letters, digits, '-', '_' and '.'. */
+		if (s->client[0])
+			printf(",\"client\":\"%s\",\"role\":\"%s\"", s->client, s->role);
 		printf("}\n");
 	} else {
 		printf("events     %llu\nlast seq   %llu\ncustomers  %llu\n"
@@ -71,6 +74,8 @@ vb_cmd_stats(int argc, char **argv)
 		    (unsigned long long)s->events, (unsigned long long)s->last_seq,
 		    (unsigned long long)s->customers, s->disk_bytes / 1048576.0,
 		    s->map_bytes / 1048576.0, s->used_bytes / 1048576.0);
+		if (s->client[0])
+			printf("client     %s (%s)\n", s->client, s->role);
 		print_counts("types", s->types, s->ntypes);
 		print_counts("sources", s->sources, s->nsources);
 	}

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "vb_error.h"
+#include "vb_token.h"
 
 void
 vb_cli_conn_init(vb_cli_conn *c)
@@ -38,6 +39,7 @@ conn_opt(vb_cli_conn *c, int opt, const char *arg)
 	case VB_OPT_PUB: c->pub = arg; return 1;
 	case VB_OPT_QUERY: c->query = arg; return 1;
 	case VB_OPT_TLS_CA: c->tls_ca = arg; return 1;
+	case VB_OPT_TOKEN_FILE: c->token_file = arg; return 1;
 	case VB_OPT_TIMEOUT:
 		if (vb_cli_u64(arg, &v) != 0 || v == 0 || v > 86400) {
 			vb_cli_err("--timeout %s: expected seconds between 1 and 86400", arg);
@@ -86,8 +88,16 @@ vb_cli_query(vb_client *client, const char *url, const vb_query_req *q,
 int
 vb_cli_client(const vb_cli_conn *c, vb_client **out)
 {
-	vb_client_opts o = { c->ingest, c->query, c->timeout_ms, c->tls_ca };
-	int rv = vb_client_open(&o, out);
+	char token[VB_TOKEN_MAX + 1], err[512];
+	vb_client_opts o = { c->ingest, c->query, c->timeout_ms, c->tls_ca, token };
+	int rv;
+
+	if (vb_token_find(c->token_file, token, sizeof(token), err, sizeof(err)) != 0) {
+		vb_cli_err("%s", err);
+		return VB_EXIT_USAGE;
+	}
+	rv = vb_client_open(&o, out);
+	memset(token, 0, sizeof(token));
 	if (rv != 0) {
 		vb_cli_err("%s", vb_strerror(rv));
 		return VB_EXIT_FAIL;
@@ -187,8 +197,9 @@ vb_cli_replay(vb_client *c, const char *url, const vb_replay_req *base,
 		}
 		if (r.code != 0 || r.kind != VB_QUERY_REPLAY) {
 			vb_cli_err("replay refused: %s", r.error[0] ? r.error : "unexpected reply");
+			rv = r.code == VB_EINVAL ? VB_EINVAL : r.code ? r.code : VB_EPROTO;
 			vb_query_reply_free(&r);
-			return VB_EINVAL;
+			return rv;
 		}
 		/* A replay is a snapshot: it ends at the last seq of its
 		 * first page, whatever is stored meanwhile. */

@@ -20,6 +20,7 @@ typedef struct vb_cli_conn {
 	const char *ingest, *pub, *query;
 	int timeout_ms;
 	const char *tls_ca;   /* NULL: VOICEBUS_TLS_CA */
+	const char *token_file; /* NULL: VOICEBUS_TOKEN */
 } vb_cli_conn;
 
 /* getopt_long values of the shared options, above any short option. */
@@ -30,6 +31,7 @@ enum {
 	VB_OPT_TIMEOUT,
 	VB_OPT_HELP,
 	VB_OPT_TLS_CA,
+	VB_OPT_TOKEN_FILE,
 	VB_OPT_FIRST_OWN = 1100, /* subcommands number their own from here */
 };
 
@@ -39,6 +41,7 @@ enum {
 	{ "query", required_argument, NULL, VB_OPT_QUERY }, \
 	{ "timeout", required_argument, NULL, VB_OPT_TIMEOUT }, \
 	{ "tls-ca", required_argument, NULL, VB_OPT_TLS_CA }, \
+	{ "token-file", required_argument, NULL, VB_OPT_TOKEN_FILE }, \
 	{ "help", no_argument, NULL, VB_OPT_HELP }
 
 #define VB_CLI_CONN_HELP \
@@ -46,7 +49,8 @@ enum {
 	"  --pub URL        publish address (default " VB_DEFAULT_PUB ")\n" \
 	"  --query URL      query address (default " VB_DEFAULT_QUERY ")\n" \
 	"  --timeout SEC    per request (default 30)\n" \
-	"  --tls-ca FILE    CA of the broker's certificate, for tls+tcp:// (or VOICEBUS_TLS_CA)\n"
+	"  --tls-ca FILE    CA of the broker's certificate, for tls+tcp:// (or VOICEBUS_TLS_CA)\n" \
+	"  --token-file FILE  this client's token, when the broker lists clients (or VOICEBUS_TOKEN)\n"
 
 void vb_cli_conn_init(vb_cli_conn *c);
 
@@ -64,7 +68,9 @@ int vb_cli_next_opt(int argc, char **argv, const struct option *longopts,
 int vb_cli_query(vb_client *client, const char *url, const vb_query_req *q,
     vb_query_kind want, const char *what, vb_query_reply *out);
 
-/* Open a client for c.  Reports failure; returns VB_EXIT_* on failure. */
+/* Open a client for c, with its token (--token-file or VOICEBUS_TOKEN).
+ * Reports failure; returns VB_EXIT_* on failure (USAGE for a bad token
+ * file). */
 int vb_cli_client(const vb_cli_conn *c, vb_client **out);
 
 /* "voicebus: cannot reach the broker at URL: reason" on stderr; c (may be
@@ -88,6 +94,7 @@ int vb_cmd_gate(int argc, char **argv);
 int vb_cmd_customer(int argc, char **argv);
 int vb_cmd_suppressions(int argc, char **argv);
 int vb_cmd_rebuild(int argc, char **argv);
+int vb_cmd_token(int argc, char **argv);
 int vb_cmd_filter(int argc, char **argv);
 
 /* One decision as the contract's gate JSON object, appended to b; at and

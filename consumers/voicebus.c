@@ -18,6 +18,7 @@ static const struct {
 	{ "suppressions", vb_cmd_suppressions, "the current suppression list, for a sending platform" },
 	{ "stats", vb_cmd_stats, "counts, last seq and disk use of the broker" },
 	{ "rebuild", vb_cmd_rebuild, "admin: fold all customer state again from the log" },
+	{ "token", vb_cmd_token, "make a client token and its [client.NAME] config section" },
 };
 
 static void

@@ -387,6 +387,12 @@ vb_event_from_json(const char *text, size_t len, vb_event **out, char *err,
 			    json_string_value(v))) != 0)
 				goto fail;
 			rv = VB_EINVAL;
+		} else if (strcmp(key, "redacted") == 0) {
+			if (!json_is_boolean(v)) {
+				set_err(err, errlen, "redacted: must be true or false", NULL, NULL);
+				goto fail;
+			}
+			pb->redacted = json_is_true(v);
 		} else if (strcmp(key, "seq") == 0) {
 			if (!json_is_integer(v) || json_integer_value(v) < 0) {
 				set_err(err, errlen, "seq: must be a non-negative integer", NULL, NULL);
@@ -683,6 +689,10 @@ pb_to_json(const Voicebus__V1__Event *pb, vb_buf *b)
 	rv |= json_str_field(b, &first, "customer", pb->customer);
 	rv |= json_str_field(b, &first, "time", pb->time);
 	rv |= json_str_field(b, &first, "recorded", pb->recorded);
+	if (pb->redacted) {
+		rv |= json_key(b, &first, "redacted");
+		rv |= vb_buf_append_str(b, "true");
+	}
 	if (sub != NULL) {
 		rv |= json_key(b, &first, "data");
 		rv |= msg_to_json(sub, b);
@@ -728,6 +738,53 @@ const char *vb_event_customer(const vb_event *ev) { return ev->pb->customer; }
 const char *vb_event_time(const vb_event *ev) { return ev->pb->time; }
 const char *vb_event_recorded(const vb_event *ev) { return ev->pb->recorded; }
 uint64_t vb_event_seq(const vb_event *ev) { return ev->pb->seq; }
+int vb_event_is_redacted(const vb_event *ev) { return ev->pb->redacted; }
+
+/* Payload fields that hold free text or money: what a redacted copy drops.
+ * By name, so that a type added to the schema is covered by its names. */
+static const char *const redacted_fields[] = { "summary", "resolution",
+	"reason", "amount", NULL };
+
+int
+vb_event_redact(vb_event *ev)
+{
+	Voicebus__V1__Event *pb = ev->pb;
+	ProtobufCMessage *sub;
+
+	if (!ev->owned)
+		return VB_EINVAL;
+	sub = (ProtobufCMessage *)payload_msg(pb, NULL);
+	for (unsigned i = 0; sub && i < sub->descriptor->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &sub->descriptor->fields[i];
+		char **slot = (char **)((char *)sub + f->offset);
+		if (f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED)
+			continue;
+		for (const char *const *n = redacted_fields; *n; n++)
+			/* Cut in place: the string stays owned as it was. */
+			if (strcmp(f->name, *n) == 0 && *slot != NULL && (*slot)[0] != '\0')
+				(*slot)[0] = '\0';
+	}
+	for (size_t i = 0; i < pb->n_attributes; i++)
+		protobuf_c_message_free_unpacked(&pb->attributes[i]->base, NULL);
+	free(pb->attributes);
+	pb->attributes = NULL;
+	pb->n_attributes = 0;
+	pb->redacted = 1;
+	return VB_OK;
+}
+
+int
+vb_event_pb_redact(const uint8_t *p, size_t len, vb_buf *out)
+{
+	vb_event *ev;
+	int rv;
+	if (vb_event_from_pb(p, len, &ev) != 0)
+		return VB_ECORRUPT;
+	if ((rv = vb_event_redact(ev)) == 0)
+		rv = vb_event_to_pb(ev, out);
+	vb_event_free(ev);
+	return rv;
+}
 
 const char *
 vb_event_payload_type(const vb_event *ev)

@@ -52,6 +52,16 @@ const char *vb_event_customer(const vb_event *ev);
 const char *vb_event_time(const vb_event *ev);
 const char *vb_event_recorded(const vb_event *ev);
 uint64_t vb_event_seq(const vb_event *ev);
+int vb_event_is_redacted(const vb_event *ev);
+
+/* Make ev (owned: from_json or from_pb) the copy a marketing client may
+ * read: payload fields of free text and money (summary, resolution,
+ * reason, amount) emptied, attributes dropped, redacted set. */
+int vb_event_redact(vb_event *ev);
+
+/* The redacted form of encoded bytes, appended to out.  VB_ECORRUPT if p
+ * does not decode. */
+int vb_event_pb_redact(const uint8_t *p, size_t len, vb_buf *out);
 
 /* The type named by the payload that is set ("complaint.opened"), or NULL
  * when there is none.  Static storage. */

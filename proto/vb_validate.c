@@ -153,6 +153,9 @@ vb_event_validate(const vb_event *ev, int64_t *time_us, char *err,
 		return VB_EINVAL;
 	if (vb_event_check_form(ev, err, errlen) != 0)
 		return VB_EINVAL;
+	if (vb_event_is_redacted(ev))
+		FAIL("redacted: set by the broker on the copies it hands out; a "
+		    "publisher sends the whole event");
 	if ((n = strlen(id)) == 0)
 		FAIL("id: missing");
 	if (n > VB_ID_MAX)

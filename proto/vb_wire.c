@@ -50,6 +50,18 @@ vb_ingest_req_encode(vb_event *const *evs, size_t n, vb_buf *out)
 }
 
 int
+vb_ingest_req_append_token(const char *token, vb_buf *out)
+{
+	size_t n = token ? strlen(token) : 0;
+	if (n == 0)
+		return VB_OK;
+	/* Field 2, length-delimited. */
+	if (vb_buf_append(out, "\x12", 1) != 0 || vb_buf_append_varint(out, n) != 0)
+		return VB_ENOMEM;
+	return vb_buf_append(out, token, n);
+}
+
+int
 vb_ingest_req_decode(const uint8_t *p, size_t len, vb_ingest_req **out)
 {
 	vb_ingest_req *req = calloc(1, sizeof(*req));
@@ -78,6 +90,14 @@ size_t
 vb_ingest_req_count(const vb_ingest_req *req)
 {
 	return req->pb->n_events;
+}
+
+const char *
+vb_ingest_req_token(const vb_ingest_req *req, size_t *len)
+{
+	const char *t = req->pb->token ? req->pb->token : "";
+	*len = strlen(t);
+	return t;
 }
 
 vb_event *
@@ -218,6 +238,7 @@ vb_query_req_encode(const vb_query_req *q, vb_buf *out)
 	default:
 		return VB_EINVAL;
 	}
+	req.token = str_or_empty(q->token);
 	return pack(&req.base, out);
 }
 
@@ -229,6 +250,7 @@ vb_query_req_decode(const uint8_t *p, size_t len, vb_query_req *out)
 	if (pb == NULL)
 		return VB_EPROTO;
 	out->priv = pb;
+	out->token = pb->token ? pb->token : "";
 	switch (pb->request_case) {
 	case VOICEBUS__V1__QUERY_REQUEST__REQUEST_REPLAY:
 		out->kind = VB_QUERY_REPLAY;
@@ -362,6 +384,10 @@ vb_query_reply_encode(const vb_query_reply *r, vb_buf *out)
 		sr.used_bytes = s->used_bytes;
 		sr.max_batch = s->max_batch;
 		sr.max_message = s->max_message;
+		sr.client = str_or_empty(s->client);
+		sr.role = str_or_empty(s->role);
+		sr.pub_redacted = s->pub_redacted != 0;
+		sr.replay_redacted = s->replay_redacted != 0;
 		sr.types = counts_encode(s->types, s->ntypes, cs);
 		sr.sources = counts_encode(s->sources, s->nsources, cs + s->ntypes);
 		if (sr.types == NULL || sr.sources == NULL)
@@ -491,6 +517,10 @@ vb_query_reply_decode(const uint8_t *p, size_t len, vb_query_reply *out)
 		s->used_bytes = sr->used_bytes;
 		s->max_batch = sr->max_batch;
 		s->max_message = sr->max_message;
+		s->client = sr->client;
+		s->role = sr->role;
+		s->pub_redacted = sr->pub_redacted;
+		s->replay_redacted = sr->replay_redacted;
 		s->types = pv->counts;
 		s->ntypes = sr->n_types;
 		s->sources = pv->counts + sr->n_types;

@@ -22,11 +22,18 @@ typedef struct vb_slice {
 
 int vb_ingest_req_encode(vb_event *const *evs, size_t n, vb_buf *out);
 
+/* Append the token field to an encoded IngestRequest: protobuf merges
+ * concatenated messages, so this also serves requests encoded elsewhere.
+ * Nothing is appended for "" or NULL. */
+int vb_ingest_req_append_token(const char *token, vb_buf *out);
+
 typedef struct vb_ingest_req vb_ingest_req;
 /* Decode a request; its events are lent by vb_ingest_req_event and live
  * until vb_ingest_req_free.  VB_EPROTO if p is not an IngestRequest. */
 int vb_ingest_req_decode(const uint8_t *p, size_t len, vb_ingest_req **out);
 size_t vb_ingest_req_count(const vb_ingest_req *req);
+/* The token the request carries ("" if none), and its length. */
+const char *vb_ingest_req_token(const vb_ingest_req *req, size_t *len);
 vb_event *vb_ingest_req_event(vb_ingest_req *req, size_t i);
 void vb_ingest_req_free(vb_ingest_req *req);
 
@@ -100,6 +107,7 @@ typedef struct vb_query_req {
 		uint32_t limit;
 		const char *purpose, *channel;
 	} supp;
+	const char *token;   /* the client's token: "" or NULL for none */
 	void *priv;
 } vb_query_req;
 
@@ -126,6 +134,10 @@ typedef struct vb_stats {
 	uint64_t disk_bytes, map_bytes, used_bytes;
 	uint32_t max_batch;   /* the broker's limits, for publishers to size */
 	uint64_t max_message; /* their batches by */
+	const char *client;   /* who asked, and its role ("" without clients) */
+	const char *role;
+	int pub_redacted;     /* PUB carries redacted events */
+	int replay_redacted;  /* this client's replays do */
 	vb_count *types;
 	size_t ntypes;
 	vb_count *sources;

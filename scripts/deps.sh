@@ -11,6 +11,7 @@ set -euo pipefail
 packages=(
 	build-essential cmake pkg-config   # compiler, CMake, pkg-config
 	libnng-dev nng-utils               # nng: the sockets; nngcat for poking
+	libmbedtls-dev                     # SHA-256 of client tokens (nng's TLS uses it too)
 	libprotobuf-c-dev protobuf-c-compiler  # protobuf-c and protoc-c
 	protobuf-compiler                  # protoc --decode, used by tests
 	liblmdb-dev lmdb-utils             # LMDB; mdb_stat, mdb_copy for backups

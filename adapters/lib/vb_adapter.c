@@ -12,6 +12,7 @@
 #include "vb_ad_watch.h"
 #include "vb_error.h"
 #include "vb_time.h"
+#include "vb_token.h"
 
 #define EXIT_OK 0
 #define EXIT_FAIL 1
@@ -49,6 +50,8 @@ enum {
 	OPT_INGEST,
 	OPT_QUERY,
 	OPT_TIMEOUT,
+	OPT_TLS_CA,
+	OPT_TOKEN_FILE,
 	OPT_SHOW_MAPPING,
 	OPT_QUIET,
 	OPT_HELP,
@@ -75,6 +78,8 @@ static const struct option longopts[] = {
 	{ "ingest", required_argument, NULL, OPT_INGEST },
 	{ "query", required_argument, NULL, OPT_QUERY },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "tls-ca", required_argument, NULL, OPT_TLS_CA },
+	{ "token-file", required_argument, NULL, OPT_TOKEN_FILE },
 	{ "show-mapping", no_argument, NULL, OPT_SHOW_MAPPING },
 	{ "quiet", no_argument, NULL, OPT_QUIET },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -94,7 +99,7 @@ typedef struct cli_set {
 typedef struct opts {
 	int jsonl, dry_run, show_mapping, quiet;
 	const char *preset, *mapping, *customer_map, *as_of, *watch;
-	const char *ingest, *query;
+	const char *ingest, *query, *tls_ca, *token_file;
 	int timeout_ms;
 	size_t batch;
 	int64_t retry_for_ms, watch_interval_ms;
@@ -136,6 +141,9 @@ usage(const vb_ad_silo *s, FILE *out)
 	    "  --query URL           query address (default " VB_DEFAULT_QUERY
 	    ")\n"
 	    "  --timeout SEC         per request (default 30)\n"
+	    "  --tls-ca FILE         CA of the broker's certificate, for tls+tcp:// (or VOICEBUS_TLS_CA)\n"
+	    "  --token-file FILE     this adapter's token, when the broker lists clients\n"
+	    "                        (or VOICEBUS_TOKEN)\n"
 	    "  --show-mapping        print the mapping in effect (preset, file, options) and exit\n"
 	    "  --quiet               no summary line\n"
 	    "  --help, --version\n");
@@ -310,6 +318,8 @@ parse_args(const vb_ad_silo *s, int argc, char **argv, opts *o)
 			break;
 		case OPT_INGEST: o->ingest = optarg; break;
 		case OPT_QUERY: o->query = optarg; break;
+		case OPT_TLS_CA: o->tls_ca = optarg; break;
+		case OPT_TOKEN_FILE: o->token_file = optarg; break;
 		case OPT_TIMEOUT: {
 			int64_t ms;
 			if (parse_seconds(optarg, 0.1, 86400, &ms) != 0)
@@ -557,8 +567,16 @@ vb_adapter_main(const vb_ad_silo *silo, int argc, char **argv)
 		c.custmap_path = o.customer_map;
 	}
 	if (!o.dry_run) {
-		vb_client_opts co = { o.ingest, o.query, o.timeout_ms, NULL };
-		if (vb_client_open(&co, &client) != 0) {
+		char token[VB_TOKEN_MAX + 1];
+		vb_client_opts co = { o.ingest, o.query, o.timeout_ms, o.tls_ca, token };
+		if (vb_token_find(o.token_file, token, sizeof(token), err, sizeof(err)) != 0) {
+			vb_report_msg(&report, "%s", err);
+			rv = EXIT_USAGE;
+			goto out;
+		}
+		int orv = vb_client_open(&co, &client);
+		memset(token, 0, sizeof(token));
+		if (orv != 0) {
 			vb_report_msg(&report, "out of memory");
 			rv = EXIT_FAIL;
 			goto out;

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the libFuzzer targets of a build made with clang and -DVB_FUZZ=ON,
-# each for VB_FUZZ_SECONDS (default 60), one after the other:
+# each for VB_FUZZ_SECONDS (default 60), VB_FUZZ_JOBS of them at a time
+# (default: the number of cores; each target is one process):
 #
 #   tests/fuzz/run.sh BUILD_DIR [TARGET...]
 #
@@ -38,24 +39,45 @@ fi
 
 failed=()
 mkdir -p "$dir/crashes"
+jobs=${VB_FUZZ_JOBS:-$(nproc 2>/dev/null || echo 1)}
 for t in "${targets[@]}"; do
 	bin=$dir/fuzz_$t
 	if [ ! -x "$bin" ] || [ -z "${max_len[$t]:-}" ]; then
 		echo "fuzz: $t: no such target in $dir (built with CC=clang -DVB_FUZZ=ON?)" >&2
 		exit 2
 	fi
+done
+
+# One target, its exit status into crashes/TARGET.rc.
+fuzz_one() {
+	local t=$1 rc=0
+	local corpora=("$dir/corpus/$t" "$dir/seeds/$t")
 	mkdir -p "$dir/corpus/$t"
-	log=$dir/crashes/$t.log
-	corpora=("$dir/corpus/$t" "$dir/seeds/$t")
 	if [ -d "$src/regressions/$t" ]; then
 		corpora+=("$src/regressions/$t")
 	fi
-	rc=0
 	# shellcheck disable=SC2086  # VB_FUZZ_OPTS is a list of options
-	"$bin" -max_total_time="$seconds" -max_len="${max_len[$t]}" -timeout=10 \
+	"$dir/fuzz_$t" -max_total_time="$seconds" -max_len="${max_len[$t]}" -timeout=10 \
 	    -rss_limit_mb=2048 -print_final_stats=1 \
 	    -artifact_prefix="$dir/crashes/$t-" ${VB_FUZZ_OPTS:-} \
-	    "${corpora[@]}" >"$log" 2>&1 || rc=$?
+	    "${corpora[@]}" >"$dir/crashes/$t.log" 2>&1 || rc=$?
+	echo "$rc" >"$dir/crashes/$t.rc"
+}
+
+running=0
+for t in "${targets[@]}"; do
+	if [ "$running" -ge "$jobs" ]; then
+		wait -n || true
+		running=$((running - 1))
+	fi
+	fuzz_one "$t" &
+	running=$((running + 1))
+done
+wait
+
+for t in "${targets[@]}"; do
+	log=$dir/crashes/$t.log
+	rc=$(cat "$dir/crashes/$t.rc" 2>/dev/null || echo 99)
 	runs=$(awk '/stat::number_of_executed_units/ { print $2 }' "$log")
 	rate=$(awk '/stat::average_exec_per_sec/ { print $2 }' "$log")
 	cov=$(grep -o 'cov: [0-9]*' "$log" | tail -n 1 || true)
@@ -74,6 +96,6 @@ done
 if [ ${#failed[@]} -gt 0 ]; then
 	echo "fuzz: FAILED: ${failed[*]} (inputs in $dir/crashes/; see docs/fuzzing.md)" >&2
 fi
-echo "fuzz: ${#targets[@]} targets, ${seconds}s each"
+echo "fuzz: ${#targets[@]} targets, ${seconds}s each, $jobs at a time"
 echo "fuzz: $((${#targets[@]} - ${#failed[@]})) passed, ${#failed[@]} failed"
 [ ${#failed[@]} -eq 0 ]

@@ -262,8 +262,11 @@ wire_seeds(vb_event **evs, size_t n)
 	memset(&r, 0, sizeof(r));
 	r.error = "";
 	r.kind = VB_QUERY_STATS;
-	r.stats = (vb_stats){ 15, 15, 4, 1 << 20, 1 << 30, 65536, 10000,
-		4 << 20, types, 2, sources, 1 };
+	r.stats = (vb_stats){ .events = 15, .last_seq = 15, .customers = 4,
+		.disk_bytes = 1 << 20, .map_bytes = 1 << 30, .used_bytes = 65536,
+		.max_batch = 10000, .max_message = 4 << 20, .client = "engineer-1",
+		.role = "engineer", .pub_redacted = 1, .types = types, .ntypes = 2,
+		.sources = sources, .nsources = 1 };
 	if (vb_query_reply_encode(&r, &b) != 0)
 		die("query_reply", "encode");
 	put_buf("query_reply", "stats", &b);

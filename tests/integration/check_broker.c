@@ -229,7 +229,7 @@ static void *
 kill_publisher(void *arg)
 {
 	kill_arg *a = arg;
-	vb_client_opts o = { a->b->ingest, a->b->query, 3000, NULL };
+	vb_client_opts o = { a->b->ingest, a->b->query, 3000, NULL, NULL };
 	vb_client *c;
 	ck_assert_int_eq(vb_client_open(&o, &c), 0);
 	a->acked = vb_h_publish_range(c, a->prefix, 0, a->n, 50, a->seqs);

@@ -66,7 +66,7 @@ vb_h_start(vb_h_broker *b, const char *const *extra)
 	}
 	/* Ready when it answers a query: poll, never sleep blindly. */
 	int64_t deadline = vb_h_now_ms() + START_DEADLINE_MS;
-	vb_client_opts o = { b->ingest, b->query, 500, NULL };
+	vb_client_opts o = { b->ingest, b->query, 500, NULL, NULL };
 	for (;;) {
 		vb_client *c;
 		vb_query_req q = { .kind = VB_QUERY_STATS };
@@ -124,7 +124,7 @@ vb_h_cleanup(vb_h_broker *b)
 vb_client *
 vb_h_client(const vb_h_broker *b)
 {
-	vb_client_opts o = { b->ingest, b->query, 30000, NULL };
+	vb_client_opts o = { b->ingest, b->query, 30000, NULL, NULL };
 	vb_client *c;
 	ck_assert_int_eq(vb_client_open(&o, &c), 0);
 	return c;

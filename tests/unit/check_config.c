@@ -383,6 +383,39 @@ START_TEST(file_cross_checks)
 }
 END_TEST
 
+START_TEST(clients_and_exposure)
+{
+	vb_config c;
+	char err[512];
+	vb_config_defaults(&c);
+	/* Without clients: loopback and ipc:// only. */
+	ck_assert_int_eq(vb_config_check(&c, err, sizeof(err)), 0);
+	static const char *const local[] = { "ipc:///run/vb.sock", "tcp://127.0.0.1:1",
+		"tcp://127.8.9.10:1", "tcp://localhost:7450", "tcp://[::1]:7450",
+		"tls+tcp://localhost:7450", "inproc://x" };
+	static const char *const remote[] = { "tcp://0.0.0.0:7450", "tcp://10.0.0.7:7450",
+		"tls+tcp://bus.example.com:7450", "tcp://*:7450", "tcp://[::]:7450",
+		"tcp://localhost.evil:7450", "ws://127.0.0.1:80/x" };
+	for (size_t i = 0; i < sizeof(local) / sizeof(local[0]); i++) {
+		snprintf(c.query, sizeof(c.query), "%s", local[i]);
+		ck_assert_msg(vb_config_check(&c, err, sizeof(err)) == 0, "%s: %s", local[i], err);
+	}
+	for (size_t i = 0; i < sizeof(remote) / sizeof(remote[0]); i++) {
+		snprintf(c.pub, sizeof(c.pub), "%s", remote[i]);
+		ck_assert_msg(vb_config_check(&c, err, sizeof(err)) == VB_EINVAL, "%s", remote[i]);
+		ck_assert_ptr_nonnull(strstr(err, "pub = "));
+	}
+	/* With a client, any address. */
+	load_ok(&c, "[client.ops]\nrole = admin\ntoken_sha256 = "
+	    "8ca723da058b6ded07f1605675279eb464be73d87d17a68340768be26c787792\n");
+	ck_assert_uint_eq(c.auth.n, 1);
+	ck_assert_int_eq(vb_config_check(&c, err, sizeof(err)), 0);
+	load_fails("[client.ops]\nrole = admin\nfavourite = tea\n", 3,
+	    "favourite: unknown client option...");
+	load_fails("[broker]\npub_full = maybe\n", 2, "pub_full: \"maybe\" is not true or false");
+}
+END_TEST
+
 START_TEST(file_missing)
 {
 	vb_config c;
@@ -462,6 +495,7 @@ config_suite(void)
 	tcase_add_test(tc, file_long_values);
 	tcase_add_test(tc, file_cross_checks);
 	tcase_add_test(tc, file_missing);
+	tcase_add_test(tc, clients_and_exposure);
 	tcase_add_test(tc, dump_reloads);
 	suite_add_tcase(s, tc);
 	return s;

@@ -11,7 +11,7 @@
 static const int codes[] = {
 	VB_OK, VB_ENOMEM, VB_EINVAL, VB_EIO, VB_ENOTFOUND, VB_EFULL,
 	VB_ETIMEDOUT, VB_ECLOSED, VB_EPROTO, VB_ETOOBIG, VB_ECONNREFUSED,
-	VB_EADDR, VB_ECORRUPT, VB_EBUSY, VB_EINTERNAL,
+	VB_EADDR, VB_ECORRUPT, VB_EBUSY, VB_EINTERNAL, VB_EACCES,
 };
 #define NCODES (sizeof(codes) / sizeof(codes[0]))
 
@@ -59,7 +59,7 @@ END_TEST
 
 START_TEST(strerror_unknown_codes)
 {
-	static const int odd[] = { 1, 42, -15, -1000, INT_MIN, INT_MAX };
+	static const int odd[] = { 1, 42, -16, -1000, INT_MIN, INT_MAX };
 	for (size_t i = 0; i < sizeof(odd) / sizeof(odd[0]); i++) {
 		const char *s = vb_strerror(odd[i]);
 		ck_assert_ptr_nonnull(s);

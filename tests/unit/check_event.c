@@ -614,6 +614,62 @@ START_TEST(pb_tail_extremes)
 }
 END_TEST
 
+START_TEST(redact_drops_text_amounts_attributes)
+{
+	static const char *const lines[] = {
+		"{\"id\":\"a\",\"source\":\"service\",\"type\":\"complaint.opened\","
+		"\"customer\":\"C\",\"time\":\"2026-11-20T09:12:00Z\",\"data\":{\"case\":\"T-1\","
+		"\"severity\":\"high\",\"summary\":\"MARK\"},\"attributes\":{\"k\":\"MARK\"}}",
+		"{\"id\":\"b\",\"source\":\"service\",\"type\":\"complaint.resolved\","
+		"\"customer\":\"C\",\"time\":\"2026-11-20T09:12:00Z\",\"data\":{\"case\":\"T-1\","
+		"\"resolution\":\"MARK\",\"summary\":\"MARK\"}}",
+		"{\"id\":\"c\",\"source\":\"sales\",\"type\":\"order.returned\","
+		"\"customer\":\"C\",\"time\":\"2026-11-20T09:12:00Z\",\"data\":{\"order\":\"O-1\","
+		"\"amount\":\"MARK\",\"currency\":\"EUR\",\"items\":2,\"reason\":\"MARK\"}}",
+		"{\"id\":\"d\",\"source\":\"finance\",\"type\":\"invoice.paid\","
+		"\"customer\":\"C\",\"time\":\"2026-11-20T09:12:00Z\",\"data\":{\"invoice\":\"I-1\","
+		"\"amount\":\"MARK\",\"currency\":\"EUR\"}}",
+	};
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		vb_event *ev = vbt_event(lines[i]);
+		vb_buf pb = { 0 }, red = { 0 }, js = { 0 };
+		vb_event_set_seq(ev, 7);
+		ck_assert_int_eq(vb_event_to_pb(ev, &pb), 0);
+		ck_assert_int_eq(vb_event_pb_redact(pb.data, pb.len, &red), 0);
+		ck_assert_int_eq(vb_event_pb_to_json(red.data, red.len, &js), 0);
+		ck_assert_int_eq(vb_buf_append_byte(&js, 0), 0);
+		ck_assert_msg(strstr((char *)js.data, "MARK") == NULL, "%s", js.data);
+		ck_assert_ptr_nonnull(strstr((char *)js.data, "\"redacted\":true"));
+		ck_assert_ptr_nonnull(strstr((char *)js.data, "\"seq\":7"));
+		/* What identifies the case, order or invoice stays. */
+		ck_assert_ptr_nonnull(strstr((char *)js.data, "-1\""));
+		vb_event_free(ev);
+		vb_buf_free(&pb);
+		vb_buf_free(&red);
+		vb_buf_free(&js);
+	}
+	/* A borrowed event is not the caller's to change; garbage is corrupt. */
+	vb_buf out = { 0 };
+	ck_assert_int_eq(vb_event_pb_redact((const uint8_t *)"\xff\xff", 2, &out), VB_ECORRUPT);
+	vb_buf_free(&out);
+}
+END_TEST
+
+START_TEST(redacted_flag_round_trips_json)
+{
+	const char *line = "{\"id\":\"a\",\"source\":\"sales\",\"type\":\"order.cancelled\","
+	    "\"customer\":\"C\",\"time\":\"2026-11-20T09:12:00Z\",\"redacted\":true,"
+	    "\"data\":{\"order\":\"O-1\"}}";
+	vb_event *ev = vbt_event(line);
+	char err[256];
+	ck_assert(vb_event_is_redacted(ev));
+	vb_event_free(ev);
+	const char *bad = "{\"type\":\"order.cancelled\",\"redacted\":1}";
+	ck_assert_int_eq(vb_event_from_json(bad, strlen(bad), &ev, err, sizeof(err)), VB_EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "redacted: must be true or false"));
+}
+END_TEST
+
 START_TEST(canonical_strips_seq_and_recorded)
 {
 	size_t n;
@@ -732,6 +788,8 @@ event_suite(void)
 	tcase_add_loop_test(tc, pb_tail_sets_seq_and_recorded, 0, VBT_NSAMPLES);
 	tcase_add_test(tc, pb_tail_extremes);
 	tcase_add_test(tc, canonical_strips_seq_and_recorded);
+	tcase_add_test(tc, redact_drops_text_amounts_attributes);
+	tcase_add_test(tc, redacted_flag_round_trips_json);
 	tcase_add_test(tc, each_string);
 	suite_add_tcase(s, tc);
 	return s;

@@ -76,7 +76,7 @@ START_TEST(gives_up_after_retry_for)
 
 	vbt_mkdtemp(dir, sizeof(dir));
 	snprintf(url, sizeof(url), "ipc://%s/nobody.sock", dir);
-	vb_client_opts co = { url, url, 1000, NULL };
+	vb_client_opts co = { url, url, 1000, NULL, NULL };
 	ck_assert_int_eq(vb_client_open(&co, &cl), 0);
 	vb_report_init(&rep, "vb-test", e);
 	vb_pub_opts po = { .client = cl, .report = &rep, .batch = 3, .retry_for_ms = 600 };
@@ -126,7 +126,7 @@ START_TEST(stop_flag_cuts_retries_short)
 
 	vbt_mkdtemp(dir, sizeof(dir));
 	snprintf(url, sizeof(url), "ipc://%s/nobody.sock", dir);
-	vb_client_opts co = { url, url, 1000, NULL };
+	vb_client_opts co = { url, url, 1000, NULL, NULL };
 	ck_assert_int_eq(vb_client_open(&co, &cl), 0);
 	vb_report_init(&rep, "vb-test", e);
 	vb_pub_opts po = { .client = cl, .report = &rep, .retry_for_ms = 60000,

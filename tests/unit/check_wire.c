@@ -184,6 +184,59 @@ END_TEST
 
 /* ---- query ---- */
 
+START_TEST(tokens_ride_along)
+{
+	vb_query_req q = { .kind = VB_QUERY_STATS, .token = "vbt_query" }, got;
+	vb_buf b = { 0 };
+	ck_assert_int_eq(vb_query_req_encode(&q, &b), 0);
+	ck_assert_int_eq(vb_query_req_decode(b.data, b.len, &got), 0);
+	ck_assert_str_eq(got.token, "vbt_query");
+	vb_query_req_free(&got);
+	vb_buf_reset(&b);
+	q.token = NULL;
+	ck_assert_int_eq(vb_query_req_encode(&q, &b), 0);
+	ck_assert_int_eq(vb_query_req_decode(b.data, b.len, &got), 0);
+	ck_assert_str_eq(got.token, "");
+	vb_query_req_free(&got);
+
+	/* Ingest: the token field appended to a request encoded without it. */
+	size_t nsamples;
+	vb_event *ev = vbt_event(vbt_samples(&nsamples)[0].json);
+	vb_ingest_req *req;
+	size_t len;
+	vb_buf_reset(&b);
+	ck_assert_int_eq(vb_ingest_req_encode(&ev, 1, &b), 0);
+	ck_assert_int_eq(vb_ingest_req_append_token("vbt_ingest", &b), 0);
+	ck_assert_int_eq(vb_ingest_req_append_token("", &b), 0);
+	ck_assert_int_eq(vb_ingest_req_decode(b.data, b.len, &req), 0);
+	ck_assert_uint_eq(vb_ingest_req_count(req), 1);
+	ck_assert_str_eq(vb_ingest_req_token(req, &len), "vbt_ingest");
+	ck_assert_uint_eq(len, 10);
+	vb_ingest_req_free(req);
+	vb_event_free(ev);
+	vb_buf_free(&b);
+}
+END_TEST
+
+START_TEST(stats_names_the_client)
+{
+	vb_query_reply r = { .kind = VB_QUERY_STATS }, got;
+	vb_buf b = { 0 };
+	r.stats.client = "campaigns";
+	r.stats.role = "marketing";
+	r.stats.pub_redacted = 1;
+	r.stats.replay_redacted = 1;
+	ck_assert_int_eq(vb_query_reply_encode(&r, &b), 0);
+	ck_assert_int_eq(vb_query_reply_decode(b.data, b.len, &got), 0);
+	ck_assert_str_eq(got.stats.client, "campaigns");
+	ck_assert_str_eq(got.stats.role, "marketing");
+	ck_assert_int_eq(got.stats.pub_redacted, 1);
+	ck_assert_int_eq(got.stats.replay_redacted, 1);
+	vb_query_reply_free(&got);
+	vb_buf_free(&b);
+}
+END_TEST
+
 START_TEST(query_req_replay_round_trip)
 {
 	vb_query_req q = { .kind = VB_QUERY_REPLAY }, got;
@@ -478,6 +531,8 @@ wire_suite(void)
 
 	tc = tcase_create("query");
 	tcase_add_test(tc, query_req_replay_round_trip);
+	tcase_add_test(tc, tokens_ride_along);
+	tcase_add_test(tc, stats_names_the_client);
 	tcase_add_test(tc, query_req_defaults);
 	tcase_add_test(tc, query_req_stats_and_none);
 	tcase_add_test(tc, query_reply_replay_page);
