@@ -2,6 +2,7 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/reqrep0/req.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,10 @@ typedef struct endpoint {
 
 struct vb_client {
 	endpoint ingest, query;
-	_Atomic int aborted;
+	/* abort may come from another thread while a socket is being dialled:
+	 * the lock orders "aborted" against each endpoint's "open". */
+	pthread_mutex_t mtx;
+	int aborted;
 	char *tls_ca;
 	char *token;          /* "" for none */
 	vb_buf token_field;   /* IngestRequest.token, encoded, for every publish */
@@ -30,11 +34,12 @@ struct vb_client {
 static int
 ep_ready(vb_client *c, endpoint *ep)
 {
-	int rv;
-	if (ep->open)
-		return VB_OK;
-	if (c->aborted)
-		return VB_ECLOSED;
+	int rv, aborted;
+	pthread_mutex_lock(&c->mtx);
+	rv = ep->open ? 1 : c->aborted ? -1 : 0;
+	pthread_mutex_unlock(&c->mtx);
+	if (rv != 0)
+		return rv > 0 ? VB_OK : VB_ECLOSED;
 	if (ep->aio == NULL && (rv = nng_aio_alloc(&ep->aio, NULL, NULL)) != 0)
 		return vb_err_from_nng(rv);
 	if ((rv = nng_req0_open(&ep->sock)) != 0)
@@ -53,7 +58,14 @@ ep_ready(vb_client *c, endpoint *ep)
 		nng_close(ep->sock);
 		return rv;
 	}
-	ep->open = 1;
+	pthread_mutex_lock(&c->mtx);
+	if (!(aborted = c->aborted))
+		ep->open = 1;
+	pthread_mutex_unlock(&c->mtx);
+	if (aborted) {
+		nng_close(ep->sock);
+		return VB_ECLOSED;
+	}
 	return VB_OK;
 }
 
@@ -63,6 +75,7 @@ vb_client_open(const vb_client_opts *opts, vb_client **out)
 	vb_client *c = calloc(1, sizeof(*c));
 	if (c == NULL)
 		return VB_ENOMEM;
+	pthread_mutex_init(&c->mtx, NULL);
 	c->ingest.url = strdup(opts->ingest ? opts->ingest : VB_DEFAULT_INGEST);
 	c->query.url = strdup(opts->query ? opts->query : VB_DEFAULT_QUERY);
 	c->timeout_ms = opts->timeout_ms > 0 ? opts->timeout_ms : 30000;
@@ -108,6 +121,7 @@ vb_client_close(vb_client *c)
 	free(c->token);
 	vb_buf_free(&c->token_field);
 	vb_buf_free(&c->buf);
+	pthread_mutex_destroy(&c->mtx);
 	free(c);
 }
 
@@ -191,6 +205,7 @@ vb_client_query(vb_client *c, const vb_query_req *q, vb_query_reply *out)
 void
 vb_client_abort(vb_client *c)
 {
+	pthread_mutex_lock(&c->mtx);
 	c->aborted = 1;
 	/* nng_close wakes every aio waiting on the socket; the handles stay
 	 * "open" here so nothing dials again, and closing them twice later
@@ -199,6 +214,7 @@ vb_client_abort(vb_client *c)
 		nng_close(c->ingest.sock);
 	if (c->query.open)
 		nng_close(c->query.sock);
+	pthread_mutex_unlock(&c->mtx);
 }
 
 const char *
