@@ -11,7 +11,12 @@ const char *const vb_role_names[VB_NROLES] = { "publisher", "marketing",
 	"engineer", "admin" };
 
 const char *const vb_op_names[VB_NOPS] = { "ingest", "stats", "replay", "gate",
-	"record", "customer", "suppressions", "rebuild" };
+	"record", "customer", "suppressions", "rebuild", "backup", "config" };
+
+const char *const vb_op_verbs[VB_NOPS] = { "publish", "read stats",
+	"replay events", "ask the gate", "record a campaign", "read customer state",
+	"read the suppression list", "rebuild state", "make a backup",
+	"read the configuration" };
 
 const char *const vb_auth_sources[] = { "service", "field", "sales", "finance",
 	"marketing", "customer", NULL };
@@ -19,11 +24,11 @@ const char *const vb_auth_sources[] = { "service", "field", "sales", "finance",
 /* What each role may do, by op.  Stats is open to every client: publishers
  * size their batches by the broker's limits, and it names the caller. */
 static const unsigned char allowed[VB_NROLES][VB_NOPS] = {
-	/*                 ingest stats replay gate record cust supp rebuild */
-	[VB_ROLE_PUBLISHER] = { 1, 1, 0, 0, 0, 0, 0, 0 },
-	[VB_ROLE_MARKETING] = { 0, 1, 1, 1, 1, 1, 1, 0 },
-	[VB_ROLE_ENGINEER] = { 0, 1, 1, 1, 0, 1, 1, 0 },
-	[VB_ROLE_ADMIN] = { 1, 1, 1, 1, 1, 1, 1, 1 },
+	/*     ingest stats replay gate record cust supp rebuild backup config */
+	[VB_ROLE_PUBLISHER] = { 1, 1, 0, 0, 0, 0, 0, 0, 0, 0 },
+	[VB_ROLE_MARKETING] = { 0, 1, 1, 1, 1, 1, 1, 0, 0, 0 },
+	[VB_ROLE_ENGINEER] = { 0, 1, 1, 1, 0, 1, 1, 0, 0, 0 },
+	[VB_ROLE_ADMIN] = { 1, 1, 1, 1, 1, 1, 1, 1, 1, 1 },
 };
 
 static int

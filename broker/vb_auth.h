@@ -24,7 +24,7 @@ typedef enum {
 	VB_ROLE_PUBLISHER,  /* ingest, for the sources it is granted */
 	VB_ROLE_MARKETING,  /* gate, filter, customer, suppressions, redacted tail */
 	VB_ROLE_ENGINEER,   /* full replay and tail, and every read */
-	VB_ROLE_ADMIN,      /* everything: rebuild, ingest from any source */
+	VB_ROLE_ADMIN,      /* everything: rebuild, backup, config, any source */
 	VB_NROLES,
 } vb_role;
 
@@ -37,11 +37,15 @@ typedef enum {
 	VB_OP_CUSTOMER,
 	VB_OP_SUPPRESSIONS,
 	VB_OP_REBUILD,
+	VB_OP_BACKUP,
+	VB_OP_CONFIG,        /* read the configuration in effect */
 	VB_NOPS,
 } vb_op;
 
 extern const char *const vb_role_names[VB_NROLES];
 extern const char *const vb_op_names[VB_NOPS];
+/* What op does, in words, for refusals: "may not <verb>". */
+extern const char *const vb_op_verbs[VB_NOPS];
 
 typedef struct vb_auth_client {
 	char name[VB_CLIENT_NAME_MAX];

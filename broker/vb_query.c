@@ -445,6 +445,52 @@ do_rebuild(qworker *wk)
 		reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
 }
 
+static void
+do_backup(qworker *wk, const char *path)
+{
+	vb_query_reply r = { .kind = VB_QUERY_BACKUP };
+	char err[512];
+	int rv;
+	vb_log_info(wk->q->log, "Q004", "backup to %s: started by %s", path,
+	    wk->client ? wk->client->name : "a local client");
+	rv = vb_store_backup(wk->q->store, path, &r.backup_bytes, &r.backup_seq, err,
+	    sizeof(err));
+	if (rv != 0) {
+		vb_log_error(wk->q->log, "Q005", "backup failed: %s", err);
+		reply_fail(wk, rv, err);
+		return;
+	}
+	vb_log_info(wk->q->log, "Q006", "backup to %s: %llu bytes, events up to seq %llu",
+	    path, (unsigned long long)r.backup_bytes, (unsigned long long)r.backup_seq);
+	vb_buf_reset(wk->reply);
+	if (vb_query_reply_encode(&r, wk->reply) != 0)
+		reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
+}
+
+static void
+do_config(qworker *wk)
+{
+	vb_query_reply r = { .kind = VB_QUERY_CONFIG };
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	if (f == NULL) {
+		reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
+		return;
+	}
+	vb_config_dump(wk->q->cfg, f);
+	if (fclose(f) != 0 || text == NULL) {
+		free(text);
+		reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
+		return;
+	}
+	r.config = text;
+	vb_buf_reset(wk->reply);
+	if (vb_query_reply_encode(&r, wk->reply) != 0)
+		reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
+	free(text);
+}
+
 static vb_op
 query_op(const vb_query_req *rq)
 {
@@ -454,6 +500,8 @@ query_op(const vb_query_req *rq)
 	case VB_QUERY_CUSTOMER: return VB_OP_CUSTOMER;
 	case VB_QUERY_SUPPRESSIONS: return VB_OP_SUPPRESSIONS;
 	case VB_QUERY_REBUILD: return VB_OP_REBUILD;
+	case VB_QUERY_BACKUP: return VB_OP_BACKUP;
+	case VB_QUERY_CONFIG: return VB_OP_CONFIG;
 	default: return VB_OP_STATS;
 	}
 }
@@ -488,7 +536,7 @@ authorize(qworker *wk, const vb_query_req *rq)
 		    vb_op_names[op], "not allowed for its role");
 		snprintf(msg, sizeof(msg), "access denied: client %s has role %s, which "
 		    "may not %s", wk->client->name, vb_role_names[wk->client->role],
-		    vb_op_names[op]);
+		    vb_op_verbs[op]);
 	}
 	reply_fail(wk, VB_EACCES, msg);
 	return VB_EACCES;
@@ -513,6 +561,8 @@ handle(qworker *wk, const uint8_t *p, size_t len)
 	case VB_QUERY_CUSTOMER: do_customer(wk, rq.customer.customer, rq.customer.at); break;
 	case VB_QUERY_SUPPRESSIONS: do_suppressions(wk, &rq); break;
 	case VB_QUERY_REBUILD: do_rebuild(wk); break;
+	case VB_QUERY_BACKUP: do_backup(wk, rq.backup_path); break;
+	case VB_QUERY_CONFIG: do_config(wk); break;
 	default: reply_fail(wk, VB_EINVAL, "unknown query"); break;
 	}
 	vb_query_req_free(&rq);

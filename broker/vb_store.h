@@ -159,4 +159,12 @@ int vb_store_replay(vb_store *st, const vb_store_filter *f, size_t limit,
 int vb_store_stats(vb_store *st, vb_stats *out);
 void vb_store_stats_free(vb_stats *s);
 
+/* Write a compact, consistent copy of the store (an LMDB data.mdb) to path,
+ * an absolute path that must not exist yet; created 0600 and fsynced.  The
+ * copy holds at least the events up to *last_seq; *bytes is its size.  The
+ * map cannot grow while it runs.  0, or a VB_E code with "path: what is
+ * wrong" in err (and nothing left at path). */
+int vb_store_backup(vb_store *st, const char *path, uint64_t *bytes,
+    uint64_t *last_seq, char *err, size_t errlen);
+
 #endif

@@ -95,6 +95,8 @@ int vb_cmd_customer(int argc, char **argv);
 int vb_cmd_suppressions(int argc, char **argv);
 int vb_cmd_rebuild(int argc, char **argv);
 int vb_cmd_token(int argc, char **argv);
+int vb_cmd_backup(int argc, char **argv);
+int vb_cmd_config(int argc, char **argv);
 int vb_cmd_filter(int argc, char **argv);
 
 /* One decision as the contract's gate JSON object, appended to b; at and

@@ -18,6 +18,8 @@ static const struct {
 	{ "suppressions", vb_cmd_suppressions, "the current suppression list, for a sending platform" },
 	{ "stats", vb_cmd_stats, "counts, last seq and disk use of the broker" },
 	{ "rebuild", vb_cmd_rebuild, "admin: fold all customer state again from the log" },
+	{ "backup", vb_cmd_backup, "admin: a consistent copy of the store, written on the broker's host" },
+	{ "config", vb_cmd_config, "admin: the configuration the broker runs with" },
 	{ "token", vb_cmd_token, "make a client token and its [client.NAME] config section" },
 };
 

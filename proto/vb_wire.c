@@ -190,6 +190,8 @@ vb_query_req_encode(const vb_query_req *q, vb_buf *out)
 	Voicebus__V1__CustomerRequest cr = VOICEBUS__V1__CUSTOMER_REQUEST__INIT;
 	Voicebus__V1__SuppressionsRequest sq = VOICEBUS__V1__SUPPRESSIONS_REQUEST__INIT;
 	Voicebus__V1__RebuildRequest rb = VOICEBUS__V1__REBUILD_REQUEST__INIT;
+	Voicebus__V1__BackupRequest bk = VOICEBUS__V1__BACKUP_REQUEST__INIT;
+	Voicebus__V1__ConfigRequest cf = VOICEBUS__V1__CONFIG_REQUEST__INIT;
 
 	switch (q->kind) {
 	case VB_QUERY_REPLAY:
@@ -234,6 +236,15 @@ vb_query_req_encode(const vb_query_req *q, vb_buf *out)
 	case VB_QUERY_REBUILD:
 		req.request_case = VOICEBUS__V1__QUERY_REQUEST__REQUEST_REBUILD;
 		req.rebuild = &rb;
+		break;
+	case VB_QUERY_BACKUP:
+		bk.path = str_or_empty(q->backup_path);
+		req.request_case = VOICEBUS__V1__QUERY_REQUEST__REQUEST_BACKUP;
+		req.backup = &bk;
+		break;
+	case VB_QUERY_CONFIG:
+		req.request_case = VOICEBUS__V1__QUERY_REQUEST__REQUEST_CONFIG;
+		req.config = &cf;
 		break;
 	default:
 		return VB_EINVAL;
@@ -288,6 +299,13 @@ vb_query_req_decode(const uint8_t *p, size_t len, vb_query_req *out)
 		break;
 	case VOICEBUS__V1__QUERY_REQUEST__REQUEST_REBUILD:
 		out->kind = VB_QUERY_REBUILD;
+		break;
+	case VOICEBUS__V1__QUERY_REQUEST__REQUEST_BACKUP:
+		out->kind = VB_QUERY_BACKUP;
+		out->backup_path = pb->backup->path;
+		break;
+	case VOICEBUS__V1__QUERY_REQUEST__REQUEST_CONFIG:
+		out->kind = VB_QUERY_CONFIG;
 		break;
 	default:
 		out->kind = VB_QUERY_NONE;
@@ -346,6 +364,8 @@ vb_query_reply_encode(const vb_query_reply *r, vb_buf *out)
 	Voicebus__V1__CustomerReply cr = VOICEBUS__V1__CUSTOMER_REPLY__INIT;
 	Voicebus__V1__SuppressionsReply sr2 = VOICEBUS__V1__SUPPRESSIONS_REPLY__INIT;
 	Voicebus__V1__RebuildReply rb = VOICEBUS__V1__REBUILD_REPLY__INIT;
+	Voicebus__V1__BackupReply bk = VOICEBUS__V1__BACKUP_REPLY__INIT;
+	Voicebus__V1__ConfigReply cf = VOICEBUS__V1__CONFIG_REPLY__INIT;
 	Voicebus__V1__Decision *ds = NULL, **dp = NULL;
 	Voicebus__V1__QueryReply rep = VOICEBUS__V1__QUERY_REPLY__INIT;
 	Voicebus__V1__ReplayReply rr = VOICEBUS__V1__REPLAY_REPLY__INIT;
@@ -429,6 +449,15 @@ vb_query_reply_encode(const vb_query_reply *r, vb_buf *out)
 		rb.changed = r->rebuilt[2];
 		rep.reply_case = VOICEBUS__V1__QUERY_REPLY__REPLY_REBUILD;
 		rep.rebuild = &rb;
+	} else if (r->code == 0 && r->kind == VB_QUERY_BACKUP) {
+		bk.bytes = r->backup_bytes;
+		bk.last_seq = r->backup_seq;
+		rep.reply_case = VOICEBUS__V1__QUERY_REPLY__REPLY_BACKUP;
+		rep.backup = &bk;
+	} else if (r->code == 0 && r->kind == VB_QUERY_CONFIG) {
+		cf.text = str_or_empty(r->config);
+		rep.reply_case = VOICEBUS__V1__QUERY_REPLY__REPLY_CONFIG;
+		rep.config = &cf;
 	}
 	rv = pack(&rep.base, out);
 done:
@@ -557,6 +586,13 @@ vb_query_reply_decode(const uint8_t *p, size_t len, vb_query_reply *out)
 		out->rebuilt[0] = pb->rebuild->customers;
 		out->rebuilt[1] = pb->rebuild->events;
 		out->rebuilt[2] = pb->rebuild->changed;
+	} else if (pb->reply_case == VOICEBUS__V1__QUERY_REPLY__REPLY_BACKUP) {
+		out->kind = VB_QUERY_BACKUP;
+		out->backup_bytes = pb->backup->bytes;
+		out->backup_seq = pb->backup->last_seq;
+	} else if (pb->reply_case == VOICEBUS__V1__QUERY_REPLY__REPLY_CONFIG) {
+		out->kind = VB_QUERY_CONFIG;
+		out->config = pb->config->text;
 	}
 	return VB_OK;
 nomem:

@@ -67,6 +67,8 @@ typedef enum {
 	VB_QUERY_CUSTOMER = 4,
 	VB_QUERY_SUPPRESSIONS = 5,
 	VB_QUERY_REBUILD = 6,
+	VB_QUERY_BACKUP = 7,
+	VB_QUERY_CONFIG = 8,
 } vb_query_kind;
 
 typedef struct vb_gate_req {
@@ -107,6 +109,7 @@ typedef struct vb_query_req {
 		uint32_t limit;
 		const char *purpose, *channel;
 	} supp;
+	const char *backup_path;  /* backup: a file on the broker's host */
 	const char *token;   /* the client's token: "" or NULL for none */
 	void *priv;
 } vb_query_req;
@@ -158,6 +161,8 @@ typedef struct vb_query_reply {
 	const char *next;    /* suppressions: page cursor */
 	int done;            /* suppressions: no more pages */
 	uint64_t rebuilt[3]; /* rebuild: customers, events, changed */
+	uint64_t backup_bytes, backup_seq; /* backup: size, last seq at least */
+	const char *config;  /* config: the options in effect */
 	void *priv;
 } vb_query_reply;
 

@@ -150,7 +150,7 @@ START_TEST(publisher_only_its_sources)
 	const char *r[] = { "replay", "--query", b.query, "--token-file", fin_tok, NULL };
 	ck_assert_int_eq(cli(r), 1);
 	assert_file_has(err, "access denied: client finance-adapter has role publisher, "
-	    "which may not replay");
+	    "which may not replay events");
 }
 END_TEST
 
@@ -219,10 +219,10 @@ START_TEST(marketing_sees_decisions_not_text)
 	ck_assert_int_eq(cli(rec), 0);
 	rec[4] = eng_tok;
 	ck_assert_int_eq(cli(rec), 3);
-	assert_file_has(err, "access denied: client oncall has role engineer, which may not record");
+	assert_file_has(err, "access denied: client oncall has role engineer, which may not record a campaign");
 	const char *rb[] = { "rebuild", "--query", b.query, "--token-file", mkt_tok, NULL };
 	ck_assert_int_eq(cli(rb), 1);
-	assert_file_has(err, "which may not rebuild");
+	assert_file_has(err, "which may not rebuild state");
 	assert_file_has(b.log, "A001 denied: client campaigns (marketing)");
 	rb[4] = adm_tok;
 	ck_assert_int_eq(cli(rb), 0);
@@ -318,6 +318,43 @@ START_TEST(tail_and_pub_by_role)
 	kill(ep, SIGTERM);
 	ck_assert_int_eq(waitpid(mp, NULL, 0), mp);
 	ck_assert_int_eq(waitpid(ep, NULL, 0), ep);
+}
+END_TEST
+
+START_TEST(admin_backup_and_config)
+{
+	char copy[400], cmd[900];
+	publish_both();
+	snprintf(copy, sizeof(copy), "%s/backup.mdb", b.dir);
+	const char *bk[] = { "backup", "--query", b.query, "--token-file", eng_tok, copy, NULL };
+	ck_assert_int_eq(cli(bk), 1);
+	assert_file_has(err, "which may not make a backup");
+	ck_assert_int_ne(access(copy, F_OK), 0);
+	bk[4] = adm_tok;
+	ck_assert_int_eq(cli(bk), 0);
+	assert_file_has(out, "every event up to seq ");
+	/* LMDB's own tool reads the copy: both events are in the log. */
+	snprintf(cmd, sizeof(cmd), "mdb_stat -n -s log '%s' > '%s' 2>&1", copy, out);
+	ck_assert_int_eq(system(cmd), 0);
+	assert_file_has(out, "Entries: ");
+	/* Never over an existing file, never a relative path. */
+	ck_assert_int_eq(cli(bk), 2);
+	assert_file_has(err, "File exists");
+	bk[5] = "relative.mdb";
+	ck_assert_int_eq(cli(bk), 2);
+	assert_file_has(err, "is not absolute");
+
+	const char *cf[] = { "config", "--query", b.query, "--token-file", adm_tok, NULL };
+	ck_assert_int_eq(cli(cf), 0);
+	assert_file_has(out, "[client.campaigns]");
+	assert_file_has(out, "token_sha256 = ");
+	char *tok = slurp(adm_tok);
+	tok[strcspn(tok, "\n")] = '\0';
+	assert_file_lacks(out, tok);
+	free(tok);
+	cf[4] = mkt_tok;
+	ck_assert_int_eq(cli(cf), 1);
+	assert_file_has(err, "which may not read the configuration");
 }
 END_TEST
 
@@ -433,6 +470,7 @@ auth_suite(void)
 	tcase_add_test(tc, no_or_wrong_token_refused);
 	tcase_add_test(tc, marketing_sees_decisions_not_text);
 	tcase_add_test(tc, tail_and_pub_by_role);
+	tcase_add_test(tc, admin_backup_and_config);
 	tcase_add_test(tc, denials_logged_at_a_bounded_rate);
 	tcase_add_test(tc, without_clients_loopback_only);
 	tcase_add_test(tc, config_errors_name_the_line);
