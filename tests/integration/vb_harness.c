@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -37,6 +38,17 @@ vb_h_init(vb_h_broker *b)
 	snprintf(b->log, sizeof(b->log), "%s/voicebusd.log", b->dir);
 }
 
+/* In a child just forked by parent: die with the test process.  A failed
+ * assertion ends it at once (check's fork mode), and must not leave a
+ * broker, or a tail stopped with SIGSTOP, running behind it, holding the
+ * output ctest waits on. */
+static void
+die_with(pid_t parent)
+{
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+		_exit(127);
+}
+
 static void
 redirect(int fd, const char *path, int flags)
 {
@@ -56,9 +68,11 @@ vb_h_start(vb_h_broker *b, const char *const *extra)
 	for (size_t i = 0; extra && extra[i] && n < 31; i++)
 		argv[n++] = extra[i];
 	argv[n] = NULL;
+	pid_t parent = getpid();
 	b->pid = fork();
 	ck_assert_int_ge(b->pid, 0);
 	if (b->pid == 0) {
+		die_with(parent);
 		redirect(0, NULL, O_RDONLY);
 		redirect(2, b->log, O_WRONLY | O_CREAT | O_APPEND);
 		execv(argv[0], (char *const *)argv);
@@ -139,9 +153,11 @@ spawn_cli(const char *const *args, const char *in_path, const char *out_path,
 	for (size_t i = 0; args[i] && n < 63; i++)
 		argv[n++] = args[i];
 	argv[n] = NULL;
+	pid_t parent = getpid();
 	pid_t pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
+		die_with(parent);
 		redirect(0, in_path, O_RDONLY);
 		redirect(1, out_path, O_WRONLY | O_CREAT | O_TRUNC);
 		redirect(2, err_path, O_WRONLY | O_CREAT | O_TRUNC);

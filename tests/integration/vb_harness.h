@@ -1,6 +1,10 @@
 /* vb_harness: start the real voicebusd and the real voicebus CLI as
  * processes for integration tests, on a temporary directory and ipc://
- * addresses inside it (tests never collide on ports). */
+ * addresses inside it (tests never collide on ports).
+ *
+ * Every process started here is SIGKILLed when the thread that started it
+ * exits (PR_SET_PDEATHSIG), so that a failed assertion leaves nothing
+ * running: start them from the test's own thread. */
 #ifndef VB_HARNESS_H
 #define VB_HARNESS_H
 
