@@ -19,6 +19,7 @@
 
 #define META_CUSTOMERS "c:"
 #define META_FORMAT "format"
+#define META_CUST_APPLIED "cust_applied"
 #define STORE_FORMAT 1
 
 /* Counters added by one transaction, written once at its end. */
@@ -77,6 +78,32 @@ lock_dir(const char *dir, int *fd_out)
 	return VB_OK;
 }
 
+/* Put every event after st->cust_applied back in st->pend; cur is on the
+ * log. */
+static int
+pending_recover(vb_store *st, MDB_cursor *cur)
+{
+	size_t from = (size_t)st->cust_applied + 1;
+	MDB_val k = { sizeof(from), &from }, v;
+	char customer[VB_CUSTOMER_MAX + 1];
+	int rv;
+
+	for (rv = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rv == 0;
+	    rv = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		vb_event_peek pk;
+		size_t seq;
+		memcpy(&seq, k.mv_data, sizeof(seq));
+		if (vb_event_peek_pb(v.mv_data, v.mv_size, &pk) != 0 ||
+		    pk.customer_len > VB_CUSTOMER_MAX)
+			return MDB_CORRUPTED;
+		memcpy(customer, pk.customer, pk.customer_len);
+		customer[pk.customer_len] = '\0';
+		if (vb_pending_add(st->pend, customer, seq) < 0)
+			return ENOMEM;
+	}
+	return rv == MDB_NOTFOUND ? 0 : rv;
+}
+
 int
 vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 {
@@ -96,6 +123,8 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	else
 		vb_rules_defaults(&st->rules);
 	pthread_rwlock_init(&st->maplock, NULL);
+	if ((rv = vb_pending_open(&st->pend)) != 0)
+		goto fail;
 	if ((st->dir = strdup(dir)) == NULL) {
 		rv = VB_ENOMEM;
 		goto fail;
@@ -162,6 +191,26 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	} else if (rv != MDB_NOTFOUND) {
 		goto fail_mdb;
 	}
+	/* A store without the key predates deferred customer entries: its
+	 * cust index is complete. */
+	k.mv_size = strlen(META_CUST_APPLIED);
+	k.mv_data = META_CUST_APPLIED;
+	if ((rv = mdb_get(txn, st->meta, &k, &v)) == 0 && v.mv_size == sizeof(uint64_t)) {
+		memcpy(&st->cust_applied, v.mv_data, sizeof(uint64_t));
+	} else if (rv == MDB_NOTFOUND || rv == 0) {
+		uint64_t applied = st->last_seq;
+		st->cust_applied = applied;
+		v.mv_size = sizeof(applied);
+		v.mv_data = &applied;
+		if ((rv = mdb_put(txn, st->meta, &k, &v, 0)) != 0)
+			goto fail_mdb;
+	} else {
+		goto fail_mdb;
+	}
+	/* The entries not folded into cust when the broker stopped (or
+	 * crashed) come back from the events themselves. */
+	if ((rv = pending_recover(st, cur)) != 0)
+		goto fail_mdb;
 	mdb_cursor_close(cur);
 	cur = NULL;
 	if ((rv = mdb_txn_commit(txn)) != 0) {
@@ -187,10 +236,14 @@ vb_store_close(vb_store *st)
 {
 	if (st == NULL)
 		return;
+	/* A clean stop leaves nothing to recover at the next start. */
+	if (st->env && st->pend && vb_pending_count(st->pend) > 0)
+		(void)vb_store_fold_customers(st);
 	if (st->env)
 		mdb_env_close(st->env);
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
+	vb_pending_close(st->pend);
 	pthread_rwlock_destroy(&st->maplock);
 	free(st->dir);
 	free(st);
@@ -313,17 +366,19 @@ store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
 	 * the search. */
 	if ((rv = mdb_put(t->txn, st->dlog, &k, &v, MDB_APPEND)) != 0)
 		return rv;
-	k.mv_size = strlen(customer);
-	k.mv_data = (void *)customer;
-	rv = mdb_get(t->txn, st->cust, &k, &v);
-	if (rv == MDB_NOTFOUND)
-		t->customers++;
-	else if (rv != 0)
-		return rv;
-	v.mv_size = sizeof(s);
-	v.mv_data = &s;
-	if ((rv = mdb_put(t->txn, st->cust, &k, &v, 0)) != 0)
-		return rv;
+	/* The customer index entry waits in memory (vb_pending.h); a
+	 * customer new to both is a new customer. */
+	if ((rv = vb_pending_add(st->pend, customer, s)) < 0)
+		return ENOMEM;
+	if (rv == 1) {
+		k.mv_size = strlen(customer);
+		k.mv_data = (void *)customer;
+		rv = mdb_get(t->txn, st->cust, &k, &v);
+		if (rv == MDB_NOTFOUND)
+			t->customers++;
+		else if (rv != 0)
+			return rv;
+	}
 	counter_add(t, 't', type, 1);
 	counter_add(t, 's', source, 1);
 	*seq_out = s;
@@ -369,6 +424,7 @@ txn_run(vb_store *st, const char *recorded, vb_buf *stored, store_txn_fn fn,
 fail:
 	if (t.txn)
 		mdb_txn_abort(t.txn);
+	vb_pending_drop_after(st->pend, atomic_load(&st->last_seq));
 	store_txn_free_gate(&t);
 	stored->len = stored_base;
 	return rv;
@@ -505,6 +561,91 @@ event_matches(const vb_store_filter *f, const uint8_t *p, size_t len)
 }
 
 int
+store_customer_seqs(vb_store *st, MDB_txn *txn, const char *customer,
+    uint64_t from, uint64_t hi, int (*fn)(void *arg, uint64_t seq), void *arg)
+{
+	MDB_cursor *cur;
+	size_t s = (size_t)from;
+	MDB_val k = { strlen(customer), (void *)customer }, v = { sizeof(s), &s };
+	uint64_t *seqs = NULL;
+	size_t n = 0, cap = 0;
+	int rv;
+
+	if ((rv = mdb_cursor_open(txn, st->cust, &cur)) != 0)
+		return rv;
+	for (rv = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE); rv == 0;
+	    rv = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
+		memcpy(&s, v.mv_data, sizeof(s));
+		if ((rv = fn(arg, s)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	if (rv != MDB_NOTFOUND)
+		return rv;
+	/* Then what is not in the index yet: all of it later than the index. */
+	if (vb_pending_get(st->pend, customer, hi, &seqs, &n, &cap) != 0) {
+		free(seqs);
+		return ENOMEM;
+	}
+	rv = 0;
+	for (size_t i = 0; i < n && rv == 0; i++)
+		if (seqs[i] >= from)
+			rv = fn(arg, seqs[i]);
+	free(seqs);
+	return rv;
+}
+
+/* The state of one replay page. */
+typedef struct page {
+	const vb_store_filter *f;
+	MDB_txn *txn;
+	vb_store *st;
+	size_t limit, max_bytes, scan_max;
+	size_t count, bytes, scanned;
+	vb_store_replay_cb cb;
+	void *arg;
+	int cb_rv;
+	uint64_t *next_seq;
+} page;
+
+#define PAGE_FULL (-30000) /* not an LMDB code: the page is complete */
+
+/* One candidate event of a page, by seq; lv: its bytes when known. */
+static int
+page_event(page *pg, uint64_t seq, MDB_val *lv)
+{
+	MDB_val v;
+	int rv;
+	if (pg->f->to_seq && seq > pg->f->to_seq)
+		return MDB_NOTFOUND;
+	if (pg->count >= pg->limit || pg->bytes >= pg->max_bytes || pg->scanned >= pg->scan_max)
+		return PAGE_FULL;
+	if (lv == NULL) {
+		size_t s = (size_t)seq;
+		MDB_val k = { sizeof(s), &s };
+		if ((rv = mdb_get(pg->txn, pg->st->dlog, &k, &v)) != 0)
+			return rv;
+		lv = &v;
+	}
+	pg->scanned++;
+	if (event_matches(pg->f, lv->mv_data, lv->mv_size)) {
+		/* The page stops before an event the callback refused. */
+		if ((pg->cb_rv = pg->cb(pg->arg, seq, lv->mv_data, lv->mv_size)) != 0)
+			return PAGE_FULL;
+		pg->count++;
+		pg->bytes += lv->mv_size;
+	}
+	*pg->next_seq = seq + 1;
+	return 0;
+}
+
+static int
+page_by_seq(void *arg, uint64_t seq)
+{
+	return page_event(arg, seq, NULL);
+}
+
+int
 vb_store_replay(vb_store *st, const vb_store_filter *f, size_t limit,
     size_t max_bytes, size_t scan_max, vb_store_replay_cb cb, void *arg,
     uint64_t *next_seq, int *done, uint64_t *last_seq)
@@ -513,9 +654,8 @@ vb_store_replay(vb_store *st, const vb_store_filter *f, size_t limit,
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 	size_t seq, from = f->from_seq ? (size_t)f->from_seq : 1;
-	size_t count = 0, bytes = 0, scanned = 0;
-	int by_customer = f->customer && f->customer[0];
-	int rv, cb_rv = 0;
+	page pg = { f, NULL, st, limit, max_bytes, scan_max, 0, 0, 0, cb, arg, 0, next_seq };
+	int rv;
 
 	*done = 0;
 	*next_seq = from;
@@ -523,49 +663,27 @@ vb_store_replay(vb_store *st, const vb_store_filter *f, size_t limit,
 	*last_seq = atomic_load(&st->last_seq);
 	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
 		goto out;
-	if ((rv = mdb_cursor_open(txn, by_customer ? st->cust : st->dlog, &cur)) != 0)
-		goto out;
-	if (by_customer) {
-		k.mv_size = strlen(f->customer);
-		k.mv_data = (void *)f->customer;
-		v.mv_size = sizeof(from);
-		v.mv_data = &from;
-		rv = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE);
+	pg.txn = txn;
+	if (f->customer && f->customer[0]) {
+		rv = store_customer_seqs(st, txn, f->customer, from, *last_seq, page_by_seq, &pg);
+		if (rv == 0)
+			rv = MDB_NOTFOUND; /* went through them all */
 	} else {
+		if ((rv = mdb_cursor_open(txn, st->dlog, &cur)) != 0)
+			goto out;
 		k.mv_size = sizeof(from);
 		k.mv_data = &from;
-		rv = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	}
-	while (rv == 0) {
-		MDB_val lv;
-		if (by_customer) {
-			memcpy(&seq, v.mv_data, sizeof(seq));
-			MDB_val lk = { sizeof(seq), &seq };
-			if ((rv = mdb_get(txn, st->dlog, &lk, &lv)) != 0)
-				break;
-		} else {
+		for (rv = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rv == 0;
+		    rv = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 			memcpy(&seq, k.mv_data, sizeof(seq));
-			lv = v;
-		}
-		if (f->to_seq && seq > f->to_seq) {
-			rv = MDB_NOTFOUND;
-			break;
-		}
-		if (count >= limit || bytes >= max_bytes || scanned >= scan_max)
-			break;
-		scanned++;
-		if (event_matches(f, lv.mv_data, lv.mv_size)) {
-			/* The cursor stays on an event the callback refused. */
-			if ((cb_rv = cb(arg, seq, lv.mv_data, lv.mv_size)) != 0)
+			if ((rv = page_event(&pg, seq, &v)) != 0)
 				break;
-			count++;
-			bytes += lv.mv_size;
 		}
-		*next_seq = seq + 1;
-		rv = mdb_cursor_get(cur, &k, &v, by_customer ? MDB_NEXT_DUP : MDB_NEXT);
 	}
 	if (rv == MDB_NOTFOUND) {
 		*done = 1;
+		rv = 0;
+	} else if (rv == PAGE_FULL) {
 		rv = 0;
 	}
 out:
@@ -576,7 +694,86 @@ out:
 	pthread_rwlock_unlock(&st->maplock);
 	if (rv != 0)
 		return vb_err_from_mdb(rv);
-	return cb_rv;
+	return pg.cb_rv;
+}
+
+/* Write the customer entries of one customer from st->pend into cust. */
+static int
+fold_customer(void *arg, const char *customer, const uint64_t *seqs, size_t n)
+{
+	MDB_cursor *cur = arg;
+	MDB_val k = { strlen(customer), (void *)customer }, v;
+	int rv = 0;
+	for (size_t i = 0; i < n && rv == 0; i++) {
+		size_t s = (size_t)seqs[i];
+		v.mv_size = sizeof(s);
+		v.mv_data = &s;
+		rv = mdb_cursor_put(cur, &k, &v, 0);
+	}
+	return rv;
+}
+
+static int
+fold_txn(vb_store *st, uint64_t upto)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val k = { strlen(META_CUST_APPLIED), META_CUST_APPLIED };
+	MDB_val v = { sizeof(upto), &upto };
+	int rv;
+
+	if ((rv = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
+		return rv;
+	if ((rv = mdb_cursor_open(txn, st->cust, &cur)) == 0) {
+		rv = vb_pending_each_sorted(st->pend, fold_customer, cur);
+		mdb_cursor_close(cur);
+	}
+	if (rv == 0)
+		rv = mdb_put(txn, st->meta, &k, &v, 0);
+	if (rv != 0) {
+		mdb_txn_abort(txn);
+		return rv == VB_ENOMEM ? ENOMEM : rv;
+	}
+	return mdb_txn_commit(txn);
+}
+
+int
+vb_store_fold_customers(vb_store *st)
+{
+	size_t n = vb_pending_count(st->pend);
+	uint64_t upto = atomic_load(&st->last_seq);
+	int rv;
+
+	if (n == 0)
+		return VB_OK;
+	if ((rv = maybe_grow(st, n * 32, 0)) != 0)
+		return rv;
+	for (int attempt = 0;; attempt++) {
+		/* Exclusive: no reader may see the index with the entries and
+		 * st->pend with them too, or with neither. */
+		pthread_rwlock_wrlock(&st->maplock);
+		rv = fold_txn(st, upto);
+		if (rv == 0) {
+			st->cust_applied = upto;
+			vb_pending_clear(st->pend);
+		}
+		pthread_rwlock_unlock(&st->maplock);
+		if (rv != MDB_MAP_FULL || attempt == 3 || maybe_grow(st, n * 32, 1) != 0)
+			break;
+	}
+	if (rv != 0) {
+		/* Harmless for now: the entries stay pending, and are tried again. */
+		vb_log_error(st->log, "S007", "writing %zu customer index entries: %s", n,
+		    mdb_strerror(rv));
+		return vb_err_from_mdb(rv);
+	}
+	return VB_OK;
+}
+
+size_t
+vb_store_pending(vb_store *st)
+{
+	return vb_pending_count(st->pend);
 }
 
 int

@@ -2,14 +2,16 @@
  *
  *   log    seq -> stored event bytes (integer keys, appended in order)
  *   ids    event id -> seq (idempotency, no time window)
- *   cust   customer -> seq, sorted duplicates (replay by customer)
+ *   cust   customer -> seq, sorted duplicates (replay by customer); the
+ *          latest entries wait in memory and are written in batches
+ *          (vb_store_fold_customers)
  *   meta   counters per type and source, the format version
  *   state  customer -> what the gate knows of them (vb_state)
  *   supp   customer -> what is blocked for them now (JSON, as last published)
  *   timers (time, customer) -> when their decisions may change by the clock
  *
- * An event, all its index entries and its customer's state change are
- * written in one transaction, and
+ * An event, its id and its customer's state change are written in one
+ * transaction, and
  * vb_store_append returns only once that transaction is durable (fsync).
  * One thread appends; any number read concurrently.  The map grows on its
  * own: a user never sees MDB_MAP_FULL unless map_size_max is reached. */
@@ -158,6 +160,16 @@ int vb_store_replay(vb_store *st, const vb_store_filter *f, size_t limit,
  * allocated: release with vb_store_stats_free. */
 int vb_store_stats(vb_store *st, vb_stats *out);
 void vb_store_stats_free(vb_stats *s);
+
+/* Customer index entries wait in memory (vb_pending.h) until this writes
+ * them into the cust index in one sorted transaction; the writer calls it
+ * every so many events and before a rebuild, vb_store_close at the end.
+ * Called by the one writer thread, between appends.  0 or a VB_E code
+ * (the entries then stay pending). */
+int vb_store_fold_customers(vb_store *st);
+
+/* Entries waiting. */
+size_t vb_store_pending(vb_store *st);
 
 /* Write a compact, consistent copy of the store (an LMDB data.mdb) to path,
  * an absolute path that must not exist yet; created 0600 and fsynced.  The

@@ -141,52 +141,57 @@ store_txn_free_gate(store_txn *t)
 
 /* ---- folding a customer's log ---- */
 
-/* Fold the customer's events with time <= at_us from the log. */
+typedef struct {
+	vb_store *st;
+	MDB_txn *txn;
+	int64_t at_us;
+	vb_state *s;
+} fold_arg;
+
+/* Fold one event of the customer's, if dated no later than at_us. */
+static int
+fold_one(void *arg, uint64_t seq)
+{
+	fold_arg *a = arg;
+	size_t sq = (size_t)seq;
+	MDB_val lk = { sizeof(sq), &sq }, lv;
+	vb_event *ev;
+	vb_fact f;
+	int64_t us;
+	char tbuf[64];
+	vb_event_peek pk;
+	int rv;
+
+	if ((rv = mdb_get(a->txn, a->st->dlog, &lk, &lv)) != 0)
+		return rv;
+	/* Most events are of no use to the gate: look before decoding. */
+	if (vb_event_peek_pb(lv.mv_data, lv.mv_size, &pk) != 0 || pk.time_len >= sizeof(tbuf))
+		return 0;
+	memcpy(tbuf, pk.time, pk.time_len);
+	tbuf[pk.time_len] = '\0';
+	if (vb_time_parse(tbuf, &us) != 0 || us > a->at_us)
+		return 0;
+	if (vb_event_from_pb(lv.mv_data, lv.mv_size, &ev) != 0)
+		return 0;
+	rv = 0;
+	if (vb_fact_from_event(ev, us, &f) == 0 &&
+	    vb_state_apply(a->s, &f, vb_rules_keep_us(&a->st->rules)) != 0)
+		rv = ENOMEM;
+	vb_event_free(ev);
+	return rv;
+}
+
+/* Fold the customer's events with time <= at_us from the log (those up to
+ * hi of the ones not in the cust index yet: see store_customer_seqs). */
 static int
 fold_from_log(vb_store *st, MDB_txn *txn, const char *customer, int64_t at_us,
-    vb_state *s)
+    uint64_t hi, vb_state *s)
 {
-	MDB_cursor *cur;
-	MDB_val k = { strlen(customer), (void *)customer }, v;
+	fold_arg a = { st, txn, at_us, s };
 	int rv;
 
 	memset(s, 0, sizeof(*s));
-	if ((rv = mdb_cursor_open(txn, st->cust, &cur)) != 0)
-		return rv;
-	for (rv = mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); rv == 0;
-	    rv = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
-		size_t seq;
-		MDB_val lk = { sizeof(seq), &seq }, lv;
-		vb_event *ev;
-		vb_fact f;
-		int64_t us;
-		char tbuf[64];
-		vb_event_peek pk;
-
-		memcpy(&seq, v.mv_data, sizeof(seq));
-		if ((rv = mdb_get(txn, st->dlog, &lk, &lv)) != 0)
-			break;
-		/* Most events are of no use to the gate: look before decoding. */
-		if (vb_event_peek_pb(lv.mv_data, lv.mv_size, &pk) != 0 ||
-		    pk.time_len >= sizeof(tbuf))
-			continue;
-		memcpy(tbuf, pk.time, pk.time_len);
-		tbuf[pk.time_len] = '\0';
-		if (vb_time_parse(tbuf, &us) != 0 || us > at_us)
-			continue;
-		if (vb_event_from_pb(lv.mv_data, lv.mv_size, &ev) != 0)
-			continue;
-		if (vb_fact_from_event(ev, us, &f) == 0 &&
-		    vb_state_apply(s, &f, vb_rules_keep_us(&st->rules)) != 0) {
-			vb_event_free(ev);
-			rv = ENOMEM;
-			break;
-		}
-		vb_event_free(ev);
-	}
-	mdb_cursor_close(cur);
-	if (rv == MDB_NOTFOUND)
-		rv = 0;
+	rv = store_customer_seqs(st, txn, customer, 0, hi, fold_one, &a);
 	if (rv != 0)
 		vb_state_free(s);
 	return rv;
@@ -194,7 +199,7 @@ fold_from_log(vb_store *st, MDB_txn *txn, const char *customer, int64_t at_us,
 
 int
 store_load_state(vb_store *st, MDB_txn *txn, const char *customer,
-    int64_t at_us, int from_log, vb_state *s)
+    int64_t at_us, int from_log, uint64_t hi, vb_state *s)
 {
 	int rv;
 	if (!from_log) {
@@ -204,7 +209,7 @@ store_load_state(vb_store *st, MDB_txn *txn, const char *customer,
 			return 0;
 		vb_state_free(s);
 	}
-	return fold_from_log(st, txn, customer, at_us, s);
+	return fold_from_log(st, txn, customer, at_us, hi, s);
 }
 
 /* ---- the broker's own events ---- */
@@ -255,7 +260,7 @@ publish_change(store_txn *t, const char *customer, const vb_state *s,
 	memset(&now_state, 0, sizeof(now_state));
 	future = vb_state_next_after(s, t->recorded_us);
 	if (future != 0) {
-		if ((rv = fold_from_log(st, t->txn, customer, t->recorded_us, &now_state)) != 0)
+		if ((rv = fold_from_log(st, t->txn, customer, t->recorded_us, UINT64_MAX, &now_state)) != 0)
 			return rv;
 		s = &now_state;
 	}
@@ -382,7 +387,7 @@ store_gate_record(store_txn *t, vb_store_item *it, vb_buf *aux)
 	s = &tc->st;
 	memset(&logged, 0, sizeof(logged));
 	if (vb_gate_needs_log(s, t->recorded_us)) {
-		if ((rv = fold_from_log(st, t->txn, it->customer, t->recorded_us, &logged)) != 0)
+		if ((rv = fold_from_log(st, t->txn, it->customer, t->recorded_us, UINT64_MAX, &logged)) != 0)
 			return rv;
 		s = &logged;
 	}
@@ -537,7 +542,7 @@ rebuild_txn(store_txn *t, void *arg)
 		customer[k.mv_size] = '\0';
 		mdb_cursor_count(cur, &ndup);
 		a->events += ndup;
-		if ((rv = fold_from_log(st, t->txn, customer, INT64_MAX, &s)) != 0)
+		if ((rv = fold_from_log(st, t->txn, customer, INT64_MAX, UINT64_MAX, &s)) != 0)
 			break;
 		vb_buf_reset(&t->scratch);
 		int has = s.ncases || s.missed_event || s.completed_us || s.ninvoices ||
@@ -585,7 +590,11 @@ vb_store_rebuild(vb_store *st, int64_t now_us, vb_buf *stored,
 {
 	rebuild_arg a = { 0, 0, 0 };
 	char now[VB_TIME_BUFSZ];
-	int rv = store_write(st, 1 << 20, vb_time_format(now_us, now), stored,
+	int rv;
+	/* The rebuild walks customers by the cust index: complete it first. */
+	if ((rv = vb_store_fold_customers(st)) != 0)
+		return rv;
+	rv = store_write(st, 1 << 20, vb_time_format(now_us, now), stored,
 	    rebuild_txn, &a, "rebuild");
 	*customers = a.customers;
 	*events = a.events;
@@ -604,12 +613,13 @@ vb_store_decide(vb_store *st, const char *const *customers, size_t n,
 	int rv;
 
 	pthread_rwlock_rdlock(&st->maplock);
+	uint64_t hi = atomic_load(&st->last_seq); /* committed before the snapshot */
 	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		vb_state s;
 		vb_decision d;
-		if ((rv = store_load_state(st, txn, customers[i], at_us, from_log, &s)) != 0)
+		if ((rv = store_load_state(st, txn, customers[i], at_us, from_log, hi, &s)) != 0)
 			break;
 		vb_gate_decide(&st->rules, &s, purpose, channel, at_us, &d);
 		res[i].allow = d.allow;
@@ -639,9 +649,10 @@ vb_store_customer(vb_store *st, const char *customer, int64_t at_us,
 	int rv;
 
 	pthread_rwlock_rdlock(&st->maplock);
+	uint64_t hi = atomic_load(&st->last_seq); /* committed before the snapshot */
 	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
 		goto out;
-	if ((rv = store_load_state(st, txn, customer, at_us, from_log, &s)) == 0) {
+	if ((rv = store_load_state(st, txn, customer, at_us, from_log, hi, &s)) == 0) {
 		rv = vb_state_to_json(&s, state_json) ? ENOMEM : 0;
 		for (int p = 0; p < VB_NPURPOSES && rv == 0; p++) {
 			for (int c = 0; c < VB_NCHANNELS && rv == 0; c++) {
@@ -679,6 +690,7 @@ vb_store_suppressions(vb_store *st, const char *after, size_t limit,
 
 	*next = NULL;
 	pthread_rwlock_rdlock(&st->maplock);
+	uint64_t hi = atomic_load(&st->last_seq); /* committed before the snapshot */
 	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
 		goto out;
 	if ((rv = mdb_cursor_open(txn, st->supp, &cur)) != 0)
@@ -701,7 +713,7 @@ vb_store_suppressions(vb_store *st, const char *after, size_t limit,
 		visited++;
 		/* Decide now rather than trust the list last published: a
 		 * cool-off may have ended since the last tick. */
-		if ((rv = store_load_state(st, txn, customer, now_us, 0, &s)) != 0)
+		if ((rv = store_load_state(st, txn, customer, now_us, 0, hi, &s)) != 0)
 			break;
 		for (int p = 0; p < VB_NPURPOSES && rv == 0; p++) {
 			if (purpose >= 0 && p != purpose)

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "vb_pending.h"
 #include "vb_store.h"
 
 struct vb_store {
@@ -18,6 +19,11 @@ struct vb_store {
 	 * transaction be active in the process while it remaps. */
 	pthread_rwlock_t maplock;
 	_Atomic uint64_t last_seq;
+	/* The cust index holds every event up to cust_applied; the later ones
+	 * are in pend (vb_pending.h).  Changed only under maplock held
+	 * exclusively, so a reader's snapshot and pend agree. */
+	uint64_t cust_applied;
+	vb_pending *pend;
 	uint64_t map_size_max;
 	int lock_fd;
 	char *dir;
@@ -77,7 +83,14 @@ void store_txn_free_gate(store_txn *t);
  * from the log when from_log or the state has later facts.  *s: free with
  * vb_state_free. */
 int store_load_state(vb_store *st, MDB_txn *txn, const char *customer,
-    int64_t at_us, int from_log, vb_state *s);
+    int64_t at_us, int from_log, uint64_t hi, vb_state *s);
+
+/* Call fn for every seq of customer, ascending: the cust index's, then the
+ * pending ones up to hi (a reader: the last seq committed before its
+ * transaction began; the writer: UINT64_MAX).  Stops at fn's first
+ * non-zero return and returns it. */
+int store_customer_seqs(vb_store *st, MDB_txn *txn, const char *customer,
+    uint64_t from, uint64_t hi, int (*fn)(void *arg, uint64_t seq), void *arg);
 
 /* Run fn in a write transaction with the map-growing retry; on success the
  * transaction (with the gate's changes) is committed durably. */

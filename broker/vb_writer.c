@@ -18,6 +18,7 @@ struct vb_writer {
 	size_t max_events;
 	int tick_ms;
 	int64_t last_tick_us;
+	int64_t last_fold_us;     /* customer index entries last written */
 	vb_store *store;
 	vb_fanout *fo;
 	vb_log *log;
@@ -46,10 +47,31 @@ fan_out(vb_writer *w)
 	}
 }
 
+/* Customer index entries wait in memory (vb_pending.h) until this many
+ * have gathered: sorted, they share pages of the index. */
+#define FOLD_EVENTS 65536
+/* ... or until the oldest has waited this long, when traffic is light. */
+#define FOLD_AFTER_US (10 * 1000000LL)
+
+static void
+maybe_fold(vb_writer *w, int64_t now)
+{
+	size_t n = vb_store_pending(w->store);
+	if (n == 0) {
+		w->last_fold_us = now;
+		return;
+	}
+	if (n < FOLD_EVENTS && now - w->last_fold_us < FOLD_AFTER_US)
+		return;
+	w->last_fold_us = now;
+	(void)vb_store_fold_customers(w->store); /* logged; tried again later */
+}
+
 static void
 tick(vb_writer *w)
 {
 	int64_t now = vb_time_now();
+	maybe_fold(w, now);
 	if (now - w->last_tick_us < (int64_t)w->tick_ms * 1000)
 		return;
 	w->last_tick_us = now;
@@ -200,6 +222,7 @@ vb_writer_start(vb_store *store, vb_fanout *fo, size_t max_events,
 	w->log = log;
 	w->max_events = max_events;
 	w->tick_ms = tick_ms > 0 ? tick_ms : 1000;
+	w->last_fold_us = vb_time_now();
 	pthread_mutex_init(&w->mtx, NULL);
 	pthread_cond_init(&w->work, NULL);
 	pthread_cond_init(&w->done, NULL);

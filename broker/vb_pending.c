@@ -1,0 +1,212 @@
+#include "vb_pending.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vb_error.h"
+
+typedef struct slot {
+	char *customer;     /* NULL: free */
+	uint64_t *seqs;
+	size_t n, cap;
+} slot;
+
+struct vb_pending {
+	pthread_mutex_t mtx;
+	slot *slots;
+	size_t cap;         /* a power of two */
+	size_t used;        /* slots holding a customer */
+	size_t count;       /* seqs over all slots */
+};
+
+static uint64_t
+hash(const char *s)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+	return h;
+}
+
+/* The slot of customer, or the free slot where it would go. */
+static slot *
+find(slot *slots, size_t cap, const char *customer)
+{
+	for (size_t i = hash(customer) & (cap - 1);; i = (i + 1) & (cap - 1))
+		if (slots[i].customer == NULL || strcmp(slots[i].customer, customer) == 0)
+			return &slots[i];
+}
+
+static int
+grow(vb_pending *p)
+{
+	size_t cap = p->cap ? p->cap * 2 : 1024;
+	slot *s = calloc(cap, sizeof(*s));
+	if (s == NULL)
+		return VB_ENOMEM;
+	for (size_t i = 0; i < p->cap; i++)
+		if (p->slots[i].customer)
+			*find(s, cap, p->slots[i].customer) = p->slots[i];
+	free(p->slots);
+	p->slots = s;
+	p->cap = cap;
+	return VB_OK;
+}
+
+int
+vb_pending_open(vb_pending **out)
+{
+	vb_pending *p = calloc(1, sizeof(*p));
+	if (p == NULL)
+		return VB_ENOMEM;
+	pthread_mutex_init(&p->mtx, NULL);
+	*out = p;
+	return VB_OK;
+}
+
+static void
+clear_locked(vb_pending *p)
+{
+	for (size_t i = 0; i < p->cap; i++) {
+		free(p->slots[i].customer);
+		free(p->slots[i].seqs);
+	}
+	free(p->slots);
+	p->slots = NULL;
+	p->cap = p->used = p->count = 0;
+}
+
+void
+vb_pending_close(vb_pending *p)
+{
+	if (p == NULL)
+		return;
+	clear_locked(p);
+	pthread_mutex_destroy(&p->mtx);
+	free(p);
+}
+
+int
+vb_pending_add(vb_pending *p, const char *customer, uint64_t seq)
+{
+	slot *s;
+	int rv = VB_ENOMEM, fresh;
+
+	pthread_mutex_lock(&p->mtx);
+	/* At most half full: probes stay short. */
+	if ((p->used + 1) * 2 > p->cap && grow(p) != 0)
+		goto out;
+	s = find(p->slots, p->cap, customer);
+	if (s->customer == NULL) {
+		if ((s->customer = strdup(customer)) == NULL)
+			goto out;
+		p->used++;
+	}
+	fresh = s->n == 0;
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 2;
+		uint64_t *q = realloc(s->seqs, cap * sizeof(*q));
+		if (q == NULL)
+			goto out;
+		s->seqs = q;
+		s->cap = cap;
+	}
+	s->seqs[s->n++] = seq;
+	p->count++;
+	rv = fresh;
+out:
+	pthread_mutex_unlock(&p->mtx);
+	return rv;
+}
+
+void
+vb_pending_drop_after(vb_pending *p, uint64_t after)
+{
+	pthread_mutex_lock(&p->mtx);
+	/* Emptied slots keep their customer: still "no entry" to add. */
+	for (size_t i = 0; i < p->cap; i++) {
+		slot *s = &p->slots[i];
+		while (s->n > 0 && s->seqs[s->n - 1] > after) {
+			s->n--;
+			p->count--;
+		}
+	}
+	pthread_mutex_unlock(&p->mtx);
+}
+
+int
+vb_pending_get(vb_pending *p, const char *customer, uint64_t hi,
+    uint64_t **seqs, size_t *n, size_t *cap)
+{
+	int rv = VB_OK;
+	pthread_mutex_lock(&p->mtx);
+	if (p->cap > 0) {
+		slot *s = find(p->slots, p->cap, customer);
+		for (size_t i = 0; s->customer && i < s->n && s->seqs[i] <= hi; i++) {
+			if (*n == *cap) {
+				size_t c = *cap ? *cap * 2 : 16;
+				uint64_t *q = realloc(*seqs, c * sizeof(*q));
+				if (q == NULL) {
+					rv = VB_ENOMEM;
+					break;
+				}
+				*seqs = q;
+				*cap = c;
+			}
+			(*seqs)[(*n)++] = s->seqs[i];
+		}
+	}
+	pthread_mutex_unlock(&p->mtx);
+	return rv;
+}
+
+size_t
+vb_pending_count(vb_pending *p)
+{
+	size_t n;
+	pthread_mutex_lock(&p->mtx);
+	n = p->count;
+	pthread_mutex_unlock(&p->mtx);
+	return n;
+}
+
+static int
+by_customer(const void *a, const void *b)
+{
+	return strcmp((*(slot *const *)a)->customer, (*(slot *const *)b)->customer);
+}
+
+int
+vb_pending_each_sorted(vb_pending *p,
+    int (*fn)(void *arg, const char *customer, const uint64_t *seqs, size_t n),
+    void *arg)
+{
+	slot **order;
+	size_t k = 0;
+	int rv = 0;
+
+	/* Readers may look up meanwhile; only the writer, the caller, adds. */
+	pthread_mutex_lock(&p->mtx);
+	order = malloc((p->used ? p->used : 1) * sizeof(*order));
+	for (size_t i = 0; order && i < p->cap; i++)
+		if (p->slots[i].customer && p->slots[i].n > 0)
+			order[k++] = &p->slots[i];
+	pthread_mutex_unlock(&p->mtx);
+	if (order == NULL)
+		return VB_ENOMEM;
+	/* LMDB writes fewer pages when keys come in order. */
+	qsort(order, k, sizeof(*order), by_customer);
+	for (size_t i = 0; i < k && rv == 0; i++)
+		rv = fn(arg, order[i]->customer, order[i]->seqs, order[i]->n);
+	free(order);
+	return rv;
+}
+
+void
+vb_pending_clear(vb_pending *p)
+{
+	pthread_mutex_lock(&p->mtx);
+	clear_locked(p);
+	pthread_mutex_unlock(&p->mtx);
+}

@@ -1,0 +1,112 @@
+/* broker/vb_pending: customer index entries waiting in memory. */
+#include <stdio.h>
+#include <string.h>
+
+#include "vb_error.h"
+#include "vb_pending.h"
+#include "vb_test.h"
+
+static size_t
+get(vb_pending *p, const char *customer, uint64_t hi, uint64_t *out, size_t max)
+{
+	uint64_t *seqs = NULL;
+	size_t n = 0, cap = 0;
+	ck_assert_int_eq(vb_pending_get(p, customer, hi, &seqs, &n, &cap), 0);
+	ck_assert_uint_le(n, max);
+	if (n)
+		memcpy(out, seqs, n * sizeof(*seqs));
+	free(seqs);
+	return n;
+}
+
+START_TEST(add_get_drop)
+{
+	vb_pending *p;
+	uint64_t s[8];
+	ck_assert_int_eq(vb_pending_open(&p), 0);
+	ck_assert_uint_eq(get(p, "C1", UINT64_MAX, s, 8), 0);
+	ck_assert_int_eq(vb_pending_add(p, "C1", 1), 1);
+	ck_assert_int_eq(vb_pending_add(p, "C2", 2), 1);
+	ck_assert_int_eq(vb_pending_add(p, "C1", 3), 0);
+	ck_assert_int_eq(vb_pending_add(p, "C1", 5), 0);
+	ck_assert_uint_eq(vb_pending_count(p), 4);
+	ck_assert_uint_eq(get(p, "C1", UINT64_MAX, s, 8), 3);
+	ck_assert(s[0] == 1 && s[1] == 3 && s[2] == 5);
+	/* Up to hi only: a reader's snapshot ends there. */
+	ck_assert_uint_eq(get(p, "C1", 4, s, 8), 2);
+	ck_assert_uint_eq(get(p, "C", UINT64_MAX, s, 8), 0);
+	/* An aborted transaction's entries go; an emptied customer is new
+	 * again. */
+	vb_pending_drop_after(p, 2);
+	ck_assert_uint_eq(vb_pending_count(p), 2);
+	ck_assert_uint_eq(get(p, "C1", UINT64_MAX, s, 8), 1);
+	vb_pending_drop_after(p, 0);
+	ck_assert_uint_eq(vb_pending_count(p), 0);
+	ck_assert_int_eq(vb_pending_add(p, "C1", 7), 1);
+	vb_pending_clear(p);
+	ck_assert_uint_eq(vb_pending_count(p), 0);
+	ck_assert_uint_eq(get(p, "C1", UINT64_MAX, s, 8), 0);
+	ck_assert_int_eq(vb_pending_add(p, "C1", 8), 1);
+	vb_pending_close(p);
+	vb_pending_close(NULL);
+}
+END_TEST
+
+typedef struct {
+	char last[32];
+	size_t customers, seqs;
+} walk;
+
+static int
+walk_cb(void *arg, const char *customer, const uint64_t *seqs, size_t n)
+{
+	walk *w = arg;
+	ck_assert_int_gt(strcmp(customer, w->last), 0);
+	snprintf(w->last, sizeof(w->last), "%s", customer);
+	for (size_t i = 1; i < n; i++)
+		ck_assert_uint_gt(seqs[i], seqs[i - 1]);
+	w->customers++;
+	w->seqs += n;
+	return 0;
+}
+
+START_TEST(many_customers_sorted)
+{
+	vb_pending *p;
+	char c[32];
+	uint64_t s[16];
+	ck_assert_int_eq(vb_pending_open(&p), 0);
+	/* Enough to grow the table several times. */
+	for (uint64_t seq = 1; seq <= 50000; seq++) {
+		snprintf(c, sizeof(c), "C-%05u", (unsigned)((seq * 7919) % 10007));
+		ck_assert_int_ge(vb_pending_add(p, c, seq), 0);
+	}
+	ck_assert_uint_eq(vb_pending_count(p), 50000);
+	walk w = { "", 0, 0 };
+	ck_assert_int_eq(vb_pending_each_sorted(p, walk_cb, &w), 0);
+	ck_assert_uint_eq(w.customers, 10007);
+	ck_assert_uint_eq(w.seqs, 50000);
+	snprintf(c, sizeof(c), "C-%05u", 7919u);  /* seq 1, 10008, ... */
+	ck_assert_uint_ge(get(p, c, UINT64_MAX, s, 16), 4);
+	ck_assert_uint_eq(s[0], 1);
+	ck_assert_uint_eq(s[1], 10008);
+	vb_pending_close(p);
+}
+END_TEST
+
+static Suite *
+pending_suite(void)
+{
+	Suite *s = suite_create("pending");
+	TCase *tc = tcase_create("pending");
+	tcase_add_test(tc, add_get_drop);
+	tcase_add_test(tc, many_customers_sorted);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return vbt_run(pending_suite());
+}
