@@ -8,6 +8,7 @@
 
 typedef struct slot {
 	char *customer;     /* NULL: free */
+	uint64_t hash;      /* of customer: most probes end on it */
 	uint64_t *seqs;
 	size_t n, cap;
 } slot;
@@ -29,12 +30,14 @@ hash(const char *s)
 	return h;
 }
 
-/* The slot of customer, or the free slot where it would go. */
+/* The slot of customer (whose hash is h), or the free slot where it would
+ * go. */
 static slot *
-find(slot *slots, size_t cap, const char *customer)
+find(slot *slots, size_t cap, const char *customer, uint64_t h)
 {
-	for (size_t i = hash(customer) & (cap - 1);; i = (i + 1) & (cap - 1))
-		if (slots[i].customer == NULL || strcmp(slots[i].customer, customer) == 0)
+	for (size_t i = h & (cap - 1);; i = (i + 1) & (cap - 1))
+		if (slots[i].customer == NULL ||
+		    (slots[i].hash == h && strcmp(slots[i].customer, customer) == 0))
 			return &slots[i];
 }
 
@@ -47,7 +50,7 @@ grow(vb_pending *p)
 		return VB_ENOMEM;
 	for (size_t i = 0; i < p->cap; i++)
 		if (p->slots[i].customer)
-			*find(s, cap, p->slots[i].customer) = p->slots[i];
+			*find(s, cap, p->slots[i].customer, p->slots[i].hash) = p->slots[i];
 	free(p->slots);
 	p->slots = s;
 	p->cap = cap;
@@ -90,6 +93,7 @@ vb_pending_close(vb_pending *p)
 int
 vb_pending_add(vb_pending *p, const char *customer, uint64_t seq)
 {
+	uint64_t h = hash(customer);
 	slot *s;
 	int rv = VB_ENOMEM, fresh;
 
@@ -97,10 +101,11 @@ vb_pending_add(vb_pending *p, const char *customer, uint64_t seq)
 	/* At most half full: probes stay short. */
 	if ((p->used + 1) * 2 > p->cap && grow(p) != 0)
 		goto out;
-	s = find(p->slots, p->cap, customer);
+	s = find(p->slots, p->cap, customer, h);
 	if (s->customer == NULL) {
 		if ((s->customer = strdup(customer)) == NULL)
 			goto out;
+		s->hash = h;
 		p->used++;
 	}
 	fresh = s->n == 0;
@@ -139,10 +144,11 @@ int
 vb_pending_get(vb_pending *p, const char *customer, uint64_t hi,
     uint64_t **seqs, size_t *n, size_t *cap)
 {
+	uint64_t h = hash(customer);
 	int rv = VB_OK;
 	pthread_mutex_lock(&p->mtx);
 	if (p->cap > 0) {
-		slot *s = find(p->slots, p->cap, customer);
+		slot *s = find(p->slots, p->cap, customer, h);
 		for (size_t i = 0; s->customer && i < s->n && s->seqs[i] <= hi; i++) {
 			if (*n == *cap) {
 				size_t c = *cap ? *cap * 2 : 16;

@@ -11,8 +11,11 @@
 #include "vb_time.h"
 #include "vb_wire.h"
 
-/* A page stops growing past this many bytes, whatever its limit. */
-#define PAGE_MAX_BYTES (4u << 20)
+/* A page stops growing past this many bytes, whatever its limit: each
+ * worker holds a page about three times (its events, the encoded reply, the
+ * nng message), and a page this size already takes thousands of events,
+ * which makes the round trip's cost per event negligible. */
+#define PAGE_MAX_BYTES (1u << 20)
 /* Records a filtered page may examine before it returns (possibly empty)
  * with a cursor: bounds how long one read transaction lives. */
 #define PAGE_SCAN_MAX 200000

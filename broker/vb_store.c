@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/sysmacros.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -146,6 +148,7 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	 * event survives a crash. */
 	if ((rv = mdb_env_open(st->env, dir, MDB_NOTLS, 0640)) != 0)
 		goto fail_mdb;
+	st->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	/* A process killed inside a read transaction leaves its slot taken. */
 	mdb_reader_check(st->env, &dead);
 	if (dead > 0)
@@ -606,9 +609,12 @@ typedef struct page {
 	void *arg;
 	int cb_rv;
 	uint64_t *next_seq;
+	const uint8_t *lo, *hi; /* the map addresses the page's events came from */
 } page;
 
 #define PAGE_FULL (-30000) /* not an LMDB code: the page is complete */
+/* Replay pages spanning less of the file than this keep their pages. */
+#define REPLAY_DROP_MIN (64u << 10)
 
 /* One candidate event of a page, by seq; lv: its bytes when known. */
 static int
@@ -628,6 +634,10 @@ page_event(page *pg, uint64_t seq, MDB_val *lv)
 		lv = &v;
 	}
 	pg->scanned++;
+	if (pg->lo == NULL || (const uint8_t *)lv->mv_data < pg->lo)
+		pg->lo = lv->mv_data;
+	if ((const uint8_t *)lv->mv_data + lv->mv_size > pg->hi)
+		pg->hi = (const uint8_t *)lv->mv_data + lv->mv_size;
 	if (event_matches(pg->f, lv->mv_data, lv->mv_size)) {
 		/* The page stops before an event the callback refused. */
 		if ((pg->cb_rv = pg->cb(pg->arg, seq, lv->mv_data, lv->mv_size)) != 0)
@@ -654,7 +664,8 @@ vb_store_replay(vb_store *st, const vb_store_filter *f, size_t limit,
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 	size_t seq, from = f->from_seq ? (size_t)f->from_seq : 1;
-	page pg = { f, NULL, st, limit, max_bytes, scan_max, 0, 0, 0, cb, arg, 0, next_seq };
+	page pg = { f, NULL, st, limit, max_bytes, scan_max, 0, 0, 0, cb, arg, 0, next_seq,
+		NULL, NULL };
 	int rv;
 
 	*done = 0;
@@ -691,6 +702,15 @@ out:
 		mdb_cursor_close(cur);
 	if (txn)
 		mdb_txn_abort(txn);
+	/* The callback has copied the events: let go of the file's pages,
+	 * which would otherwise count in the broker's RSS until the kernel
+	 * wants them back, however long the log.  They stay in the page
+	 * cache; the map cannot move while maplock is held. */
+	if (pg.hi - pg.lo >= REPLAY_DROP_MIN) {
+		uintptr_t a = (uintptr_t)pg.lo & ~(uintptr_t)(st->page_size - 1);
+		uintptr_t b = ((uintptr_t)pg.hi + st->page_size - 1) & ~(uintptr_t)(st->page_size - 1);
+		(void)madvise((void *)a, b - a, MADV_DONTNEED);
+	}
 	pthread_rwlock_unlock(&st->maplock);
 	if (rv != 0)
 		return vb_err_from_mdb(rv);
@@ -768,6 +788,35 @@ vb_store_fold_customers(vb_store *st)
 		return vb_err_from_mdb(rv);
 	}
 	return VB_OK;
+}
+
+void
+vb_store_release_pages(vb_store *st)
+{
+	struct stat sb;
+	char line[512];
+	FILE *maps;
+	int fd;
+
+	/* LMDB does not tell where it mapped the file (me_mapaddr is only
+	 * set with MDB_FIXEDMAP): find the mapping of its file by device and
+	 * inode.  The map cannot move while maplock is held. */
+	if (mdb_env_get_fd(st->env, &fd) != 0 || fstat(fd, &sb) != 0)
+		return;
+	pthread_rwlock_rdlock(&st->maplock);
+	if ((maps = fopen("/proc/self/maps", "r")) != NULL) {
+		while (fgets(line, sizeof(line), maps) != NULL) {
+			unsigned long lo, hi, off, ino;
+			unsigned maj, min;
+			char perms[8];
+			if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &lo, &hi, perms, &off,
+			    &maj, &min, &ino) == 7 && ino == (unsigned long)sb.st_ino &&
+			    makedev(maj, min) == sb.st_dev)
+				(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+		}
+		fclose(maps);
+	}
+	pthread_rwlock_unlock(&st->maplock);
 }
 
 size_t

@@ -171,6 +171,13 @@ int vb_store_fold_customers(vb_store *st);
 /* Entries waiting. */
 size_t vb_store_pending(vb_store *st);
 
+/* Unmap the data file's pages from the process (MADV_DONTNEED): they stay
+ * in the page cache, and reads fault them back in at the cost of a page
+ * table entry.  Without it every page ever read counts in the broker's
+ * RSS, which then grows with the log.  Safe at any time: nothing writes
+ * through the map (no MDB_WRITEMAP). */
+void vb_store_release_pages(vb_store *st);
+
 /* Write a compact, consistent copy of the store (an LMDB data.mdb) to path,
  * an absolute path that must not exist yet; created 0600 and fsynced.  The
  * copy holds at least the events up to *last_seq; *bytes is its size.  The

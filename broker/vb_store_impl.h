@@ -25,6 +25,7 @@ struct vb_store {
 	uint64_t cust_applied;
 	vb_pending *pend;
 	uint64_t map_size_max;
+	size_t page_size;        /* the system's, for madvise */
 	int lock_fd;
 	char *dir;
 	vb_log *log;

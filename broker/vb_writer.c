@@ -75,6 +75,7 @@ tick(vb_writer *w)
 	if (now - w->last_tick_us < (int64_t)w->tick_ms * 1000)
 		return;
 	w->last_tick_us = now;
+	vb_store_release_pages(w->store);
 	vb_buf_reset(&w->stored);
 	if (vb_store_tick(w->store, now, &w->stored) == 0)
 		fan_out(w);
