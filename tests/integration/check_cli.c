@@ -262,8 +262,11 @@ START_TEST(tail_type_filter_log_then_live)
 	ck_assert_int_eq(publish_file(in), 0);
 	int64_t deadline = vb_h_now_ms() + 20000;
 	while (vb_h_count_lines(out) < 3) {
-		ck_assert_msg(vb_h_now_ms() < deadline, "tail printed %zu of 3",
-		    vb_h_count_lines(out));
+		if (vb_h_now_ms() >= deadline) {
+			char *o = vb_h_slurp(out, NULL), *e = vb_h_slurp(err, NULL);
+			ck_abort_msg("tail printed %zu of 3:\n%s\nstderr:\n%s",
+			    vb_h_count_lines(out), o ? o : "", e ? e : "");
+		}
 		usleep(20000);
 	}
 	kill(tail, SIGTERM);
