@@ -108,6 +108,11 @@ vb_cmd_replay(int argc, char **argv)
 	if ((rv = vb_cli_client(&conn, &client)) != 0)
 		return rv;
 	rq.from_seq = from;
+	/* Pages as large as the broker allows (it caps them by its
+	 * replay_page_max and by bytes): fewer round trips; and output in
+	 * large blocks. */
+	rq.limit = 100000;
+	setvbuf(stdout, NULL, _IOFBF, 1u << 20);
 	rv = vb_cli_replay(client, conn.query, &rq, to, print_one, &pr, NULL);
 	fflush(stdout);
 	vb_buf_free(&pr.buf);
