@@ -95,7 +95,14 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 		st->rules = *opts->rules;
 	else
 		vb_rules_defaults(&st->rules);
-	pthread_rwlock_init(&st->maplock, NULL);
+	/* Writer-preferring: with glibc's default a steady stream of readers
+	 * (query workers paging replays) can keep a map resize, and so every
+	 * publisher, waiting forever.  No thread takes maplock twice. */
+	pthread_rwlockattr_t la;
+	pthread_rwlockattr_init(&la);
+	pthread_rwlockattr_setkind_np(&la, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&st->maplock, &la);
+	pthread_rwlockattr_destroy(&la);
 	if ((st->dir = strdup(dir)) == NULL) {
 		rv = VB_ENOMEM;
 		goto fail;

@@ -1091,6 +1091,85 @@ START_TEST(map_grows_under_readers)
 }
 END_TEST
 
+/* A reader of map_grows_under_busy_readers: short replay pages back to
+ * back, as query workers serving several clients do.  With a
+ * reader-preferring maplock the resize never got its turn, and the test
+ * ran into its timeout. */
+typedef struct {
+	vb_store *st;
+	atomic_int stop;
+	uint64_t pages;
+	int rv;
+} busy_ctx;
+
+static int
+ignore_cb(void *arg, uint64_t seq, const uint8_t *p, size_t len)
+{
+	return 0;
+}
+
+static void *
+busy_main(void *arg)
+{
+	busy_ctx *bc = arg;
+	while (!atomic_load(&bc->stop) && bc->rv == 0) {
+		vb_store_filter f = { 0 };
+		uint64_t next, last;
+		int done;
+		bc->rv = vb_store_replay(bc->st, &f, 200, SIZE_MAX, SIZE_MAX, ignore_cb, NULL,
+		    &next, &done, &last);
+		bc->pages++;
+	}
+	return NULL;
+}
+
+START_TEST(map_grows_under_busy_readers)
+{
+	char dir[1024];
+	vb_store *st;
+	const size_t pad = 1000, per_batch = 64, total = (16 * MiB) / pad;
+	busy_ctx bc[4];
+	pthread_t th[4];
+	size_t made = 0;
+	int64_t t0 = vb_time_now(), worst = 0;
+
+	vbt_mkdtemp(dir, sizeof(dir));
+	st = open_store(dir, 1 * MiB, 1 * GiB);
+	for (int i = 0; i < 4; i++) {
+		memset(&bc[i], 0, sizeof(bc[i]));
+		bc[i].st = st;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, busy_main, &bc[i]), 0);
+	}
+	while (made < total) {
+		batch b = { 0 };
+		for (size_t i = 0; i < per_batch && made < total; i++, made++) {
+			char id[32];
+			snprintf(id, sizeof(id), "busy-%zu", made);
+			batch_add(&b, id, "order.placed", "C-1", "2026-11-20T09:12:00Z", pad);
+		}
+		int64_t a0 = vb_time_now();
+		int rv = batch_append(st, &b, NULL);
+		int64_t took = vb_time_now() - a0;
+		if (took > worst)
+			worst = took;
+		batch_free(&b);
+		if (rv != 0)
+			break;
+	}
+	for (int i = 0; i < 4; i++)
+		atomic_store(&bc[i].stop, 1);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(bc[i].rv, 0);
+	}
+	fprintf(stderr, "busy readers: %zu events in %.1f s, slowest append %.1f ms, pages %llu\n",
+	    made, (double)(vb_time_now() - t0) / 1e6, (double)worst / 1e3,
+	    (unsigned long long)(bc[0].pages + bc[1].pages + bc[2].pages + bc[3].pages));
+	ck_assert_uint_eq(vb_store_last_seq(st), total);
+	vb_store_close(st);
+}
+END_TEST
+
 /* Replay callback checking that event seq has id "full-<seq>". */
 static int
 full_cb(void *arg, uint64_t seq, const uint8_t *p, size_t len)
@@ -1210,6 +1289,7 @@ store_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, map_grows_from_tiny);
 	tcase_add_test(tc, map_grows_under_readers);
+	tcase_add_test(tc, map_grows_under_busy_readers);
 	tcase_add_test(tc, map_full_is_efull);
 	suite_add_tcase(s, tc);
 	return s;
