@@ -113,9 +113,13 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	}
 	if ((rv = lock_dir(dir, &st->lock_fd)) != 0)
 		goto fail;
+	/* map_size is only where the map starts: map_size_max bounds it even
+	 * when it is set alone (--set map_size_max=... under the default
+	 * map_size would otherwise never be reached). */
 	if ((rv = mdb_env_create(&st->env)) != 0 ||
 	    (rv = mdb_env_set_maxdbs(st->env, 8)) != 0 ||
-	    (rv = mdb_env_set_mapsize(st->env, opts->map_size)) != 0 ||
+	    (rv = mdb_env_set_mapsize(st->env, opts->map_size < opts->map_size_max ?
+	        opts->map_size : opts->map_size_max)) != 0 ||
 	    (rv = mdb_env_set_maxreaders(st->env, 256)) != 0)
 		goto fail_mdb;
 	/* MDB_NOTLS: read transactions belong to the transaction object, not

@@ -28,7 +28,7 @@
 typedef struct vb_store vb_store;
 
 typedef struct vb_store_opts {
-	uint64_t map_size;     /* initial map size in bytes */
+	uint64_t map_size;     /* initial map size in bytes, capped at map_size_max */
 	uint64_t map_size_max; /* the map never grows past this */
 	vb_log *log;           /* borrowed; may be NULL */
 	const vb_rules *rules; /* borrowed; NULL: the contract's defaults */

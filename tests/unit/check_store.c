@@ -1252,6 +1252,39 @@ START_TEST(map_full_is_efull)
 }
 END_TEST
 
+START_TEST(map_size_capped_at_max)
+{
+	char dir[1024];
+	vb_store *st;
+	vb_stats s;
+	int rv = 0;
+
+	/* An initial size above the maximum (the default map_size with only
+	 * map_size_max lowered) starts the map at the maximum. */
+	vbt_mkdtemp(dir, sizeof(dir));
+	st = open_store(dir, 64 * MiB, 2 * MiB);
+	ck_assert_int_eq(vb_store_stats(st, &s), 0);
+	ck_assert_uint_eq(s.map_bytes, 2 * MiB);
+	vb_store_stats_free(&s);
+	for (int round = 0; round < 1000 && rv == 0; round++) {
+		batch b = { 0 };
+		for (int i = 0; i < 16; i++) {
+			char id[32];
+			snprintf(id, sizeof(id), "cap-%d-%d", round, i);
+			batch_add(&b, id, "complaint.opened", "C-1", "2026-11-20T09:12:00Z", 2000);
+		}
+		rv = batch_append(st, &b, NULL);
+		batch_free(&b);
+	}
+	ck_assert_int_eq(rv, VB_EFULL);
+	ck_assert_int_eq(vb_store_stats(st, &s), 0);
+	ck_assert_uint_eq(s.map_bytes, 2 * MiB);
+	ck_assert_uint_le(s.disk_bytes, 2 * MiB);
+	vb_store_stats_free(&s);
+	vb_store_close(st);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -1291,6 +1324,7 @@ store_suite(void)
 	tcase_add_test(tc, map_grows_under_readers);
 	tcase_add_test(tc, map_grows_under_busy_readers);
 	tcase_add_test(tc, map_full_is_efull);
+	tcase_add_test(tc, map_size_capped_at_max);
 	suite_add_tcase(s, tc);
 	return s;
 }
