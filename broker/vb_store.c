@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -385,13 +386,25 @@ fail:
 	return rv;
 }
 
-static int
-disk_nearly_full(vb_store *st, size_t incoming)
+/* Why the data file has no room to grow by about incoming bytes, or NULL:
+ * the file system is (nearly) full, or the file is at the process's file
+ * size limit (RLIMIT_FSIZE, systemd's LimitFSIZE=). */
+static const char *
+no_room(vb_store *st, size_t incoming)
 {
+	uint64_t want = 4 * (uint64_t)incoming + (1u << 20);
 	struct statvfs sv;
-	if (statvfs(st->dir, &sv) != 0)
-		return 0;
-	return (uint64_t)sv.f_bavail * sv.f_frsize < 4 * (uint64_t)incoming + (1u << 20);
+	struct rlimit rl;
+	struct stat sb;
+	char path[4096];
+
+	if (statvfs(st->dir, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < want)
+		return "disk full";
+	snprintf(path, sizeof(path), "%s/data.mdb", st->dir);
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    stat(path, &sb) == 0 && (uint64_t)sb.st_size + want > rl.rlim_cur)
+		return "file size limit (RLIMIT_FSIZE) reached";
+	return NULL;
 }
 
 int
@@ -413,11 +426,12 @@ store_write(vb_store *st, size_t incoming, const char *recorded, vb_buf *stored,
 	}
 	/* LMDB turns a short write on a full disk into EIO: ask the file
 	 * system, so that the publisher hears "storage full". */
-	if (rv == EIO && disk_nearly_full(st, incoming))
+	const char *why = NULL;
+	if (rv == EIO && (why = no_room(st, incoming)) != NULL)
 		rv = ENOSPC;
 	if (rv != 0) {
 		vb_log_error(st->log, "S006", "%s failed: %s", what,
-		    rv == ENOSPC ? "disk full" : mdb_strerror(rv));
+		    why ? why : rv == ENOSPC ? "disk full" : mdb_strerror(rv));
 		return vb_err_from_mdb(rv);
 	}
 	return VB_OK;

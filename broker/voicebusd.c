@@ -192,6 +192,9 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Past a file size limit (ulimit -f, LimitFSIZE=) a write should fail
+	 * with EFBIG and the publisher hear "storage full", not kill us. */
+	signal(SIGXFSZ, SIG_IGN);
 
 	if ((rv = broker_start(&b)) != 0) {
 		broker_stop(&b);
