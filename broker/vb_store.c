@@ -208,6 +208,20 @@ vb_store_close(vb_store *st)
 	free(st);
 }
 
+int
+vb_store_check_readers(vb_store *st, int *cleared)
+{
+	int dead = 0, rv = mdb_reader_check(st->env, &dead);
+	if (rv != 0)
+		return vb_err_from_mdb(rv);
+	if (dead > 0)
+		vb_log_warn(st->log, "S007", "cleared %d stale LMDB reader slot(s) of dead "
+		    "processes; the pages they held can be reused", dead);
+	if (cleared)
+		*cleared = dead;
+	return VB_OK;
+}
+
 uint64_t
 vb_store_last_seq(vb_store *st)
 {

@@ -1,6 +1,7 @@
 /* Unit tests of broker/vb_store: the LMDB log, its indexes and counters.
  * Every test opens its own store in a directory of its own under a root
  * that the tcase's unchecked fixture removes. */
+#include <lmdb.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -9,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "vb_buf.h"
 #include "vb_error.h"
@@ -1415,6 +1417,45 @@ START_TEST(failed_commit_leaves_store_usable)
 }
 END_TEST
 
+START_TEST(check_readers_clears_dead_process)
+{
+	char dir[1024];
+	vb_store *st;
+	int fds[2], cleared = -1;
+	char c;
+
+	st = fresh_store(dir, sizeof(dir));
+	ck_assert_int_eq(vb_store_check_readers(st, &cleared), 0);
+	ck_assert_int_eq(cleared, 0);
+	/* Another process (as mdb_copy would) opens a read transaction and
+	 * is killed inside it. */
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		MDB_env *env;
+		MDB_txn *txn;
+		if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 8) != 0 ||
+		    mdb_env_open(env, dir, MDB_RDONLY, 0) != 0 ||
+		    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0)
+			_exit(1);
+		if (write(fds[1], "r", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(fds[1]);
+	ck_assert_int_eq(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	ck_assert_int_eq(vb_store_check_readers(st, &cleared), 0);
+	ck_assert_int_eq(cleared, 1);
+	ck_assert_int_eq(vb_store_check_readers(st, NULL), 0);
+	vb_store_close(st);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -1456,6 +1497,7 @@ store_suite(void)
 	tcase_add_test(tc, map_full_is_efull);
 	tcase_add_test(tc, map_size_capped_at_max);
 	tcase_add_test(tc, failed_commit_leaves_store_usable);
+	tcase_add_test(tc, check_readers_clears_dead_process);
 	suite_add_tcase(s, tc);
 	return s;
 }
