@@ -81,13 +81,15 @@ broker_start(broker *b)
 }
 
 /* Stop in dependency order: no new requests, queued events committed and
- * published, then the store.  Accepts a half-started broker. */
+ * published, then the store.  Both servers go before the writer: a query
+ * worker may submit to it (a reservation, a rebuild), and the writer is
+ * freed once stopped.  Accepts a half-started broker. */
 static void
 broker_stop(broker *b)
 {
 	vb_ingest_close(b->ingest, DRAIN_MS);
-	vb_writer_stop(b->writer);
 	vb_query_close(b->query);
+	vb_writer_stop(b->writer);
 	vb_fanout_close(b->fanout);
 	if (b->store)
 		vb_log_info(&b->log, "D005", "stopped: last seq %llu",
