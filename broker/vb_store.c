@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -124,7 +125,14 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 		st->rules = *opts->rules;
 	else
 		vb_rules_defaults(&st->rules);
-	pthread_rwlock_init(&st->maplock, NULL);
+	/* Writer-preferring: with glibc's default a steady stream of readers
+	 * (query workers paging replays) can keep a map resize, and so every
+	 * publisher, waiting forever.  No thread takes maplock twice. */
+	pthread_rwlockattr_t la;
+	pthread_rwlockattr_init(&la);
+	pthread_rwlockattr_setkind_np(&la, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+	pthread_rwlock_init(&st->maplock, &la);
+	pthread_rwlockattr_destroy(&la);
 	if ((rv = vb_pending_open(&st->pend)) != 0)
 		goto fail;
 	if ((st->dir = strdup(dir)) == NULL) {
@@ -137,9 +145,13 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	}
 	if ((rv = lock_dir(dir, &st->lock_fd)) != 0)
 		goto fail;
+	/* map_size is only where the map starts: map_size_max bounds it even
+	 * when it is set alone (--set map_size_max=... under the default
+	 * map_size would otherwise never be reached). */
 	if ((rv = mdb_env_create(&st->env)) != 0 ||
 	    (rv = mdb_env_set_maxdbs(st->env, 8)) != 0 ||
-	    (rv = mdb_env_set_mapsize(st->env, opts->map_size)) != 0 ||
+	    (rv = mdb_env_set_mapsize(st->env, opts->map_size < opts->map_size_max ?
+	        opts->map_size : opts->map_size_max)) != 0 ||
 	    (rv = mdb_env_set_maxreaders(st->env, 256)) != 0)
 		goto fail_mdb;
 	/* MDB_NOTLS: read transactions belong to the transaction object, not
@@ -250,6 +262,20 @@ vb_store_close(vb_store *st)
 	pthread_rwlock_destroy(&st->maplock);
 	free(st->dir);
 	free(st);
+}
+
+int
+vb_store_check_readers(vb_store *st, int *cleared)
+{
+	int dead = 0, rv = mdb_reader_check(st->env, &dead);
+	if (rv != 0)
+		return vb_err_from_mdb(rv);
+	if (dead > 0)
+		vb_log_warn(st->log, "S007", "cleared %d stale LMDB reader slot(s) of dead "
+		    "processes; the pages they held can be reused", dead);
+	if (cleared)
+		*cleared = dead;
+	return VB_OK;
 }
 
 uint64_t
@@ -433,13 +459,25 @@ fail:
 	return rv;
 }
 
-static int
-disk_nearly_full(vb_store *st, size_t incoming)
+/* Why the data file has no room to grow by about incoming bytes, or NULL:
+ * the file system is (nearly) full, or the file is at the process's file
+ * size limit (RLIMIT_FSIZE, systemd's LimitFSIZE=). */
+static const char *
+no_room(vb_store *st, size_t incoming)
 {
+	uint64_t want = 4 * (uint64_t)incoming + (1u << 20);
 	struct statvfs sv;
-	if (statvfs(st->dir, &sv) != 0)
-		return 0;
-	return (uint64_t)sv.f_bavail * sv.f_frsize < 4 * (uint64_t)incoming + (1u << 20);
+	struct rlimit rl;
+	struct stat sb;
+	char path[4096];
+
+	if (statvfs(st->dir, &sv) == 0 && (uint64_t)sv.f_bavail * sv.f_frsize < want)
+		return "disk full";
+	snprintf(path, sizeof(path), "%s/data.mdb", st->dir);
+	if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+	    stat(path, &sb) == 0 && (uint64_t)sb.st_size + want > rl.rlim_cur)
+		return "file size limit (RLIMIT_FSIZE) reached";
+	return NULL;
 }
 
 int
@@ -461,11 +499,12 @@ store_write(vb_store *st, size_t incoming, const char *recorded, vb_buf *stored,
 	}
 	/* LMDB turns a short write on a full disk into EIO: ask the file
 	 * system, so that the publisher hears "storage full". */
-	if (rv == EIO && disk_nearly_full(st, incoming))
+	const char *why = NULL;
+	if (rv == EIO && (why = no_room(st, incoming)) != NULL)
 		rv = ENOSPC;
 	if (rv != 0) {
 		vb_log_error(st->log, "S006", "%s failed: %s", what,
-		    rv == ENOSPC ? "disk full" : mdb_strerror(rv));
+		    why ? why : rv == ENOSPC ? "disk full" : mdb_strerror(rv));
 		return vb_err_from_mdb(rv);
 	}
 	return VB_OK;
@@ -783,7 +822,7 @@ vb_store_fold_customers(vb_store *st)
 	}
 	if (rv != 0) {
 		/* Harmless for now: the entries stay pending, and are tried again. */
-		vb_log_error(st->log, "S007", "writing %zu customer index entries: %s", n,
+		vb_log_error(st->log, "S008", "writing %zu customer index entries: %s", n,
 		    mdb_strerror(rv));
 		return vb_err_from_mdb(rv);
 	}

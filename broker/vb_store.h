@@ -30,7 +30,7 @@
 typedef struct vb_store vb_store;
 
 typedef struct vb_store_opts {
-	uint64_t map_size;     /* initial map size in bytes */
+	uint64_t map_size;     /* initial map size in bytes, capped at map_size_max */
 	uint64_t map_size_max; /* the map never grows past this */
 	vb_log *log;           /* borrowed; may be NULL */
 	const vb_rules *rules; /* borrowed; NULL: the contract's defaults */
@@ -131,6 +131,12 @@ int vb_store_suppressions(vb_store *st, const char *after, size_t limit,
 /* The stored state bytes of customer into *out (tests, verification):
  * VB_ENOTFOUND if it has none. */
 int vb_store_state_get(vb_store *st, const char *customer, vb_buf *out);
+
+/* Free the reader slots of processes that died inside a read transaction
+ * (a killed mdb_copy or mdb_stat): until then LMDB keeps every page freed
+ * since their snapshot, and the file grows.  Logs S007 when it clears
+ * any; *cleared (may be NULL) gets how many.  Any thread, any time. */
+int vb_store_check_readers(vb_store *st, int *cleared);
 
 /* The last seq stored (0 for an empty log). */
 uint64_t vb_store_last_seq(vb_store *st);

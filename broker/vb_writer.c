@@ -17,8 +17,9 @@ struct vb_writer {
 	int stopping;
 	size_t max_events;
 	int tick_ms;
-	int64_t last_tick_us;
-	int64_t last_fold_us;     /* customer index entries last written */
+	int64_t last_tick_us;    /* mono_us() */
+	int64_t last_readers_us; /* mono_us() */
+	int64_t last_fold_us;    /* mono_us(): customer index entries written */
 	vb_store *store;
 	vb_fanout *fo;
 	vb_log *log;
@@ -47,6 +48,22 @@ fan_out(vb_writer *w)
 	}
 }
 
+/* A process killed in a read transaction pins every page freed after its
+ * snapshot until its slot is cleared; the check is a scan of the reader
+ * table, so every few seconds costs nothing. */
+#define READER_CHECK_US (5 * 1000000)
+
+/* Intervals (and the idle wait) go by the monotonic clock: a step back of
+ * the wall clock (NTP, an operator) must not stop the ticks until it
+ * catches up.  The gate's "now" stays the wall clock. */
+static int64_t
+mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 /* Customer index entries wait in memory (vb_pending.h) until this many
  * have gathered: sorted, they share pages of the index. */
 #define FOLD_EVENTS 65536
@@ -54,30 +71,34 @@ fan_out(vb_writer *w)
 #define FOLD_AFTER_US (10 * 1000000LL)
 
 static void
-maybe_fold(vb_writer *w, int64_t now)
+maybe_fold(vb_writer *w, int64_t mono)
 {
 	size_t n = vb_store_pending(w->store);
 	if (n == 0) {
-		w->last_fold_us = now;
+		w->last_fold_us = mono;
 		return;
 	}
-	if (n < FOLD_EVENTS && now - w->last_fold_us < FOLD_AFTER_US)
+	if (n < FOLD_EVENTS && mono - w->last_fold_us < FOLD_AFTER_US)
 		return;
-	w->last_fold_us = now;
+	w->last_fold_us = mono;
 	(void)vb_store_fold_customers(w->store); /* logged; tried again later */
 }
 
 static void
 tick(vb_writer *w)
 {
-	int64_t now = vb_time_now();
-	maybe_fold(w, now);
-	if (now - w->last_tick_us < (int64_t)w->tick_ms * 1000)
+	int64_t mono = mono_us();
+	maybe_fold(w, mono);
+	if (mono - w->last_readers_us >= READER_CHECK_US) {
+		w->last_readers_us = mono;
+		vb_store_check_readers(w->store, NULL);
+	}
+	if (mono - w->last_tick_us < (int64_t)w->tick_ms * 1000)
 		return;
-	w->last_tick_us = now;
+	w->last_tick_us = mono;
 	vb_store_release_pages(w->store);
 	vb_buf_reset(&w->stored);
-	if (vb_store_tick(w->store, now, &w->stored) == 0)
+	if (vb_store_tick(w->store, vb_time_now(), &w->stored) == 0)
 		fan_out(w);
 }
 
@@ -171,7 +192,7 @@ writer_main(void *arg)
 		pthread_mutex_lock(&w->mtx);
 		while (w->head == NULL && !w->stopping) {
 			struct timespec ts;
-			clock_gettime(CLOCK_REALTIME, &ts);
+			clock_gettime(CLOCK_MONOTONIC, &ts); /* the work cond's clock */
 			ts.tv_sec += w->tick_ms / 1000;
 			ts.tv_nsec += (long)(w->tick_ms % 1000) * 1000000;
 			if (ts.tv_nsec >= 1000000000) {
@@ -223,10 +244,14 @@ vb_writer_start(vb_store *store, vb_fanout *fo, size_t max_events,
 	w->log = log;
 	w->max_events = max_events;
 	w->tick_ms = tick_ms > 0 ? tick_ms : 1000;
-	w->last_fold_us = vb_time_now();
+	w->last_fold_us = mono_us();
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_mutex_init(&w->mtx, NULL);
-	pthread_cond_init(&w->work, NULL);
+	pthread_cond_init(&w->work, &ca);
 	pthread_cond_init(&w->done, NULL);
+	pthread_condattr_destroy(&ca);
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
 		pthread_mutex_destroy(&w->mtx);
 		pthread_cond_destroy(&w->work);

@@ -27,9 +27,10 @@ typedef struct vb_job {
 } vb_job;
 
 /* Start the writer thread.  Between groups, and at least every tick_ms, it
- * publishes what changed by the clock (vb_store_tick).  store and fo (may be NULL) are borrowed and must
- * outlive the writer.  max_events bounds one transaction.  *out:
- * vb_writer_stop. */
+ * publishes what changed by the clock (vb_store_tick); every few seconds
+ * it clears the reader slots of dead processes (vb_store_check_readers).
+ * store and fo (may be NULL) are borrowed and must outlive the writer.
+ * max_events bounds one transaction.  *out: vb_writer_stop. */
 int vb_writer_start(vb_store *store, vb_fanout *fo, size_t max_events,
     int tick_ms, vb_log *log, vb_writer **out);
 

@@ -89,13 +89,15 @@ broker_start(broker *b)
 }
 
 /* Stop in dependency order: no new requests, queued events committed and
- * published, then the store.  Accepts a half-started broker. */
+ * published, then the store.  Both servers go before the writer: a query
+ * worker may submit to it (a reservation, a rebuild), and the writer is
+ * freed once stopped.  Accepts a half-started broker. */
 static void
 broker_stop(broker *b)
 {
 	vb_ingest_close(b->ingest, DRAIN_MS);
-	vb_writer_stop(b->writer);
 	vb_query_close(b->query);
+	vb_writer_stop(b->writer);
 	vb_fanout_close(b->fanout);
 	if (b->store)
 		vb_log_info(&b->log, "D005", "stopped: last seq %llu",
@@ -205,6 +207,9 @@ main(int argc, char **argv)
 	sigaddset(&sigs, SIGINT);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Past a file size limit (ulimit -f, LimitFSIZE=) a write should fail
+	 * with EFBIG and the publisher hear "storage full", not kill us. */
+	signal(SIGXFSZ, SIG_IGN);
 
 	if ((rv = broker_start(&b)) != 0) {
 		broker_stop(&b);

@@ -80,6 +80,7 @@ vb_err_from_errno(int err)
 	case ENOENT: return VB_ENOTFOUND;
 	case ENOSPC: return VB_EFULL;
 	case EDQUOT: return VB_EFULL;
+	case EFBIG: return VB_EFULL; /* RLIMIT_FSIZE: the file may not grow */
 	case EAGAIN: return VB_EBUSY;
 	case ETIMEDOUT: return VB_ETIMEDOUT;
 	case ECONNREFUSED: return VB_ECONNREFUSED;

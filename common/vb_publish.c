@@ -244,19 +244,20 @@ send_batch(vb_pub *p, size_t first, size_t n)
 		int64_t now = now_ms();
 		if (deadline < 0)
 			deadline = now + p->o.retry_for_ms;
+		/* A broker that answered "storage full" was reached: say so,
+		 * so that nobody looks at the network for a full disk. */
+		char head[600];
+		snprintf(head, sizeof(head), rv == 0 ? "the broker at %s stored nothing" :
+		    "cannot reach the broker at %s", url);
 		if (now >= deadline) {
-			vb_report_msg(p->o.report,
-			    "cannot reach the broker at %s: %s "
-			    "(gave up after retrying for %g s)",
-			    url, why, (double)p->o.retry_for_ms / 1000);
+			vb_report_msg(p->o.report, "%s: %s (gave up after retrying for %g s)",
+			    head, why, (double)p->o.retry_for_ms / 1000);
 			give_up(p, n);
 			return VB_EIO;
 		}
 		if (!announced) {
-			vb_report_msg(p->o.report,
-			    "cannot reach the broker at %s: %s; "
-			    "retrying for up to %g s",
-			    url, why, (double)p->o.retry_for_ms / 1000);
+			vb_report_msg(p->o.report, "%s: %s; retrying for up to %g s",
+			    head, why, (double)p->o.retry_for_ms / 1000);
 			announced = 1;
 		}
 		pause_ms(p, pause < deadline - now ? pause : deadline - now);

@@ -76,6 +76,7 @@ START_TEST(from_errno)
 	ck_assert_int_eq(vb_err_from_errno(ENOENT), VB_ENOTFOUND);
 	ck_assert_int_eq(vb_err_from_errno(ENOSPC), VB_EFULL);
 	ck_assert_int_eq(vb_err_from_errno(EDQUOT), VB_EFULL);
+	ck_assert_int_eq(vb_err_from_errno(EFBIG), VB_EFULL);
 	ck_assert_int_eq(vb_err_from_errno(EAGAIN), VB_EBUSY);
 	ck_assert_int_eq(vb_err_from_errno(EWOULDBLOCK), VB_EBUSY);
 	ck_assert_int_eq(vb_err_from_errno(ETIMEDOUT), VB_ETIMEDOUT);

@@ -1,17 +1,22 @@
 /* Unit tests of broker/vb_store: the LMDB log, its indexes and counters.
  * Every test opens its own store in a directory of its own under a root
  * that the tcase's unchecked fixture removes. */
+#include <lmdb.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 #include "vb_buf.h"
 #include "vb_error.h"
 #include "vb_event.h"
+#include "vb_state.h"
 #include "vb_store.h"
 #include "vb_time.h"
 #include "vb_wire.h"
@@ -1178,6 +1183,85 @@ START_TEST(map_grows_under_readers)
 }
 END_TEST
 
+/* A reader of map_grows_under_busy_readers: short replay pages back to
+ * back, as query workers serving several clients do.  With a
+ * reader-preferring maplock the resize never got its turn, and the test
+ * ran into its timeout. */
+typedef struct {
+	vb_store *st;
+	atomic_int stop;
+	uint64_t pages;
+	int rv;
+} busy_ctx;
+
+static int
+ignore_cb(void *arg, uint64_t seq, const uint8_t *p, size_t len)
+{
+	return 0;
+}
+
+static void *
+busy_main(void *arg)
+{
+	busy_ctx *bc = arg;
+	while (!atomic_load(&bc->stop) && bc->rv == 0) {
+		vb_store_filter f = { 0 };
+		uint64_t next, last;
+		int done;
+		bc->rv = vb_store_replay(bc->st, &f, 200, SIZE_MAX, SIZE_MAX, ignore_cb, NULL,
+		    &next, &done, &last);
+		bc->pages++;
+	}
+	return NULL;
+}
+
+START_TEST(map_grows_under_busy_readers)
+{
+	char dir[1024];
+	vb_store *st;
+	const size_t pad = 1000, per_batch = 64, total = (16 * MiB) / pad;
+	busy_ctx bc[4];
+	pthread_t th[4];
+	size_t made = 0;
+	int64_t t0 = vb_time_now(), worst = 0;
+
+	vbt_mkdtemp(dir, sizeof(dir));
+	st = open_store(dir, 1 * MiB, 1 * GiB);
+	for (int i = 0; i < 4; i++) {
+		memset(&bc[i], 0, sizeof(bc[i]));
+		bc[i].st = st;
+		ck_assert_int_eq(pthread_create(&th[i], NULL, busy_main, &bc[i]), 0);
+	}
+	while (made < total) {
+		batch b = { 0 };
+		for (size_t i = 0; i < per_batch && made < total; i++, made++) {
+			char id[32];
+			snprintf(id, sizeof(id), "busy-%zu", made);
+			batch_add(&b, id, "order.placed", "C-1", "2026-11-20T09:12:00Z", pad);
+		}
+		int64_t a0 = vb_time_now();
+		int rv = batch_append(st, &b, NULL);
+		int64_t took = vb_time_now() - a0;
+		if (took > worst)
+			worst = took;
+		batch_free(&b);
+		if (rv != 0)
+			break;
+	}
+	for (int i = 0; i < 4; i++)
+		atomic_store(&bc[i].stop, 1);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(bc[i].rv, 0);
+	}
+	fprintf(stderr, "busy readers: %zu events in %.1f s, slowest append %.1f ms, pages %llu\n",
+	    made, (double)(vb_time_now() - t0) / 1e6, (double)worst / 1e3,
+	    (unsigned long long)(bc[0].pages + bc[1].pages + bc[2].pages + bc[3].pages));
+	ck_assert_uint_eq(vb_store_last_seq(st), total);
+	vb_store_close(st);
+}
+END_TEST
+
 /* Replay callback checking that event seq has id "full-<seq>". */
 static int
 full_cb(void *arg, uint64_t seq, const uint8_t *p, size_t len)
@@ -1260,6 +1344,205 @@ START_TEST(map_full_is_efull)
 }
 END_TEST
 
+START_TEST(map_size_capped_at_max)
+{
+	char dir[1024];
+	vb_store *st;
+	vb_stats s;
+	int rv = 0;
+
+	/* An initial size above the maximum (the default map_size with only
+	 * map_size_max lowered) starts the map at the maximum. */
+	vbt_mkdtemp(dir, sizeof(dir));
+	st = open_store(dir, 64 * MiB, 2 * MiB);
+	ck_assert_int_eq(vb_store_stats(st, &s), 0);
+	ck_assert_uint_eq(s.map_bytes, 2 * MiB);
+	vb_store_stats_free(&s);
+	for (int round = 0; round < 1000 && rv == 0; round++) {
+		batch b = { 0 };
+		for (int i = 0; i < 16; i++) {
+			char id[32];
+			snprintf(id, sizeof(id), "cap-%d-%d", round, i);
+			batch_add(&b, id, "complaint.opened", "C-1", "2026-11-20T09:12:00Z", 2000);
+		}
+		rv = batch_append(st, &b, NULL);
+		batch_free(&b);
+	}
+	ck_assert_int_eq(rv, VB_EFULL);
+	ck_assert_int_eq(vb_store_stats(st, &s), 0);
+	ck_assert_uint_eq(s.map_bytes, 2 * MiB);
+	ck_assert_uint_le(s.disk_bytes, 2 * MiB);
+	vb_store_stats_free(&s);
+	vb_store_close(st);
+}
+END_TEST
+
+/* Items of a batch whose events the gate folds (complaints open a case),
+ * so that a failed commit would also have written customer state. */
+static void
+batch_add_facts(batch *b, const char *prefix, size_t n, size_t pad)
+{
+	for (size_t i = 0; i < n; i++) {
+		char id[48], cust[16];
+		int64_t us;
+		snprintf(id, sizeof(id), "%s-%zu", prefix, i);
+		snprintf(cust, sizeof(cust), "F-%zu", i % 7);
+		batch_add(b, id, "complaint.opened", cust, "2026-11-20T09:12:00Z", pad);
+		ck_assert_int_eq(vb_time_parse("2026-11-20T09:12:00Z", &us), 0);
+		ck_assert_int_eq(vb_fact_from_event(b->evs[b->n - 1], us,
+		    &b->items[b->n - 1].fact), 0);
+	}
+}
+
+START_TEST(failed_commit_leaves_store_usable)
+{
+	char dir[1024], path[1100];
+	vb_store *st;
+	vb_buf stored = { 0 }, state = { 0 };
+	struct rlimit rl, lim;
+	struct stat sb;
+	vb_stats s;
+	batch b = { 0 };
+
+	/* The file may not grow past its size (ulimit -f): every commit that
+	 * needs new pages fails in LMDB's write of them, as on a full disk,
+	 * but without needing one. */
+	signal(SIGXFSZ, SIG_IGN);
+	st = fresh_store(dir, sizeof(dir));
+	batch_add_facts(&b, "before", 50, 100);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	batch_free(&b);
+	/* 50 complaints and a suppression.changed for each of 7 customers. */
+	uint64_t base = vb_store_last_seq(st);
+	ck_assert_uint_eq(base, 57);
+	ck_assert_int_eq(vb_store_state_get(st, "F-1", &state), 0);
+	vb_buf_reset(&state);
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	lim = rl;
+
+	/* Refused as storage full, twice: a failure leaves nothing behind,
+	 * not even for the next attempt.  First with room for a few pages,
+	 * which LMDB sees as a short write (EIO), then with none (EFBIG).
+	 * Checked once the limit is lifted: check writes its messages to a
+	 * file too. */
+	batch_add_facts(&b, "during", 200, 2000);
+	batch_add(&b, "during-other", "order.placed", "G-1", "2026-11-20T09:12:00Z", 10);
+	struct {
+		int rv, state_rv, stats_rv;
+		size_t stored_len;
+		uint64_t last, events, customers, complaints, orders;
+	} att[2];
+	for (int i = 0; i < 2; i++) {
+		lim.rlim_cur = stat(path, &sb) == 0 ? (rlim_t)sb.st_size + (i == 0 ? 3 * 4096 : 0) : 0;
+		setrlimit(RLIMIT_FSIZE, &lim);
+		vb_buf_reset(&stored);
+		vb_buf_append_str(&stored, "keep");
+		att[i].rv = batch_append(st, &b, &stored);
+		att[i].stored_len = stored.len;
+		att[i].last = vb_store_last_seq(st);
+		att[i].state_rv = vb_store_state_get(st, "G-1", &state);
+		att[i].stats_rv = vb_store_stats(st, &s);
+		att[i].events = s.events;
+		att[i].customers = s.customers;
+		att[i].complaints = count_of(s.types, s.ntypes, "complaint.opened");
+		att[i].orders = count_of(s.types, s.ntypes, "order.placed");
+		vb_store_stats_free(&s);
+	}
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	for (int i = 0; i < 2; i++) {
+		ck_assert_msg(att[i].rv == VB_EFULL, "append past the size limit: %d (%s)",
+		    att[i].rv, vb_strerror(att[i].rv));
+		ck_assert_uint_eq(att[i].stored_len, 4);
+		ck_assert_uint_eq(att[i].last, base);
+		ck_assert_int_eq(att[i].state_rv, VB_ENOTFOUND);
+		ck_assert_int_eq(att[i].stats_rv, 0);
+		ck_assert_uint_eq(att[i].events, base);
+		ck_assert_uint_eq(att[i].customers, 7);
+		ck_assert_uint_eq(att[i].complaints, 50);
+		ck_assert_uint_eq(att[i].orders, 0);
+	}
+	/* What was stored before is intact. */
+	vb_store_filter f = { 0 };
+	got g = { 0 };
+	size_t pages;
+	replay_all(st, &f, 7, SIZE_MAX, SIZE_MAX, &g, &pages);
+	ck_assert_uint_eq(g.n, base);
+	got_free(&g);
+
+	/* Room again: the same batch is stored whole, with the next seqs,
+	 * none of it a duplicate (nothing of the failures was kept). */
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	for (size_t i = 0; i < b.n; i++) {
+		ck_assert_int_eq(b.items[i].duplicate, 0);
+		ck_assert_uint_eq(b.items[i].seq, base + 1 + i);
+	}
+	ck_assert_int_eq(vb_store_state_get(st, "G-1", &state), VB_ENOTFOUND);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	for (size_t i = 0; i < b.n; i++)
+		ck_assert_int_eq(b.items[i].duplicate, 1);
+	ck_assert_int_eq(vb_store_stats(st, &s), 0);
+	ck_assert_uint_eq(s.events, vb_store_last_seq(st));
+	ck_assert_uint_eq(s.customers, 8);
+	ck_assert_uint_eq(count_of(s.types, s.ntypes, "complaint.opened"), 250);
+	ck_assert_uint_eq(count_of(s.types, s.ntypes, "order.placed"), 1);
+	vb_store_stats_free(&s);
+	uint64_t last = vb_store_last_seq(st);
+	batch_free(&b);
+	vb_store_close(st);
+
+	st = open_store(dir, 16 * MiB, 1 * GiB);
+	ck_assert_uint_eq(vb_store_last_seq(st), last);
+	replay_all(st, &f, 64, SIZE_MAX, SIZE_MAX, &g, &pages);
+	ck_assert_uint_eq(g.n, last);
+	for (size_t i = 0; i < g.n; i++)
+		ck_assert_uint_eq(g.seqs[i], i + 1);
+	got_free(&g);
+	vb_store_close(st);
+	vb_buf_free(&stored);
+	vb_buf_free(&state);
+}
+END_TEST
+
+START_TEST(check_readers_clears_dead_process)
+{
+	char dir[1024];
+	vb_store *st;
+	int fds[2], cleared = -1;
+	char c;
+
+	st = fresh_store(dir, sizeof(dir));
+	ck_assert_int_eq(vb_store_check_readers(st, &cleared), 0);
+	ck_assert_int_eq(cleared, 0);
+	/* Another process (as mdb_copy would) opens a read transaction and
+	 * is killed inside it. */
+	ck_assert_int_eq(pipe(fds), 0);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		MDB_env *env;
+		MDB_txn *txn;
+		if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 8) != 0 ||
+		    mdb_env_open(env, dir, MDB_RDONLY, 0) != 0 ||
+		    mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) != 0)
+			_exit(1);
+		if (write(fds[1], "r", 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(fds[1]);
+	ck_assert_int_eq(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	kill(pid, SIGKILL);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	ck_assert_int_eq(vb_store_check_readers(st, &cleared), 0);
+	ck_assert_int_eq(cleared, 1);
+	ck_assert_int_eq(vb_store_check_readers(st, NULL), 0);
+	vb_store_close(st);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -1298,7 +1581,11 @@ store_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, map_grows_from_tiny);
 	tcase_add_test(tc, map_grows_under_readers);
+	tcase_add_test(tc, map_grows_under_busy_readers);
 	tcase_add_test(tc, map_full_is_efull);
+	tcase_add_test(tc, map_size_capped_at_max);
+	tcase_add_test(tc, failed_commit_leaves_store_usable);
+	tcase_add_test(tc, check_readers_clears_dead_process);
 	suite_add_tcase(s, tc);
 	return s;
 }
