@@ -4,6 +4,7 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <arpa/inet.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -25,6 +26,7 @@ struct vb_rep {
 	nng_socket sock;
 	nng_listener listener;
 	int open;
+	_Atomic int closing;      /* workers leave at their next operation */
 	vb_rep_fn fn;
 	void *arg;
 	vb_log *log;
@@ -58,7 +60,7 @@ worker_main(void *arg)
 		nng_ctx_recv(wk->ctx, wk->aio);
 		nng_aio_wait(wk->aio);
 		if ((rv = nng_aio_result(wk->aio)) != 0) {
-			if (rv == NNG_ECLOSED)
+			if (rv == NNG_ECLOSED || r->closing)
 				break;
 			continue;
 		}
@@ -194,12 +196,23 @@ vb_rep_close(vb_rep *r, int drain_ms)
 			;
 		pthread_mutex_unlock(&r->mtx);
 	}
-	if (r->open)
-		nng_close(r->sock);
+	/* Workers first, the socket after: closing the socket under a
+	 * worker's context operation can make nng 1.5 use a freed lock.
+	 * nng_aio_stop aborts what a worker waits for and makes its every
+	 * later operation fail at once, so each leaves its loop. */
+	r->closing = 1;
+	for (size_t i = 0; i < r->nworkers; i++)
+		if (r->workers[i].aio)
+			nng_aio_stop(r->workers[i].aio);
 	for (size_t i = 0; i < r->nworkers; i++) {
 		rep_worker *wk = &r->workers[i];
 		if (wk->started)
 			pthread_join(wk->thread, NULL);
+	}
+	if (r->open)
+		nng_close(r->sock);
+	for (size_t i = 0; i < r->nworkers; i++) {
+		rep_worker *wk = &r->workers[i];
 		if (wk->aio)
 			nng_aio_free(wk->aio);
 		vb_buf_free(&wk->reply);
