@@ -178,7 +178,8 @@ vb_event_validate(const vb_event *ev, int64_t *time_us, char *err,
 	if (t[0] == '\0')
 		FAIL("time: missing");
 	if (vb_time_parse(t, &us) != 0)
-		FAIL("time: \"%.64s\" is not an RFC 3339 date-time such as 2026-11-20T09:12:00Z", t);
+		FAIL("time: \"%.64s\" is not an RFC 3339 date-time in years 0001-9999 (UTC) "
+		    "such as 2026-11-20T09:12:00Z", t);
 	ptype = vb_event_payload_type(ev);
 	if (ptype == NULL)
 		FAIL("data: missing");
@@ -201,7 +202,8 @@ vb_event_validate(const vb_event *ev, int64_t *time_us, char *err,
 	for (i = 0; time_fields[i]; i++) {
 		v = vb_event_data_str(ev, time_fields[i]);
 		if (v != NULL && v[0] != '\0' && vb_time_parse(v, &(int64_t){ 0 }) != 0)
-			FAIL("data.%s: \"%.64s\" is not an RFC 3339 date-time", time_fields[i], v);
+			FAIL("data.%s: \"%.64s\" is not an RFC 3339 date-time in years 0001-9999 (UTC)",
+			    time_fields[i], v);
 	}
 	if ((v = vb_event_data_str(ev, "amount")) != NULL && v[0] != '\0' &&
 	    !decimal_valid(v))

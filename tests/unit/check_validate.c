@@ -222,12 +222,17 @@ START_TEST(time_rules)
 	assert_invalid(sample_edit(S_ORDER_PLACED, "\"time\":\"2026-11-18T20:15:00Z\",", ""),
 	    "time: missing");
 	assert_invalid(sample_edit(S_ORDER_PLACED, "2026-11-18T20:15:00Z", "2026-02-30T10:00:00Z"),
-	    "time: \"2026-02-30T10:00:00Z\" is not an RFC 3339 date-time such as 2026-11-20T09:12:00Z");
+	    "time: \"2026-02-30T10:00:00Z\" is not an RFC 3339 date-time in years 0001-9999 (UTC) "
+	    "such as 2026-11-20T09:12:00Z");
 	assert_invalid(sample_edit(S_ORDER_PLACED, "2026-11-18T20:15:00Z", "2026-11-18 20:15"),
 	    "time: \"2026-11-18 20:15\" is not an RFC 3339 date-time");
 	assert_invalid(sample_edit(S_ORDER_PLACED, "2026-11-18T20:15:00Z", "0000-01-01T00:00:00Z"),
-	    "time: \"0000-01-01T00:00:00Z\" is not");
+	    "time: \"0000-01-01T00:00:00Z\" is not an RFC 3339 date-time in years 0001-9999 (UTC)");
+	/* In range as written, out of it once the offset is applied. */
+	assert_invalid(sample_edit(S_ORDER_PLACED, "2026-11-18T20:15:00Z", "9999-12-31T23:59:59-01:00"),
+	    "time: \"9999-12-31T23:59:59-01:00\" is not an RFC 3339 date-time in years 0001-9999 (UTC)");
 	assert_valid(sample_edit(S_ORDER_PLACED, "2026-11-18T20:15:00Z", "9999-12-31T23:59:59Z"));
+	assert_valid(sample_edit(S_ORDER_PLACED, "2026-11-18T20:15:00Z", "0001-01-01T00:00:00Z"));
 }
 END_TEST
 
@@ -334,6 +339,11 @@ START_TEST(payload_times)
 	    "09:05"), "data.arrived_at: \"09:05\" is not");
 	assert_invalid(sample_edit(S_VISIT_COMPLETED, "2026-11-21T10:40:30.25Z",
 	    "2026-11-21T25:40:30Z"), "data.completed_at: \"2026-11-21T25:40:30Z\" is not");
+	assert_invalid(sample_edit(S_INVOICE_ISSUED, "\"due\":\"2026-12-20T00:00:00Z\"",
+	    "\"due\":\"0000-01-01T00:00:00Z\""),
+	    "data.due: \"0000-01-01T00:00:00Z\" is not an RFC 3339 date-time in years 0001-9999 (UTC)");
+	assert_valid(sample_edit(S_INVOICE_ISSUED, "\"due\":\"2026-12-20T00:00:00Z\"",
+	    "\"due\":\"9999-12-31T23:59:59Z\""));
 	/* Optional times may be absent. */
 	assert_valid(sample_edit(S_INVOICE_ISSUED, ",\"due\":\"2026-12-20T00:00:00Z\"", ""));
 }
