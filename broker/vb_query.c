@@ -438,8 +438,11 @@ static void
 handle(qworker *wk, const uint8_t *p, size_t len)
 {
 	vb_query_req rq;
-	if (vb_query_req_decode(p, len, &rq) != 0) {
-		reply_fail(wk, VB_EPROTO, "request is not a voicebus.v1.QueryRequest");
+	int rv;
+	if ((rv = vb_query_req_decode(p, len, &rq)) != 0) {
+		reply_fail(wk, rv, rv == VB_ETOOBIG ?
+		    "request needs too much memory to decode (too many empty or tiny fields)" :
+		    "request is not a voicebus.v1.QueryRequest");
 		return;
 	}
 	switch (rq.kind) {

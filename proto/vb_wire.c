@@ -1,5 +1,6 @@
 #include "vb_wire.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,6 +24,45 @@ static char *
 str_or_empty(const char *s)
 {
 	return (char *)(s ? s : protobuf_c_empty_string);
+}
+
+/* What protobuf-c may allocate to decode a request: it allocates as it
+ * reads, and an empty entry of a repeated field costs it some 100 bytes
+ * for 2 on the wire, so a request within max_message could otherwise take
+ * gigabytes. */
+typedef struct budget {
+	size_t left;
+	int over;
+} budget;
+
+static void *
+budget_alloc(void *arg, size_t n)
+{
+	budget *b = arg;
+	if (n > b->left) {
+		b->over = 1;
+		return NULL;
+	}
+	b->left -= n;
+	return malloc(n);
+}
+
+static void
+budget_free(void *arg, void *p)
+{
+	free(p);
+}
+
+static void
+budget_init(budget *b, size_t len, ProtobufCAllocator *al)
+{
+	b->left = len > (SIZE_MAX - 65536) / VB_DECODE_RATIO
+	    ? SIZE_MAX
+	    : len * VB_DECODE_RATIO + 65536;
+	b->over = 0;
+	al->alloc = budget_alloc;
+	al->free = budget_free;
+	al->allocator_data = b;
 }
 
 /* ---- ingest ---- */
@@ -50,15 +90,60 @@ vb_ingest_req_encode(vb_event *const *evs, size_t n, vb_buf *out)
 }
 
 int
+vb_ingest_req_peek_count(const uint8_t *p, size_t len, size_t *n)
+{
+	size_t off = 0, used;
+	uint64_t key, v;
+
+	*n = 0;
+	while (off < len) {
+		used = vb_varint_decode(p + off, len - off, &key);
+		if (used == 0 || key >> 3 == 0)
+			return VB_EPROTO;
+		off += used;
+		switch (key & 7) {
+		case 0: /* varint */
+			used = vb_varint_decode(p + off, len - off, &v);
+			if (used == 0)
+				return VB_EPROTO;
+			off += used;
+			break;
+		case 1: /* 64-bit */
+			if (len - off < 8)
+				return VB_EPROTO;
+			off += 8;
+			break;
+		case 2: /* length-delimited: field 1 is an event */
+			used = vb_varint_decode(p + off, len - off, &v);
+			if (used == 0 || v > len - off - used)
+				return VB_EPROTO;
+			off += used + (size_t)v;
+			*n += key >> 3 == 1;
+			break;
+		case 5: /* 32-bit */
+			if (len - off < 4)
+				return VB_EPROTO;
+			off += 4;
+			break;
+		default: return VB_EPROTO;
+		}
+	}
+	return VB_OK;
+}
+
+int
 vb_ingest_req_decode(const uint8_t *p, size_t len, vb_ingest_req **out)
 {
 	vb_ingest_req *req = calloc(1, sizeof(*req));
+	ProtobufCAllocator al;
+	budget bu;
 	if (req == NULL)
 		return VB_ENOMEM;
-	req->pb = voicebus__v1__ingest_request__unpack(NULL, len, p);
+	budget_init(&bu, len, &al);
+	req->pb = voicebus__v1__ingest_request__unpack(&al, len, p);
 	if (req->pb == NULL || vb_pb_has_field_zero(&req->pb->base)) {
 		vb_ingest_req_free(req);
-		return VB_EPROTO;
+		return bu.over ? VB_ETOOBIG : VB_EPROTO;
 	}
 	req->events = calloc(req->pb->n_events ? req->pb->n_events : 1,
 	    sizeof(*req->events));
@@ -224,10 +309,14 @@ vb_query_req_encode(const vb_query_req *q, vb_buf *out)
 int
 vb_query_req_decode(const uint8_t *p, size_t len, vb_query_req *out)
 {
-	Voicebus__V1__QueryRequest *pb = voicebus__v1__query_request__unpack(NULL, len, p);
+	ProtobufCAllocator al;
+	budget bu;
+	budget_init(&bu, len, &al);
+	Voicebus__V1__QueryRequest *pb =
+	    voicebus__v1__query_request__unpack(&al, len, p);
 	memset(out, 0, sizeof(*out));
 	if (pb == NULL)
-		return VB_EPROTO;
+		return bu.over ? VB_ETOOBIG : VB_EPROTO;
 	out->priv = pb;
 	switch (pb->request_case) {
 	case VOICEBUS__V1__QUERY_REQUEST__REQUEST_REPLAY:

@@ -18,13 +18,23 @@ typedef struct vb_slice {
 	size_t len;
 } vb_slice;
 
+/* Decoding a request of len bytes allocates at most this many times len
+ * (plus 64 KiB); a request that needs more is refused with VB_ETOOBIG. */
+#define VB_DECODE_RATIO 16
+
 /* ---- ingest ---- */
 
 int vb_ingest_req_encode(vb_event *const *evs, size_t n, vb_buf *out);
 
+/* Count the events of an encoded IngestRequest without decoding it, so
+ * that a limit costs nothing to enforce.  VB_EPROTO if p is not protobuf
+ * at its top level (decoding would fail too). */
+int vb_ingest_req_peek_count(const uint8_t *p, size_t len, size_t *n);
+
 typedef struct vb_ingest_req vb_ingest_req;
 /* Decode a request; its events are lent by vb_ingest_req_event and live
- * until vb_ingest_req_free.  VB_EPROTO if p is not an IngestRequest. */
+ * until vb_ingest_req_free.  VB_EPROTO if p is not an IngestRequest,
+ * VB_ETOOBIG if it takes more than VB_DECODE_RATIO times len to decode. */
 int vb_ingest_req_decode(const uint8_t *p, size_t len, vb_ingest_req **out);
 size_t vb_ingest_req_count(const vb_ingest_req *req);
 vb_event *vb_ingest_req_event(vb_ingest_req *req, size_t i);
@@ -104,7 +114,8 @@ typedef struct vb_query_req {
 } vb_query_req;
 
 int vb_query_req_encode(const vb_query_req *q, vb_buf *out);
-/* Fill *out (strings never NULL); release with vb_query_req_free. */
+/* Fill *out (strings never NULL); release with vb_query_req_free.
+ * VB_EPROTO, or VB_ETOOBIG as for vb_ingest_req_decode. */
 int vb_query_req_decode(const uint8_t *p, size_t len, vb_query_req *out);
 void vb_query_req_free(vb_query_req *q);
 
