@@ -438,11 +438,18 @@ static void
 handle(qworker *wk, const uint8_t *p, size_t len)
 {
 	vb_query_req rq;
+	char msg[160];
 	int rv;
 	if ((rv = vb_query_req_decode(p, len, &rq)) != 0) {
 		reply_fail(wk, rv, rv == VB_ETOOBIG ?
 		    "request needs too much memory to decode (too many empty or tiny fields)" :
 		    "request is not a voicebus.v1.QueryRequest");
+		return;
+	}
+	/* Before anything quotes, stores or looks up its strings. */
+	if (vb_query_req_check_utf8(&rq, msg, sizeof(msg)) != 0) {
+		reply_fail(wk, VB_EINVAL, msg);
+		vb_query_req_free(&rq);
 		return;
 	}
 	switch (rq.kind) {

@@ -1,11 +1,13 @@
 #include "vb_wire.h"
 
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vb_error.h"
 #include "vb_event_impl.h"
+#include "vb_validate.h"
 #include "voicebus/v1/wire.pb-c.h"
 
 static int
@@ -363,6 +365,64 @@ vb_query_req_decode(const uint8_t *p, size_t len, vb_query_req *out)
 	return VB_OK;
 }
 
+/* The first string of m, or of a message in it, that is not UTF-8: its
+ * name, after prefix, into name; 0 when there is none. */
+static int
+find_bad_utf8(const ProtobufCMessage *m, const char *prefix, char *name,
+    size_t namelen)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	const char *base = (const char *)m;
+	char sub[128];
+
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const void *const *vals =
+		    (const void *const *)(base + f->offset);
+		const void *q = base + f->quantifier_offset;
+		size_t n = 1;
+
+		if (f->type != PROTOBUF_C_TYPE_STRING &&
+		    f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		/* The members of a oneof share their memory. */
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)q != f->id)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			n = *(const size_t *)q;
+			vals = *(const void *const *const *)vals;
+		}
+		snprintf(sub, sizeof(sub), "%s%s", prefix, f->name);
+		for (size_t k = 0; k < n; k++) {
+			const char *s = vals[k];
+			if (s == NULL)
+				continue;
+			if (f->type == PROTOBUF_C_TYPE_STRING) {
+				if (vb_utf8_valid(s, strlen(s)))
+					continue;
+				snprintf(name, namelen, "%s", sub);
+				return 1;
+			}
+			char next[sizeof(sub) + 1];
+			snprintf(next, sizeof(next), "%s.", sub);
+			if (find_bad_utf8(vals[k], next, name, namelen))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+int
+vb_query_req_check_utf8(const vb_query_req *q, char *err, size_t errlen)
+{
+	char name[128];
+	if (q->priv == NULL || !find_bad_utf8(q->priv, "", name, sizeof(name)))
+		return VB_OK;
+	snprintf(err, errlen, "%s: not valid UTF-8", name);
+	return VB_EINVAL;
+}
+
 void
 vb_query_req_free(vb_query_req *q)
 {
@@ -423,6 +483,14 @@ vb_query_reply_encode(const vb_query_reply *r, vb_buf *out)
 
 	rep.code = r->code;
 	rep.error = str_or_empty(r->error);
+	/* proto3 strings are UTF-8, and an error may quote a request cut
+	 * inside a character. */
+	char err[512];
+	if (!vb_utf8_valid(rep.error, strlen(rep.error))) {
+		snprintf(err, sizeof(err), "%s", rep.error);
+		vb_utf8_scrub(err);
+		rep.error = err;
+	}
 	if (r->code == 0 && r->kind == VB_QUERY_REPLAY) {
 		bins = calloc(r->replay.n ? r->replay.n : 1, sizeof(*bins));
 		if (bins == NULL)

@@ -117,6 +117,9 @@ int vb_query_req_encode(const vb_query_req *q, vb_buf *out);
 /* Fill *out (strings never NULL); release with vb_query_req_free.
  * VB_EPROTO, or VB_ETOOBIG as for vb_ingest_req_decode. */
 int vb_query_req_decode(const uint8_t *p, size_t len, vb_query_req *out);
+/* Whether every string of a decoded q is UTF-8: if not, VB_EINVAL with
+ * "gate.customers: not valid UTF-8" in err. */
+int vb_query_req_check_utf8(const vb_query_req *q, char *err, size_t errlen);
 void vb_query_req_free(vb_query_req *q);
 
 typedef struct vb_replay_reply {

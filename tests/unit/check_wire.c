@@ -5,6 +5,7 @@
 #include "vb_buf.h"
 #include "vb_error.h"
 #include "vb_event.h"
+#include "vb_validate.h"
 #include "vb_wire.h"
 #include "vb_test.h"
 
@@ -499,6 +500,52 @@ START_TEST(decode_budget)
 }
 END_TEST
 
+START_TEST(query_req_check_utf8)
+{
+	const char *custs[] = { "C-1", "C-\xc3\xa9", "C-\xff" };
+	vb_query_req qs[] = {
+		{ .kind = VB_QUERY_GATE, .gate = { custs, 3, "promotion", "email", "", "" } },
+		{ .kind = VB_QUERY_GATE, .gate = { custs, 2, "promotion", "email", "", "spr\xffing" } },
+		{ .kind = VB_QUERY_REPLAY, .replay = { .customer = "\xed\xa0\x80" } },
+		{ .kind = VB_QUERY_CUSTOMER, .customer = { "C-1", "2026\xc0\xaf" } },
+		{ .kind = VB_QUERY_SUPPRESSIONS, .supp = { .after = "C-\xc3" } },
+		{ .kind = VB_QUERY_GATE, .gate = { custs, 2, "promotion", "email", "", "" } },
+		{ .kind = VB_QUERY_STATS },
+	};
+	static const char *const want[] = { "gate.customers: not valid UTF-8",
+		"gate.record: not valid UTF-8", "replay.customer: not valid UTF-8",
+		"customer.at: not valid UTF-8", "suppressions.after: not valid UTF-8", "", "" };
+	vb_buf b = { 0 };
+	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+		vb_query_req got;
+		char err[128] = "";
+		vb_buf_reset(&b);
+		ck_assert_int_eq(vb_query_req_encode(&qs[i], &b), 0);
+		ck_assert_int_eq(vb_query_req_decode(b.data, b.len, &got), 0);
+		ck_assert_int_eq(vb_query_req_check_utf8(&got, err, sizeof(err)),
+		    want[i][0] ? VB_EINVAL : 0);
+		ck_assert_str_eq(err, want[i]);
+		vb_query_req_free(&got);
+	}
+	vb_buf_free(&b);
+}
+END_TEST
+
+/* An error that quotes a request cut inside a character is still UTF-8 on
+ * the wire, as proto3 wants of a string. */
+START_TEST(query_reply_error_is_utf8)
+{
+	vb_query_reply r = { .code = VB_EINVAL,
+		.error = "at: \"x\xc3\xa9\xc3\" is not an RFC 3339 date-time" }, got;
+	vb_buf b = { 0 };
+	ck_assert_int_eq(vb_query_reply_encode(&r, &b), 0);
+	ck_assert_int_eq(vb_query_reply_decode(b.data, b.len, &got), 0);
+	ck_assert_str_eq(got.error, "at: \"x\xc3\xa9?\" is not an RFC 3339 date-time");
+	vb_query_reply_free(&got);
+	vb_buf_free(&b);
+}
+END_TEST
+
 START_TEST(garbage_is_eproto)
 {
 	const uint8_t *p = (const uint8_t *)garbage[_i].p;
@@ -609,6 +656,8 @@ wire_suite(void)
 	tcase_add_test(tc, ingest_req_peek_count);
 	tcase_add_test(tc, ingest_req_peek_agrees_with_decode);
 	tcase_add_test(tc, decode_budget);
+	tcase_add_test(tc, query_req_check_utf8);
+	tcase_add_test(tc, query_reply_error_is_utf8);
 	suite_add_tcase(s, tc);
 	return s;
 }
