@@ -64,6 +64,8 @@ reply_fail(qworker *wk, int code, const char *msg)
 	vb_query_reply_encode(&r, wk->reply);
 }
 
+static int customer_ok(qworker *wk, const char *c);
+
 static void
 do_replay(qworker *wk, const vb_replay_req *rq)
 {
@@ -76,6 +78,8 @@ do_replay(qworker *wk, const vb_replay_req *rq)
 
 	if (limit > (size_t)q->cfg->replay_page_max)
 		limit = (size_t)q->cfg->replay_page_max;
+	if (rq->customer[0] && !customer_ok(wk, rq->customer))
+		return;
 	f.from_seq = rq->from_seq;
 	f.to_seq = rq->to_seq;
 	f.customer = rq->customer;
