@@ -116,10 +116,21 @@ handle(worker *wk, const uint8_t *p, size_t len)
 	vb_job job;
 	int rv;
 
+	/* Counted before decoding, which allocates every event first. */
+	if (vb_ingest_req_peek_count(p, len, &n) == 0 &&
+	    n > (size_t)in->cfg->max_batch)
+		return reply_error(wk, VB_ETOOBIG,
+		    "batch of %zu events; at most %lld per request: nothing was stored",
+		    n, (long long)in->cfg->max_batch);
 	if ((rv = vb_ingest_req_decode(p, len, &req)) != 0) {
 		if (rv == VB_EPROTO)
 			return reply_error(wk, VB_EPROTO,
 			    "request is not a voicebus.v1.IngestRequest");
+		if (rv == VB_ETOOBIG)
+			return reply_error(wk, VB_ETOOBIG,
+			    "request of %zu bytes needs over %d times that to decode "
+			    "(too many empty or tiny fields): nothing was stored",
+			    len, VB_DECODE_RATIO);
 		return reply_error(wk, rv, "%s", vb_strerror(rv));
 	}
 	if (vb_auth_enabled(&in->cfg->auth) && (cl = authorize(wk, req, &rv)) == NULL)
@@ -127,12 +138,6 @@ handle(worker *wk, const uint8_t *p, size_t len)
 	n = vb_ingest_req_count(req);
 	if (n == 0) {
 		rv = reply_error(wk, VB_EINVAL, "empty request: no events");
-		goto done;
-	}
-	if (n > (size_t)in->cfg->max_batch) {
-		rv = reply_error(wk, VB_ETOOBIG,
-		    "batch of %zu events; at most %lld per request: nothing was stored",
-		    n, (long long)in->cfg->max_batch);
 		goto done;
 	}
 	if ((rv = worker_reserve(wk, n)) != 0) {

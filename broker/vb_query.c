@@ -74,6 +74,8 @@ reply_fail(qworker *wk, int code, const char *msg)
 	vb_query_reply_encode(&r, wk->reply);
 }
 
+static int customer_ok(qworker *wk, const char *c);
+
 static void
 do_replay(qworker *wk, const vb_replay_req *rq)
 {
@@ -86,6 +88,8 @@ do_replay(qworker *wk, const vb_replay_req *rq)
 
 	if (limit > (size_t)q->cfg->replay_page_max)
 		limit = (size_t)q->cfg->replay_page_max;
+	if (rq->customer[0] && !customer_ok(wk, rq->customer))
+		return;
 	f.from_seq = rq->from_seq;
 	f.to_seq = rq->to_seq;
 	f.customer = rq->customer;
@@ -549,8 +553,18 @@ static void
 handle(qworker *wk, const uint8_t *p, size_t len)
 {
 	vb_query_req rq;
-	if (vb_query_req_decode(p, len, &rq) != 0) {
-		reply_fail(wk, VB_EPROTO, "request is not a voicebus.v1.QueryRequest");
+	char msg[160];
+	int rv;
+	if ((rv = vb_query_req_decode(p, len, &rq)) != 0) {
+		reply_fail(wk, rv, rv == VB_ETOOBIG ?
+		    "request needs too much memory to decode (too many empty or tiny fields)" :
+		    "request is not a voicebus.v1.QueryRequest");
+		return;
+	}
+	/* Before anything quotes, stores or looks up its strings. */
+	if (vb_query_req_check_utf8(&rq, msg, sizeof(msg)) != 0) {
+		reply_fail(wk, VB_EINVAL, msg);
+		vb_query_req_free(&rq);
 		return;
 	}
 	if (authorize(wk, &rq) != 0) {

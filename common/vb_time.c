@@ -9,6 +9,10 @@
 
 #include "vb_error.h"
 
+/* 0001-01-01T00:00:00Z and 9999-12-31T23:59:59Z. */
+#define TIME_MIN_SECS (-62135596800LL)
+#define TIME_MAX_SECS 253402300799LL
+
 static int
 digits(const char *s, int n, int *out)
 {
@@ -112,6 +116,10 @@ vb_time_parse(const char *s, int64_t *out_us)
 		return VB_EINVAL;
 	int64_t secs = vb_days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + sec;
 	secs -= sign * (oh * 3600 + om * 60);
+	/* The offset may carry the instant out of years 0001-9999 in UTC,
+	 * where vb_time_format could not write it back in four digits. */
+	if (secs < TIME_MIN_SECS || secs > TIME_MAX_SECS)
+		return VB_EINVAL;
 	*out_us = secs * 1000000 + frac;
 	return VB_OK;
 }

@@ -7,7 +7,8 @@
 
 /* Parse an RFC 3339 date-time ("2026-11-20T09:12:00Z",
  * "2026-11-20T10:12:00.5+01:00") into *out_us.  The whole string must match;
- * years 0001-9999.  Returns 0 or VB_EINVAL. */
+ * years 0001-9999, written and once the offset is applied.  Returns 0 or
+ * VB_EINVAL. */
 int vb_time_parse(const char *s, int64_t *out_us);
 
 /* Write us as "YYYY-MM-DDTHH:MM:SS[.ffffff]Z" (fraction only when non-zero)

@@ -9,6 +9,7 @@
 
 #include "vb_error.h"
 #include "vb_event_impl.h"
+#include "vb_validate.h"
 
 #define EVENT_DESC voicebus__v1__event__descriptor
 
@@ -18,6 +19,8 @@ set_err(char *err, size_t errlen, const char *fmt, const char *a, const char *b)
 	if (errlen == 0)
 		return;
 	snprintf(err, errlen, fmt, a, b);
+	/* What it quotes may be cut inside a character. */
+	vb_utf8_scrub(err);
 }
 
 /* Payload field of the Event descriptor for a type ("visit.missed" ->

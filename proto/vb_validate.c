@@ -56,41 +56,63 @@ in_list(const char *const *list, const char *s)
 int vb_purpose_known(const char *s) { return in_list(purposes, s); }
 int vb_channel_known(const char *s) { return in_list(channels, s); }
 
+/* Length of the well-formed UTF-8 sequence at s (left bytes there), or 0. */
+static size_t
+utf8_seq(const unsigned char *s, size_t left)
+{
+	unsigned char c = s[0];
+	uint32_t cp;
+	size_t n;
+	if (c < 0x80)
+		return 1;
+	else if ((c & 0xe0) == 0xc0) {
+		n = 1; cp = c & 0x1f;
+	} else if ((c & 0xf0) == 0xe0) {
+		n = 2; cp = c & 0x0f;
+	} else if ((c & 0xf8) == 0xf0) {
+		n = 3; cp = c & 0x07;
+	} else {
+		return 0;
+	}
+	if (left <= n)
+		return 0;
+	for (size_t k = 1; k <= n; k++) {
+		if ((s[k] & 0xc0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[k] & 0x3f);
+	}
+	if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+	    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n + 1;
+}
+
 int
 vb_utf8_valid(const char *str, size_t len)
 {
 	const unsigned char *s = (const unsigned char *)str;
-	size_t i = 0;
+	size_t i = 0, n;
 	while (i < len) {
-		unsigned char c = s[i];
-		uint32_t cp;
-		size_t n;
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xe0) == 0xc0) {
-			n = 1; cp = c & 0x1f;
-		} else if ((c & 0xf0) == 0xe0) {
-			n = 2; cp = c & 0x0f;
-		} else if ((c & 0xf8) == 0xf0) {
-			n = 3; cp = c & 0x07;
-		} else {
+		if ((n = utf8_seq(s + i, len - i)) == 0)
 			return 0;
-		}
-		if (len - i <= n)
-			return 0;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xc0) != 0x80)
-				return 0;
-			cp = (cp << 6) | (s[i + k] & 0x3f);
-		}
-		if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
-		    (n == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
-		    (cp >= 0xd800 && cp <= 0xdfff))
-			return 0;
-		i += n + 1;
+		i += n;
 	}
 	return 1;
+}
+
+void
+vb_utf8_scrub(char *str)
+{
+	unsigned char *s = (unsigned char *)str;
+	size_t len = strlen(str), i = 0, n;
+	while (i < len) {
+		if ((n = utf8_seq(s + i, len - i)) == 0) {
+			s[i] = '?';
+			n = 1;
+		}
+		i += n;
+	}
 }
 
 typedef struct {
@@ -105,6 +127,8 @@ check_utf8(void *arg, const char *prefix, const char *field, const char *value)
 	if (vb_utf8_valid(value, strlen(value)))
 		return 0;
 	snprintf(c->err, c->errlen, "%s%.100s: not valid UTF-8", prefix, field);
+	if (c->errlen)
+		vb_utf8_scrub(c->err);
 	return VB_EINVAL;
 }
 
@@ -134,7 +158,15 @@ decimal_valid(const char *s)
 	return digits > 0 && *s == '\0';
 }
 
-#define FAIL(...) do { if (errlen) snprintf(err, errlen, __VA_ARGS__); return VB_EINVAL; } while (0)
+/* Messages quote fields cut at a byte count: scrubbed, a cut character
+ * does not make the reply itself invalid UTF-8. */
+#define FAIL(...) do { \
+	if (errlen) { \
+		snprintf(err, errlen, __VA_ARGS__); \
+		vb_utf8_scrub(err); \
+	} \
+	return VB_EINVAL; \
+} while (0)
 
 int
 vb_event_validate(const vb_event *ev, int64_t *time_us, char *err,
@@ -181,7 +213,8 @@ vb_event_validate(const vb_event *ev, int64_t *time_us, char *err,
 	if (t[0] == '\0')
 		FAIL("time: missing");
 	if (vb_time_parse(t, &us) != 0)
-		FAIL("time: \"%.64s\" is not an RFC 3339 date-time such as 2026-11-20T09:12:00Z", t);
+		FAIL("time: \"%.64s\" is not an RFC 3339 date-time in years 0001-9999 (UTC) "
+		    "such as 2026-11-20T09:12:00Z", t);
 	ptype = vb_event_payload_type(ev);
 	if (ptype == NULL)
 		FAIL("data: missing");
@@ -204,7 +237,8 @@ vb_event_validate(const vb_event *ev, int64_t *time_us, char *err,
 	for (i = 0; time_fields[i]; i++) {
 		v = vb_event_data_str(ev, time_fields[i]);
 		if (v != NULL && v[0] != '\0' && vb_time_parse(v, &(int64_t){ 0 }) != 0)
-			FAIL("data.%s: \"%.64s\" is not an RFC 3339 date-time", time_fields[i], v);
+			FAIL("data.%s: \"%.64s\" is not an RFC 3339 date-time in years 0001-9999 (UTC)",
+			    time_fields[i], v);
 	}
 	if ((v = vb_event_data_str(ev, "amount")) != NULL && v[0] != '\0' &&
 	    !decimal_valid(v))

@@ -1,10 +1,13 @@
 #include "vb_wire.h"
 
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vb_error.h"
 #include "vb_event_impl.h"
+#include "vb_validate.h"
 #include "voicebus/v1/wire.pb-c.h"
 
 static int
@@ -23,6 +26,45 @@ static char *
 str_or_empty(const char *s)
 {
 	return (char *)(s ? s : protobuf_c_empty_string);
+}
+
+/* What protobuf-c may allocate to decode a request: it allocates as it
+ * reads, and an empty entry of a repeated field costs it some 100 bytes
+ * for 2 on the wire, so a request within max_message could otherwise take
+ * gigabytes. */
+typedef struct budget {
+	size_t left;
+	int over;
+} budget;
+
+static void *
+budget_alloc(void *arg, size_t n)
+{
+	budget *b = arg;
+	if (n > b->left) {
+		b->over = 1;
+		return NULL;
+	}
+	b->left -= n;
+	return malloc(n);
+}
+
+static void
+budget_free(void *arg, void *p)
+{
+	free(p);
+}
+
+static void
+budget_init(budget *b, size_t len, ProtobufCAllocator *al)
+{
+	b->left = len > (SIZE_MAX - 65536) / VB_DECODE_RATIO
+	    ? SIZE_MAX
+	    : len * VB_DECODE_RATIO + 65536;
+	b->over = 0;
+	al->alloc = budget_alloc;
+	al->free = budget_free;
+	al->allocator_data = b;
 }
 
 /* ---- ingest ---- */
@@ -62,15 +104,60 @@ vb_ingest_req_append_token(const char *token, vb_buf *out)
 }
 
 int
+vb_ingest_req_peek_count(const uint8_t *p, size_t len, size_t *n)
+{
+	size_t off = 0, used;
+	uint64_t key, v;
+
+	*n = 0;
+	while (off < len) {
+		used = vb_varint_decode(p + off, len - off, &key);
+		if (used == 0 || key >> 3 == 0)
+			return VB_EPROTO;
+		off += used;
+		switch (key & 7) {
+		case 0: /* varint */
+			used = vb_varint_decode(p + off, len - off, &v);
+			if (used == 0)
+				return VB_EPROTO;
+			off += used;
+			break;
+		case 1: /* 64-bit */
+			if (len - off < 8)
+				return VB_EPROTO;
+			off += 8;
+			break;
+		case 2: /* length-delimited: field 1 is an event */
+			used = vb_varint_decode(p + off, len - off, &v);
+			if (used == 0 || v > len - off - used)
+				return VB_EPROTO;
+			off += used + (size_t)v;
+			*n += key >> 3 == 1;
+			break;
+		case 5: /* 32-bit */
+			if (len - off < 4)
+				return VB_EPROTO;
+			off += 4;
+			break;
+		default: return VB_EPROTO;
+		}
+	}
+	return VB_OK;
+}
+
+int
 vb_ingest_req_decode(const uint8_t *p, size_t len, vb_ingest_req **out)
 {
 	vb_ingest_req *req = calloc(1, sizeof(*req));
+	ProtobufCAllocator al;
+	budget bu;
 	if (req == NULL)
 		return VB_ENOMEM;
-	req->pb = voicebus__v1__ingest_request__unpack(NULL, len, p);
+	budget_init(&bu, len, &al);
+	req->pb = voicebus__v1__ingest_request__unpack(&al, len, p);
 	if (req->pb == NULL || vb_pb_has_field_zero(&req->pb->base)) {
 		vb_ingest_req_free(req);
-		return VB_EPROTO;
+		return bu.over ? VB_ETOOBIG : VB_EPROTO;
 	}
 	req->events = calloc(req->pb->n_events ? req->pb->n_events : 1,
 	    sizeof(*req->events));
@@ -256,10 +343,14 @@ vb_query_req_encode(const vb_query_req *q, vb_buf *out)
 int
 vb_query_req_decode(const uint8_t *p, size_t len, vb_query_req *out)
 {
-	Voicebus__V1__QueryRequest *pb = voicebus__v1__query_request__unpack(NULL, len, p);
+	ProtobufCAllocator al;
+	budget bu;
+	budget_init(&bu, len, &al);
+	Voicebus__V1__QueryRequest *pb =
+	    voicebus__v1__query_request__unpack(&al, len, p);
 	memset(out, 0, sizeof(*out));
 	if (pb == NULL)
-		return VB_EPROTO;
+		return bu.over ? VB_ETOOBIG : VB_EPROTO;
 	out->priv = pb;
 	out->token = pb->token ? pb->token : "";
 	switch (pb->request_case) {
@@ -312,6 +403,64 @@ vb_query_req_decode(const uint8_t *p, size_t len, vb_query_req *out)
 		break;
 	}
 	return VB_OK;
+}
+
+/* The first string of m, or of a message in it, that is not UTF-8: its
+ * name, after prefix, into name; 0 when there is none. */
+static int
+find_bad_utf8(const ProtobufCMessage *m, const char *prefix, char *name,
+    size_t namelen)
+{
+	const ProtobufCMessageDescriptor *d = m->descriptor;
+	const char *base = (const char *)m;
+	char sub[128];
+
+	for (unsigned i = 0; i < d->n_fields; i++) {
+		const ProtobufCFieldDescriptor *f = &d->fields[i];
+		const void *const *vals =
+		    (const void *const *)(base + f->offset);
+		const void *q = base + f->quantifier_offset;
+		size_t n = 1;
+
+		if (f->type != PROTOBUF_C_TYPE_STRING &&
+		    f->type != PROTOBUF_C_TYPE_MESSAGE)
+			continue;
+		/* The members of a oneof share their memory. */
+		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+		    *(const uint32_t *)q != f->id)
+			continue;
+		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+			n = *(const size_t *)q;
+			vals = *(const void *const *const *)vals;
+		}
+		snprintf(sub, sizeof(sub), "%s%s", prefix, f->name);
+		for (size_t k = 0; k < n; k++) {
+			const char *s = vals[k];
+			if (s == NULL)
+				continue;
+			if (f->type == PROTOBUF_C_TYPE_STRING) {
+				if (vb_utf8_valid(s, strlen(s)))
+					continue;
+				snprintf(name, namelen, "%s", sub);
+				return 1;
+			}
+			char next[sizeof(sub) + 1];
+			snprintf(next, sizeof(next), "%s.", sub);
+			if (find_bad_utf8(vals[k], next, name, namelen))
+				return 1;
+		}
+	}
+	return 0;
+}
+
+int
+vb_query_req_check_utf8(const vb_query_req *q, char *err, size_t errlen)
+{
+	char name[128];
+	if (q->priv == NULL || !find_bad_utf8(q->priv, "", name, sizeof(name)))
+		return VB_OK;
+	snprintf(err, errlen, "%s: not valid UTF-8", name);
+	return VB_EINVAL;
 }
 
 void
@@ -376,6 +525,14 @@ vb_query_reply_encode(const vb_query_reply *r, vb_buf *out)
 
 	rep.code = r->code;
 	rep.error = str_or_empty(r->error);
+	/* proto3 strings are UTF-8, and an error may quote a request cut
+	 * inside a character. */
+	char err[512];
+	if (!vb_utf8_valid(rep.error, strlen(rep.error))) {
+		snprintf(err, sizeof(err), "%s", rep.error);
+		vb_utf8_scrub(err);
+		rep.error = err;
+	}
 	if (r->code == 0 && r->kind == VB_QUERY_REPLAY) {
 		bins = calloc(r->replay.n ? r->replay.n : 1, sizeof(*bins));
 		if (bins == NULL)

@@ -18,6 +18,10 @@ typedef struct vb_slice {
 	size_t len;
 } vb_slice;
 
+/* Decoding a request of len bytes allocates at most this many times len
+ * (plus 64 KiB); a request that needs more is refused with VB_ETOOBIG. */
+#define VB_DECODE_RATIO 16
+
 /* ---- ingest ---- */
 
 int vb_ingest_req_encode(vb_event *const *evs, size_t n, vb_buf *out);
@@ -27,9 +31,15 @@ int vb_ingest_req_encode(vb_event *const *evs, size_t n, vb_buf *out);
  * Nothing is appended for "" or NULL. */
 int vb_ingest_req_append_token(const char *token, vb_buf *out);
 
+/* Count the events of an encoded IngestRequest without decoding it, so
+ * that a limit costs nothing to enforce.  VB_EPROTO if p is not protobuf
+ * at its top level (decoding would fail too). */
+int vb_ingest_req_peek_count(const uint8_t *p, size_t len, size_t *n);
+
 typedef struct vb_ingest_req vb_ingest_req;
 /* Decode a request; its events are lent by vb_ingest_req_event and live
- * until vb_ingest_req_free.  VB_EPROTO if p is not an IngestRequest. */
+ * until vb_ingest_req_free.  VB_EPROTO if p is not an IngestRequest,
+ * VB_ETOOBIG if it takes more than VB_DECODE_RATIO times len to decode. */
 int vb_ingest_req_decode(const uint8_t *p, size_t len, vb_ingest_req **out);
 size_t vb_ingest_req_count(const vb_ingest_req *req);
 /* The token the request carries ("" if none), and its length. */
@@ -115,8 +125,12 @@ typedef struct vb_query_req {
 } vb_query_req;
 
 int vb_query_req_encode(const vb_query_req *q, vb_buf *out);
-/* Fill *out (strings never NULL); release with vb_query_req_free. */
+/* Fill *out (strings never NULL); release with vb_query_req_free.
+ * VB_EPROTO, or VB_ETOOBIG as for vb_ingest_req_decode. */
 int vb_query_req_decode(const uint8_t *p, size_t len, vb_query_req *out);
+/* Whether every string of a decoded q is UTF-8: if not, VB_EINVAL with
+ * "gate.customers: not valid UTF-8" in err. */
+int vb_query_req_check_utf8(const vb_query_req *q, char *err, size_t errlen);
 void vb_query_req_free(vb_query_req *q);
 
 typedef struct vb_replay_reply {

@@ -6,6 +6,7 @@
 #include "vb_buf.h"
 #include "vb_error.h"
 #include "vb_event.h"
+#include "vb_validate.h"
 #include "vb_test.h"
 
 /* Assert that two JSON texts hold the same document. */
@@ -337,6 +338,21 @@ START_TEST(error_unknown_fields)
 	assert_rejected("{\"id\":\"a\",\"type\":\"invoice.paid\","
 	    "\"data\":{\"invoice\":\"I\",\"due\":\"2026-12-01T00:00:00Z\"}}",
 	    "data.due: unknown field for invoice.paid");
+}
+END_TEST
+
+/* A message quotes a key cut at 64 bytes: never leaves half a character. */
+START_TEST(error_quoting_stays_utf8)
+{
+	char json[512] = "{\"id\":\"a\",\"type\":\"complaint.opened\",\"x", err[VB_ERRMSG_MAX];
+	vb_event *ev = NULL;
+	for (int i = 0; i < 40; i++)
+		strcat(json, "\xc3\xa9");
+	strcat(json, "\":\"v\"}");
+	ck_assert_int_eq(vb_event_from_json(json, strlen(json), &ev, err, sizeof(err)), VB_EINVAL);
+	ck_assert_ptr_null(ev);
+	ck_assert_msg(vb_utf8_valid(err, strlen(err)), "%s", err);
+	ck_assert_msg(strstr(err, "\xc3\xa9?: unknown field") != NULL, "%s", err);
 }
 END_TEST
 
@@ -774,6 +790,7 @@ event_suite(void)
 	tcase_add_test(tc, error_bad_json);
 	tcase_add_test(tc, error_not_object);
 	tcase_add_test(tc, error_unknown_fields);
+	tcase_add_test(tc, error_quoting_stays_utf8);
 	tcase_add_test(tc, error_types_and_values);
 	tcase_add_test(tc, error_wrong_json_types);
 	tcase_add_test(tc, error_attributes);

@@ -142,6 +142,27 @@ START_TEST(parse_year_range)
 }
 END_TEST
 
+/* The range holds for the instant, not only for what is written: an offset
+ * may not carry it past either end, where vb_time_format would write a year
+ * that does not parse back. */
+START_TEST(parse_year_range_after_offset)
+{
+	char buf[VB_TIME_BUFSZ];
+	must_reject("9999-12-31T23:59:59-00:01");
+	must_reject("9999-12-31T23:00:00-23:59");
+	must_reject("0001-01-01T00:00:00+00:01");
+	must_reject("0001-01-01T00:59:59.999999+01:00");
+	ck_assert_int_eq(must_parse("9999-12-31T23:59:59.999999+00:00"),
+	    253402300799LL * US + 999999);
+	ck_assert_int_eq(must_parse("9999-12-31T22:59:59-01:00"), 253402300799LL * US);
+	ck_assert_int_eq(must_parse("0001-01-01T01:00:00+01:00"), -62135596800LL * US);
+	ck_assert_str_eq(vb_time_format(must_parse("0001-01-01T01:00:00+01:00"), buf),
+	    "0001-01-01T00:00:00Z");
+	ck_assert_int_eq(must_parse("9999-12-31T23:59:59+23:59"),
+	    253402300799LL * US - (23 * 3600 + 59 * 60) * US);
+}
+END_TEST
+
 START_TEST(parse_leap_second)
 {
 	/* RFC 3339 allows second 60; we count it as the minute's last second. */
@@ -262,6 +283,11 @@ START_TEST(parse_random_against_timegm)
 
 		snprintf(s, sizeof(s), "%04d-%02d-%02dT%02d:%02d:%02d.%06d%c%02d:%02d",
 		    y, mo, d, h, mi, sec, frac, sign > 0 ? '+' : '-', oh, om);
+		/* An offset that carries the instant out of the years. */
+		if (want < -62135596800LL || want > 253402300799LL) {
+			must_reject(s);
+			continue;
+		}
 		ck_assert_msg(must_parse(s) == want * US + frac, "%s", s);
 	}
 }
@@ -344,6 +370,7 @@ time_suite(void)
 	tcase_add_test(tc, parse_leap_years);
 	tcase_add_test(tc, parse_invalid_dates);
 	tcase_add_test(tc, parse_year_range);
+	tcase_add_test(tc, parse_year_range_after_offset);
 	tcase_add_test(tc, parse_leap_second);
 	tcase_add_test(tc, parse_bad_syntax);
 	tcase_add_test(tc, parse_embedded_nul);

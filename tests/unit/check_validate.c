@@ -222,12 +222,17 @@ START_TEST(time_rules)
 	assert_invalid(sample_edit(S_ORDER_PLACED, "\"time\":\"2026-11-18T20:15:00Z\",", ""),
 	    "time: missing");
 	assert_invalid(sample_edit(S_ORDER_PLACED, "2026-11-18T20:15:00Z", "2026-02-30T10:00:00Z"),
-	    "time: \"2026-02-30T10:00:00Z\" is not an RFC 3339 date-time such as 2026-11-20T09:12:00Z");
+	    "time: \"2026-02-30T10:00:00Z\" is not an RFC 3339 date-time in years 0001-9999 (UTC) "
+	    "such as 2026-11-20T09:12:00Z");
 	assert_invalid(sample_edit(S_ORDER_PLACED, "2026-11-18T20:15:00Z", "2026-11-18 20:15"),
 	    "time: \"2026-11-18 20:15\" is not an RFC 3339 date-time");
 	assert_invalid(sample_edit(S_ORDER_PLACED, "2026-11-18T20:15:00Z", "0000-01-01T00:00:00Z"),
-	    "time: \"0000-01-01T00:00:00Z\" is not");
+	    "time: \"0000-01-01T00:00:00Z\" is not an RFC 3339 date-time in years 0001-9999 (UTC)");
+	/* In range as written, out of it once the offset is applied. */
+	assert_invalid(sample_edit(S_ORDER_PLACED, "2026-11-18T20:15:00Z", "9999-12-31T23:59:59-01:00"),
+	    "time: \"9999-12-31T23:59:59-01:00\" is not an RFC 3339 date-time in years 0001-9999 (UTC)");
 	assert_valid(sample_edit(S_ORDER_PLACED, "2026-11-18T20:15:00Z", "9999-12-31T23:59:59Z"));
+	assert_valid(sample_edit(S_ORDER_PLACED, "2026-11-18T20:15:00Z", "0001-01-01T00:00:00Z"));
 }
 END_TEST
 
@@ -334,6 +339,11 @@ START_TEST(payload_times)
 	    "09:05"), "data.arrived_at: \"09:05\" is not");
 	assert_invalid(sample_edit(S_VISIT_COMPLETED, "2026-11-21T10:40:30.25Z",
 	    "2026-11-21T25:40:30Z"), "data.completed_at: \"2026-11-21T25:40:30Z\" is not");
+	assert_invalid(sample_edit(S_INVOICE_ISSUED, "\"due\":\"2026-12-20T00:00:00Z\"",
+	    "\"due\":\"0000-01-01T00:00:00Z\""),
+	    "data.due: \"0000-01-01T00:00:00Z\" is not an RFC 3339 date-time in years 0001-9999 (UTC)");
+	assert_valid(sample_edit(S_INVOICE_ISSUED, "\"due\":\"2026-12-20T00:00:00Z\"",
+	    "\"due\":\"9999-12-31T23:59:59Z\""));
 	/* Optional times may be absent. */
 	assert_valid(sample_edit(S_INVOICE_ISSUED, ",\"due\":\"2026-12-20T00:00:00Z\"", ""));
 }
@@ -513,6 +523,67 @@ START_TEST(utf8_valid_function)
 }
 END_TEST
 
+START_TEST(utf8_scrub_function)
+{
+	static const struct {
+		const char *in, *out;
+	} cases[] = {
+		{ "", "" }, { "plain", "plain" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+		{ "\xff", "?" }, { "ab\xc3", "ab?" }, { "\xc3\x28", "?(" },
+		{ "\xe2\x82", "??" }, { "\xed\xa0\x80", "???" }, { "\xc0\xaf/", "??" "/" }, /* split: "??/" is a trigraph */
+		{ "\"x\xc3\xa9\xc3\"", "\"x\xc3\xa9?\"" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char buf[64];
+		snprintf(buf, sizeof(buf), "%s", cases[i].in);
+		vb_utf8_scrub(buf);
+		ck_assert_msg(strcmp(buf, cases[i].out) == 0, "case %zu: \"%s\"", i, buf);
+		ck_assert(vb_utf8_valid(buf, strlen(buf)));
+	}
+}
+END_TEST
+
+/* Messages quote fields cut at a byte count, which may fall inside a
+ * character: the broker sends them back in proto3 strings, which must be
+ * UTF-8. */
+START_TEST(messages_stay_utf8)
+{
+	char src[128] = "x", key[160] = "x", err[VB_ERRMSG_MAX];
+	for (int i = 0; i < 40; i++)
+		strcat(src, "\xc3\xa9");
+	for (int i = 0; i < 60; i++)
+		strcat(key, "\xc3\xa9");
+	vb_event *ev = with_field(sample(S_ORDER_PLACED), F_SOURCE, src, strlen(src));
+	ck_assert_int_eq(vb_event_validate(ev, NULL, err, sizeof(err)), VB_EINVAL);
+	ck_assert_msg(vb_utf8_valid(err, strlen(err)), "%s", err);
+	ck_assert_ptr_nonnull(strstr(err, "\xc3\xa9?\" (service"));
+	vb_event_free(ev);
+	/* An attribute named at length whose value is not UTF-8. */
+	vb_buf b = { 0 }, sub = { 0 };
+	ev = sample(S_ORDER_PLACED);
+	ck_assert_int_eq(vb_event_to_pb(ev, &b), 0);
+	vb_event_free(ev);
+	pb_bytes(&sub, 1, key, strlen(key));
+	pb_bytes(&sub, 2, "\xff", 1);
+	pb_bytes(&b, F_ATTRIBUTES, sub.data, sub.len);
+	ev = decode(&b);
+	ck_assert_int_eq(vb_event_validate(ev, NULL, err, sizeof(err)), VB_EINVAL);
+	ck_assert_msg(vb_utf8_valid(err, strlen(err)), "%s", err);
+	ck_assert_ptr_nonnull(strstr(err, "?: not valid UTF-8"));
+	vb_event_free(ev);
+	vb_buf_free(&b);
+	vb_buf_free(&sub);
+	/* A buffer too small for the message cuts it too: inside the first
+	 * character after 'source: unknown source "x'. */
+	char small[27];
+	ev = with_field(sample(S_ORDER_PLACED), F_SOURCE, src, strlen(src));
+	ck_assert_int_eq(vb_event_validate(ev, NULL, small, sizeof(small)), VB_EINVAL);
+	ck_assert_str_eq(small, "source: unknown source \"x?");
+	vb_event_free(ev);
+}
+END_TEST
+
 START_TEST(known_lists)
 {
 	static const char *const purps[] = { "service", "upsell", "cross-sell",
@@ -572,10 +643,12 @@ validate_suite(void)
 	tcase_add_test(tc, encoded_size_limit);
 	tcase_add_test(tc, invalid_utf8_from_protobuf);
 	tcase_add_test(tc, error_buffer_small_or_absent);
+	tcase_add_test(tc, messages_stay_utf8);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("helpers");
 	tcase_add_test(tc, utf8_valid_function);
+	tcase_add_test(tc, utf8_scrub_function);
 	tcase_add_test(tc, known_lists);
 	suite_add_tcase(s, tc);
 	return s;

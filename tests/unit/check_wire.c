@@ -5,6 +5,7 @@
 #include "vb_buf.h"
 #include "vb_error.h"
 #include "vb_event.h"
+#include "vb_validate.h"
 #include "vb_wire.h"
 #include "vb_test.h"
 
@@ -440,6 +441,164 @@ START_TEST(query_reply_error)
 }
 END_TEST
 
+/* ---- hostile requests ---- */
+
+/* Append a length-delimited field. */
+static void
+put_field(vb_buf *b, unsigned field, const void *p, size_t len)
+{
+	ck_assert_int_eq(vb_buf_append_varint(b, ((uint64_t)field << 3) | 2), 0);
+	ck_assert_int_eq(vb_buf_append_varint(b, len), 0);
+	ck_assert_int_eq(vb_buf_append(b, p, len), 0);
+}
+
+START_TEST(ingest_req_peek_count)
+{
+	size_t n, got;
+	const vbt_sample *smp = vbt_samples(&n);
+	vb_event **evs = calloc(n, sizeof(*evs));
+	vb_buf b = { 0 };
+
+	ck_assert_ptr_nonnull(evs);
+	for (size_t i = 0; i < n; i++)
+		evs[i] = vbt_event(smp[i].json);
+	for (size_t k = 0; k <= n; k++) {
+		vb_buf_reset(&b);
+		ck_assert_int_eq(vb_ingest_req_encode(evs, k, &b), 0);
+		ck_assert_int_eq(vb_ingest_req_peek_count(b.data, b.len, &got), 0);
+		ck_assert_uint_eq(got, k);
+	}
+	/* Unknown fields are skipped, not counted. */
+	ck_assert_int_eq(vb_buf_append(&b, "\x10\x05\x1d\x01\x02\x03\x04\x11\x01\x02\x03\x04\x05\x06\x07\x08", 16), 0);
+	put_field(&b, 9, "xyz", 3);
+	ck_assert_int_eq(vb_ingest_req_peek_count(b.data, b.len, &got), 0);
+	ck_assert_uint_eq(got, n);
+	/* Millions of empty events are counted without a byte allocated. */
+	vb_buf_reset(&b);
+	for (int i = 0; i < 100000; i++)
+		ck_assert_int_eq(vb_buf_append(&b, "\x0a\x00", 2), 0);
+	ck_assert_int_eq(vb_ingest_req_peek_count(b.data, b.len, &got), 0);
+	ck_assert_uint_eq(got, 100000);
+	for (size_t i = 0; i < NGARBAGE; i++) {
+		ck_assert_msg(vb_ingest_req_peek_count((const uint8_t *)garbage[i].p, garbage[i].len,
+		    &got) == VB_EPROTO, "garbage %zu", i);
+	}
+	for (size_t i = 0; i < n; i++)
+		vb_event_free(evs[i]);
+	free(evs);
+	vb_buf_free(&b);
+}
+END_TEST
+
+/* Where peek and decode both succeed they agree. */
+START_TEST(ingest_req_peek_agrees_with_decode)
+{
+	vbt_rng r = { vbt_seed("ingest_req_peek_agrees_with_decode") };
+	uint8_t buf[64];
+	for (int i = 0; i < 50000; i++) {
+		size_t len = (size_t)vbt_rand_range(&r, 0, sizeof(buf)), got;
+		for (size_t k = 0; k < len; k++)
+			buf[k] = (uint8_t)(vbt_rand(&r) % 4 ? vbt_rand(&r) % 16 : vbt_rand(&r));
+		vb_ingest_req *req = NULL;
+		if (vb_ingest_req_decode(buf, len, &req) != 0)
+			continue;
+		ck_assert_int_eq(vb_ingest_req_peek_count(buf, len, &got), 0);
+		ck_assert_uint_eq(got, vb_ingest_req_count(req));
+		vb_ingest_req_free(req);
+	}
+}
+END_TEST
+
+/* protobuf-c allocates some 100 bytes for an empty entry of 2: a request
+ * within max_message could take gigabytes.  Past VB_DECODE_RATIO times its
+ * size, it is refused. */
+START_TEST(decode_budget)
+{
+	vb_buf ev = { 0 }, b = { 0 }, g = { 0 };
+	vb_ingest_req *req = NULL;
+	vb_query_req q;
+
+	for (int i = 0; i < 200000; i++)
+		ck_assert_int_eq(vb_buf_append(&ev, "\x42\x00", 2), 0); /* empty attribute */
+	put_field(&b, 1, ev.data, ev.len);
+	ck_assert_int_eq(vb_ingest_req_decode(b.data, b.len, &req), VB_ETOOBIG);
+	ck_assert_ptr_null(req);
+	/* The same number of bytes in real attributes decodes. */
+	vb_buf_reset(&ev);
+	vb_buf_reset(&b);
+	vb_buf e = { 0 };
+	for (int i = 0; i < 20000; i++) {
+		char key[16];
+		int n = snprintf(key, sizeof(key), "k%d", i);
+		vb_buf_reset(&e);
+		put_field(&e, 1, key, (size_t)n);
+		put_field(&e, 2, "value", 5);
+		put_field(&ev, 8, e.data, e.len);
+	}
+	vb_buf_free(&e);
+	put_field(&b, 1, ev.data, ev.len);
+	ck_assert_int_eq(vb_ingest_req_decode(b.data, b.len, &req), 0);
+	ck_assert_uint_eq(vb_ingest_req_count(req), 1);
+	vb_ingest_req_free(req);
+	/* A gate request of empty customers. */
+	for (int i = 0; i < 200000; i++)
+		ck_assert_int_eq(vb_buf_append(&g, "\x0a\x00", 2), 0);
+	vb_buf_reset(&b);
+	put_field(&b, 3, g.data, g.len);
+	ck_assert_int_eq(vb_query_req_decode(b.data, b.len, &q), VB_ETOOBIG);
+	vb_query_req_free(&q);
+	vb_buf_free(&ev);
+	vb_buf_free(&b);
+	vb_buf_free(&g);
+}
+END_TEST
+
+START_TEST(query_req_check_utf8)
+{
+	const char *custs[] = { "C-1", "C-\xc3\xa9", "C-\xff" };
+	vb_query_req qs[] = {
+		{ .kind = VB_QUERY_GATE, .gate = { custs, 3, "promotion", "email", "", "" } },
+		{ .kind = VB_QUERY_GATE, .gate = { custs, 2, "promotion", "email", "", "spr\xffing" } },
+		{ .kind = VB_QUERY_REPLAY, .replay = { .customer = "\xed\xa0\x80" } },
+		{ .kind = VB_QUERY_CUSTOMER, .customer = { "C-1", "2026\xc0\xaf" } },
+		{ .kind = VB_QUERY_SUPPRESSIONS, .supp = { .after = "C-\xc3" } },
+		{ .kind = VB_QUERY_GATE, .gate = { custs, 2, "promotion", "email", "", "" } },
+		{ .kind = VB_QUERY_STATS },
+	};
+	static const char *const want[] = { "gate.customers: not valid UTF-8",
+		"gate.record: not valid UTF-8", "replay.customer: not valid UTF-8",
+		"customer.at: not valid UTF-8", "suppressions.after: not valid UTF-8", "", "" };
+	vb_buf b = { 0 };
+	for (size_t i = 0; i < sizeof(qs) / sizeof(qs[0]); i++) {
+		vb_query_req got;
+		char err[128] = "";
+		vb_buf_reset(&b);
+		ck_assert_int_eq(vb_query_req_encode(&qs[i], &b), 0);
+		ck_assert_int_eq(vb_query_req_decode(b.data, b.len, &got), 0);
+		ck_assert_int_eq(vb_query_req_check_utf8(&got, err, sizeof(err)),
+		    want[i][0] ? VB_EINVAL : 0);
+		ck_assert_str_eq(err, want[i]);
+		vb_query_req_free(&got);
+	}
+	vb_buf_free(&b);
+}
+END_TEST
+
+/* An error that quotes a request cut inside a character is still UTF-8 on
+ * the wire, as proto3 wants of a string. */
+START_TEST(query_reply_error_is_utf8)
+{
+	vb_query_reply r = { .code = VB_EINVAL,
+		.error = "at: \"x\xc3\xa9\xc3\" is not an RFC 3339 date-time" }, got;
+	vb_buf b = { 0 };
+	ck_assert_int_eq(vb_query_reply_encode(&r, &b), 0);
+	ck_assert_int_eq(vb_query_reply_decode(b.data, b.len, &got), 0);
+	ck_assert_str_eq(got.error, "at: \"x\xc3\xa9?\" is not an RFC 3339 date-time");
+	vb_query_reply_free(&got);
+	vb_buf_free(&b);
+}
+END_TEST
+
 START_TEST(garbage_is_eproto)
 {
 	const uint8_t *p = (const uint8_t *)garbage[_i].p;
@@ -545,6 +704,15 @@ wire_suite(void)
 	tcase_add_loop_test(tc, garbage_is_eproto, 0, NGARBAGE);
 	tcase_add_test(tc, wrong_message_type_is_eproto);
 	tcase_add_test(tc, random_bytes_never_crash);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("hostile");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, ingest_req_peek_count);
+	tcase_add_test(tc, ingest_req_peek_agrees_with_decode);
+	tcase_add_test(tc, decode_budget);
+	tcase_add_test(tc, query_req_check_utf8);
+	tcase_add_test(tc, query_reply_error_is_utf8);
 	suite_add_tcase(s, tc);
 	return s;
 }
