@@ -4,9 +4,11 @@
  * and print it as a JSON line.
  *
  * Property: a decoded reply encodes and decodes to the same reply. */
+#include <stdio.h>
 #include <string.h>
 
 #include "vb_event.h"
+#include "vb_validate.h"
 #include "vb_fuzz.h"
 #include "vb_wire.h"
 
@@ -64,7 +66,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	VB_FUZZ_CHECK(vb_query_reply_encode(&r, &buf) == 0, "encode failed");
 	VB_FUZZ_CHECK(vb_query_reply_decode(buf.data, buf.len, &r2) == 0,
 	    "our own reply does not decode");
-	VB_FUZZ_CHECK(r2.code == r.code && same(r2.error, r.error),
+	/* An error that is not UTF-8 goes out scrubbed, as proto3 wants
+	 * (vb_query_reply_encode): expect what the encoder makes of it. */
+	char want[512];
+	const char *expect = r.error;
+	if (!vb_utf8_valid(r.error, strlen(r.error))) {
+		snprintf(want, sizeof(want), "%s", r.error);
+		vb_utf8_scrub(want);
+		expect = want;
+	}
+	VB_FUZZ_CHECK(r2.code == r.code && same(r2.error, expect),
 	    "code or error changed");
 	if (r.code == 0) {
 		VB_FUZZ_CHECK(r2.kind == r.kind, "kind %d became %d", r.kind,
