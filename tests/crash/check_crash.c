@@ -538,17 +538,6 @@ rebuild_finds_nothing(vb_client *c)
 	vb_query_reply_free(&r);
 }
 
-static uint64_t
-last_seq(vb_client *c)
-{
-	vb_query_req q = { .kind = VB_QUERY_STATS };
-	vb_query_reply r;
-	ck_assert_int_eq(vb_client_query(c, &q, &r), 0);
-	uint64_t s = r.stats.last_seq;
-	vb_query_reply_free(&r);
-	return s;
-}
-
 /* What the sample holds, to show the comparisons compare something. */
 static void
 describe_sample(const char *text)
@@ -592,7 +581,7 @@ verify(int round)
 	char *a2 = gate_sample(c, NULL);
 	assert_same("rebuild changed the gate's answers", a, a2);
 	free(a2);
-	ck_assert_uint_eq(last_seq(c),
+	ck_assert_uint_eq(vb_h_last_seq(c),
 	    n); /* nothing to publish: nothing changed */
 	vb_client_close(c);
 
@@ -606,7 +595,7 @@ verify(int round)
 	if (round > rounds)
 		describe_sample(a);
 	free(a);
-	ck_assert_uint_eq(last_seq(c), n);
+	ck_assert_uint_eq(vb_h_last_seq(c), n);
 	vb_client_close(c);
 	return acked;
 }
@@ -708,7 +697,7 @@ START_TEST(kill9_rounds)
 		int64_t r2 = vb_h_now_ms();
 		vb_client *c = vb_h_client(&b);
 		uint64_t before = log_n;
-		log_n = last_seq(c);
+		log_n = vb_h_last_seq(c);
 		vb_client_close(c);
 		acked = verify(round);
 		size_t flying = 0;

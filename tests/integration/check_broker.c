@@ -61,17 +61,6 @@ collect(vb_client *c, const char *customer, stored *out)
 	}
 }
 
-static uint64_t
-last_seq(vb_client *c)
-{
-	vb_query_req q = { .kind = VB_QUERY_STATS };
-	vb_query_reply r;
-	ck_assert_int_eq(vb_client_query(c, &q, &r), 0);
-	uint64_t s = r.stats.last_seq;
-	vb_query_reply_free(&r);
-	return s;
-}
-
 /* ---- 4 concurrent publishers ---- */
 
 typedef struct {
@@ -142,7 +131,7 @@ START_TEST(concurrent_publishers_replay_exactly)
 	/* Republishing everything stores nothing and returns the first seqs. */
 	uint64_t *again = calloc(2500, sizeof(uint64_t));
 	ck_assert_uint_eq(vb_h_publish_range(c, "p2", 0, 2500, 500, again), 2500);
-	ck_assert_uint_eq(last_seq(c), 10000);
+	ck_assert_uint_eq(vb_h_last_seq(c), 10000);
 	free(again);
 	vb_client_close(c);
 	ck_assert_int_eq(vb_h_stop(&b), 0);
@@ -174,7 +163,7 @@ START_TEST(duplicate_marked_and_first_seq_returned)
 	ck_assert_uint_eq(rep.results[0].seq, 1);
 	ck_assert_int_eq(rep.results[0].duplicate, 1);
 	vb_ingest_reply_free(&rep);
-	ck_assert_uint_eq(last_seq(c), 1);
+	ck_assert_uint_eq(vb_h_last_seq(c), 1);
 	vb_event_free(ev[0]);
 	vb_event_free(ev[1]);
 	vb_client_close(c);
@@ -206,7 +195,7 @@ START_TEST(data_survives_restart)
 	}
 	/* Sequence numbers continue after a restart. */
 	ck_assert_uint_eq(vb_h_publish_range(c, "after", 0, 1, 1, NULL), 1);
-	ck_assert_uint_eq(last_seq(c), 3001);
+	ck_assert_uint_eq(vb_h_last_seq(c), 3001);
 	stored_free(&s1);
 	stored_free(&s2);
 	vb_client_close(c);
@@ -257,7 +246,7 @@ START_TEST(acknowledged_events_survive_kill9)
 	}
 	/* Kill once a few thousand are in, at a random moment. */
 	vb_client *c = vb_h_client(&b);
-	while (last_seq(c) < 2000 + (uint64_t)(rand() % 3000))
+	while (vb_h_last_seq(c) < 2000 + (uint64_t)(rand() % 3000))
 		usleep(1000);
 	vb_client_close(c);
 	vb_h_kill(&b);
@@ -369,7 +358,7 @@ START_TEST(garbage_request_gets_clear_error)
 	ck_assert_int_eq(rep.code, VB_ETOOBIG);
 	ck_assert_ptr_nonnull(strstr(rep.error, "at most 10"));
 	vb_ingest_reply_free(&rep);
-	ck_assert_uint_eq(last_seq(c), 0);
+	ck_assert_uint_eq(vb_h_last_seq(c), 0);
 	for (int i = 0; i < 11; i++)
 		vb_event_free(evs[i]);
 	vb_client_close(c);

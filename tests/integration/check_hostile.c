@@ -55,18 +55,6 @@ finish(vb_h_broker *b)
 	live = NULL;
 }
 
-static uint64_t
-last_seq(vb_client *c)
-{
-	vb_query_req q = { .kind = VB_QUERY_STATS };
-	vb_query_reply r;
-	ck_assert_int_eq(vb_client_query(c, &q, &r), 0);
-	ck_assert_int_eq(r.code, 0);
-	uint64_t s = r.stats.last_seq;
-	vb_query_reply_free(&r);
-	return s;
-}
-
 /* The broker is alive and answers both sockets. */
 static void
 still_answers(const vb_h_broker *b)
@@ -74,7 +62,7 @@ still_answers(const vb_h_broker *b)
 	int status;
 	ck_assert_int_eq(waitpid(b->pid, &status, WNOHANG), 0);
 	vb_client *c = vb_h_client(b);
-	last_seq(c);
+	vb_h_last_seq(c);
 	char json[512], err[256];
 	vb_event *ev;
 	vb_ingest_reply rep;
@@ -618,7 +606,7 @@ START_TEST(invalid_utf8)
 			assert_has(qr.error, "not valid UTF-8");
 		vb_query_reply_free(&qr);
 	}
-	ck_assert_uint_eq(last_seq(c), 0);
+	ck_assert_uint_eq(vb_h_last_seq(c), 0);
 	vb_buf_free(&req);
 	vb_client_close(c);
 	still_answers(&b);
@@ -864,7 +852,7 @@ START_TEST(huge_customer)
 		}
 		vb_query_reply_free(&q);
 	}
-	ck_assert_uint_eq(last_seq(c), 0);
+	ck_assert_uint_eq(vb_h_last_seq(c), 0);
 	vb_client_close(c);
 	free(cust);
 	still_answers(&b);
@@ -908,7 +896,7 @@ START_TEST(hundred_thousand_events)
 	ck_assert_str_eq(rep.error,
 	    "batch of 100000 events; at most 1000 per request: nothing was stored");
 	vb_ingest_reply_free(&rep);
-	ck_assert_uint_eq(last_seq(c), 0);
+	ck_assert_uint_eq(vb_h_last_seq(c), 0);
 	for (size_t i = 0; i < n; i++)
 		vb_event_free(evs[i]);
 	free(evs);
@@ -921,7 +909,7 @@ START_TEST(hundred_thousand_events)
 	    r.status, (long long)r.ms, r.err);
 	ck_assert_int_eq(r.status, 0);
 	assert_has(r.err, "stored 100000, duplicates 0, rejected 0");
-	ck_assert_uint_eq(last_seq(c), n);
+	ck_assert_uint_eq(vb_h_last_seq(c), n);
 	free(r.err);
 	vb_client_close(c);
 	still_answers(&b);
@@ -935,18 +923,7 @@ END_TEST
 static long
 status_kb(pid_t pid, const char *field)
 {
-	char path[64], line[256];
-	size_t n = strlen(field);
-	long kb = -1;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	ck_assert_ptr_nonnull(f);
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, field, n) == 0 && line[n] == ':') {
-			kb = atol(line + n + 1);
-			break;
-		}
-	fclose(f);
+	long kb = vb_h_proc_kib(pid, field);
 	ck_assert_int_gt(kb, 0);
 	return kb;
 }

@@ -135,26 +135,6 @@ sleep_ms(int64_t ms)
 }
 
 /* A "Name:   123 kB" line of /proc/<pid>/status, in KiB; -1 if absent. */
-static long
-proc_kib(pid_t pid, const char *name)
-{
-	char path[64], line[256];
-	size_t nlen = strlen(name);
-	long v = -1;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	FILE *f = fopen(path, "r");
-	if (f == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (strncmp(line, name, nlen) == 0 && line[nlen] == ':') {
-			v = strtol(line + nlen + 1, NULL, 10);
-			break;
-		}
-	}
-	fclose(f);
-	return v;
-}
-
 /* How long the tail stays stopped; -1 if VB_SLOWSUB_SECONDS is not a
  * number of seconds. */
 static int
@@ -309,8 +289,8 @@ START_TEST(stopped_tail_never_slows_ingest)
 	sleep_ms(MEASURE_MS);
 	int64_t t1 = vb_h_now_ms();
 	uint64_t n1 = acked_total;
-	long rss0 = proc_kib(b.pid, "VmRSS"),
-	     anon0 = proc_kib(b.pid, "RssAnon");
+	long rss0 = vb_h_proc_kib(b.pid, "VmRSS"),
+	     anon0 = vb_h_proc_kib(b.pid, "RssAnon");
 	long rss_peak = rss0, anon_peak = anon0;
 
 	ck_assert_int_eq(kill(tail, SIGSTOP), 0);
@@ -318,8 +298,8 @@ START_TEST(stopped_tail_never_slows_ingest)
 	int64_t t_end = t1 + (int64_t)stop_s * 1000;
 	for (int64_t now = vb_h_now_ms(); now < t_end; now = vb_h_now_ms()) {
 		sleep_ms(t_end - now < 1000 ? t_end - now : 1000);
-		long r = proc_kib(b.pid, "VmRSS"),
-		     a = proc_kib(b.pid, "RssAnon");
+		long r = vb_h_proc_kib(b.pid, "VmRSS"),
+		     a = vb_h_proc_kib(b.pid, "RssAnon");
 		rss_peak = r > rss_peak ? r : rss_peak;
 		anon_peak = a > anon_peak ? a : anon_peak;
 	}
@@ -371,7 +351,7 @@ START_TEST(stopped_tail_never_slows_ingest)
 		sleep_ms(20);
 	}
 	int64_t t3 = vb_h_now_ms();
-	long tail_hwm = proc_kib(tail, "VmHWM");
+	long tail_hwm = vb_h_proc_kib(tail, "VmHWM");
 
 	int status;
 	ck_assert_int_eq(kill(tail, SIGTERM), 0);

@@ -164,18 +164,6 @@ assert_full(int code, const char *err)
 	ck_assert_msg(strstr(err, "storage full") != NULL, "refusal says \"%s\"", err);
 }
 
-static uint64_t
-last_seq(vb_client *c)
-{
-	vb_query_req q = { .kind = VB_QUERY_STATS };
-	vb_query_reply r;
-	ck_assert_int_eq(vb_client_query(c, &q, &r), 0);
-	ck_assert_int_eq(r.code, 0);
-	uint64_t s = r.stats.last_seq;
-	vb_query_reply_free(&r);
-	return s;
-}
-
 /* Replay the whole log: seqs 1..last without a gap, every acknowledged
  * event at its seq, and no order stored that was not acknowledged (nor
  * one twice).  Returns the number of events. */
@@ -230,7 +218,7 @@ check_reads(vb_client *c, uint64_t want_last)
 	vb_query_reply r;
 	const char *cust = "C-1";
 
-	ck_assert_uint_eq(last_seq(c), want_last);
+	ck_assert_uint_eq(vb_h_last_seq(c), want_last);
 	q.replay.from_seq = want_last > 10 ? want_last - 10 : 1;
 	ck_assert_int_eq(vb_client_query(c, &q, &r), 0);
 	ck_assert_int_eq(r.code, 0);
@@ -433,7 +421,7 @@ START_TEST(map_full_refused_until_raised)
 	const char *big[] = { "--set", "map_size_max=64MiB", NULL };
 	start(&b, big);
 	c = vb_h_client(&b);
-	ck_assert_uint_eq(last_seq(c), last);
+	ck_assert_uint_eq(vb_h_last_seq(c), last);
 	ck_assert_int_eq(publish(c, "m", from, 100, 500, &a, err, sizeof(err)), 0);
 	ck_assert_uint_eq(a.seqs[a.n - 100], last + 1);
 	ck_assert_int_eq(publish(c, "m", from + 100, 100, 500, &a, err, sizeof(err)), 0);
@@ -611,7 +599,7 @@ START_TEST(long_replay_keeps_file_bounded)
 	double load_s = (double)(vb_h_now_ms() - t0) / 1000;
 	uint64_t size0 = file_size(data_mdb);
 	vb_client *c = vb_h_client(&b);
-	uint64_t last0 = last_seq(c);
+	uint64_t last0 = vb_h_last_seq(c);
 	ck_assert_uint_ge(last0, n);
 
 	/* Publishers keep writing in small batches -- many commits, each one
@@ -646,7 +634,7 @@ START_TEST(long_replay_keeps_file_bounded)
 		pthread_join(th[i], NULL);
 
 	/* The replay is the snapshot of when it started: at least the N. */
-	uint64_t last1 = last_seq(c);
+	uint64_t last1 = vb_h_last_seq(c);
 	ck_assert_uint_ge(lines, last0);
 	ck_assert_uint_le(lines, last1);
 	uint64_t size1 = file_size(data_mdb);
@@ -678,7 +666,7 @@ START_TEST(long_replay_keeps_file_bounded)
 	ck_assert_int_eq(vb_h_cli(rargs, NULL, out, NULL), 0);
 	ck_assert_uint_eq(vb_h_count_lines(out), 2000);
 	ck_assert_uint_eq(vb_h_publish_range(c, "after", 0, 10, 10, NULL), 10);
-	ck_assert_uint_eq(last_seq(c), last1 + 10);
+	ck_assert_uint_eq(vb_h_last_seq(c), last1 + 10);
 	vb_client_close(c);
 	stop(&b);
 	vb_h_cleanup(&b);

@@ -274,3 +274,35 @@ vb_h_publish_range(vb_client *c, const char *prefix, size_t from, size_t to,
 	free(evs);
 	return acks;
 }
+
+uint64_t
+vb_h_last_seq(vb_client *c)
+{
+	vb_query_req q = { .kind = VB_QUERY_STATS };
+	vb_query_reply r;
+	ck_assert_int_eq(vb_client_query(c, &q, &r), 0);
+	ck_assert_int_eq(r.code, 0);
+	uint64_t s = r.stats.last_seq;
+	vb_query_reply_free(&r);
+	return s;
+}
+
+long
+vb_h_proc_kib(pid_t pid, const char *name)
+{
+	char path[64], line[256];
+	size_t nlen = strlen(name);
+	long v = -1;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	FILE *f = fopen(path, "r");
+	if (f == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, name, nlen) == 0 && line[nlen] == ':') {
+			v = strtol(line + nlen + 1, NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}

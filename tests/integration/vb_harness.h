@@ -70,6 +70,13 @@ size_t vb_h_publish_range(vb_client *c, const char *prefix, size_t from,
 /* Make one valid order.placed JSON line for id and customer. */
 void vb_h_order_json(char *buf, size_t len, const char *id, const char *customer);
 
+/* The broker's last seq, by a stats query over c (fails the test if it
+ * cannot be asked). */
+uint64_t vb_h_last_seq(vb_client *c);
+
+/* A "Name:   123 kB" line of /proc/<pid>/status, in KiB; -1 if absent. */
+long vb_h_proc_kib(pid_t pid, const char *name);
+
 /* Monotonic milliseconds. */
 int64_t vb_h_now_ms(void);
 
