@@ -296,6 +296,12 @@ url_local(const char *url)
 }
 
 int
+vb_config_pub_redacted(const vb_config *c)
+{
+	return vb_auth_enabled(&c->auth) && !c->pub_full;
+}
+
+int
 vb_config_check(const vb_config *c, char *err, size_t errlen)
 {
 	const struct {

@@ -56,6 +56,10 @@ int vb_config_set(vb_config *c, const char *name, const char *value, char *err,
  * ipc://.  0, or VB_EINVAL with the reason in err. */
 int vb_config_check(const vb_config *c, char *err, size_t errlen);
 
+/* Whether PUB carries the redacted form of events: with clients
+ * configured, unless pub_full (vb_fanout.h says why). */
+int vb_config_pub_redacted(const vb_config *c);
+
 /* Write every option and its value, one "name = value" line each. */
 void vb_config_dump(const vb_config *c, FILE *out);
 

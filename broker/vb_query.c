@@ -152,7 +152,7 @@ do_stats(qworker *wk)
 	r.stats.max_message = (uint64_t)wk->q->cfg->max_message;
 	r.stats.client = wk->client ? wk->client->name : "";
 	r.stats.role = wk->client ? vb_role_names[wk->client->role] : "";
-	r.stats.pub_redacted = vb_auth_enabled(&wk->q->cfg->auth) && !wk->q->cfg->pub_full;
+	r.stats.pub_redacted = vb_config_pub_redacted(wk->q->cfg);
 	r.stats.replay_redacted = wk->redact;
 	vb_buf_reset(wk->reply);
 	if (vb_query_reply_encode(&r, wk->reply) != 0)

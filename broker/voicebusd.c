@@ -67,7 +67,7 @@ broker_start(broker *b)
 	}
 	vb_tls_opts tls = { b->cfg.tls_cert, b->cfg.tls_key, b->cfg.tls_key_password, NULL };
 	if ((rv = vb_fanout_open(b->cfg.pub, &tls, (int)b->cfg.pub_queue,
-	    vb_auth_enabled(&b->cfg.auth) && !b->cfg.pub_full, &b->log, &b->fanout)) != 0 ||
+	    vb_config_pub_redacted(&b->cfg), &b->log, &b->fanout)) != 0 ||
 	    (rv = vb_writer_start(b->store, b->fanout, (size_t)b->cfg.commit_max_events,
 	        (int)b->cfg.clock_tick_ms, &b->log, &b->writer)) != 0 ||
 	    (rv = vb_ingest_open(&b->cfg, b->writer, &b->log, &b->ingest)) != 0 ||
