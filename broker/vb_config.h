@@ -23,6 +23,7 @@ typedef struct vb_config {
 	int64_t max_batch;          /* events in one ingest request */
 	int64_t max_message;        /* bytes in one request (NNG_OPT_RECVMAXSZ) */
 	int64_t commit_max_events;  /* events in one group commit */
+	int64_t commit_linger_us;   /* wait for more work to share a flush */
 	int64_t map_size;           /* initial LMDB map */
 	int64_t map_size_max;       /* the map never grows past this */
 	int64_t replay_page;        /* default events per replay page */

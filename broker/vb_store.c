@@ -155,10 +155,18 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	    (rv = mdb_env_set_maxreaders(st->env, 256)) != 0)
 		goto fail_mdb;
 	/* MDB_NOTLS: read transactions belong to the transaction object, not
-	 * the thread, as nng and our worker threads need.  No MDB_NOSYNC, no
-	 * MDB_NOMETASYNC: a commit returns after fsync, so an acknowledged
-	 * event survives a crash. */
-	if ((rv = mdb_env_open(st->env, dir, MDB_NOTLS, 0640)) != 0)
+	 * the thread, as nng and our worker threads need.  MDB_NOMETASYNC:
+	 * a commit flushes its pages, and its meta page goes to disk with
+	 * the next commit's flush or vb_store_sync: one flush per commit
+	 * under load instead of two.  LMDB keeps the file consistent either
+	 * way; the writer acknowledges a commit only once it is durable
+	 * (vb_store_durable). */
+	if ((rv = mdb_env_open(st->env, dir, MDB_NOTLS | MDB_NOMETASYNC, 0640)) != 0)
+		goto fail_mdb;
+	/* What an earlier run committed may still be only in the page
+	 * cache (a killed broker's last meta page): make it durable before
+	 * anyone reads it. */
+	if ((rv = mdb_env_sync(st->env, 1)) != 0)
 		goto fail_mdb;
 	st->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	/* A process killed inside a read transaction leaves its slot taken. */
@@ -228,9 +236,15 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 		goto fail_mdb;
 	mdb_cursor_close(cur);
 	cur = NULL;
-	if ((rv = mdb_txn_commit(txn)) != 0) {
+	if ((rv = mdb_txn_commit(txn)) != 0 || (rv = mdb_env_sync(st->env, 1)) != 0) {
 		txn = NULL;
 		goto fail_mdb;
+	}
+	{
+		MDB_envinfo info;
+		mdb_env_info(st->env, &info);
+		st->last_txn = st->durable_txn = info.me_last_txnid;
+		st->durable_seq = st->last_seq;
 	}
 	*out = st;
 	return VB_OK;
@@ -254,8 +268,10 @@ vb_store_close(vb_store *st)
 	/* A clean stop leaves nothing to recover at the next start. */
 	if (st->env && st->pend && vb_pending_count(st->pend) > 0)
 		(void)vb_store_fold_customers(st);
-	if (st->env)
+	if (st->env) {
+		(void)vb_store_sync(st); /* mdb_env_close does not */
 		mdb_env_close(st->env);
+	}
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
 	vb_pending_close(st->pend);
@@ -282,6 +298,61 @@ uint64_t
 vb_store_last_seq(vb_store *st)
 {
 	return atomic_load(&st->last_seq);
+}
+
+uint64_t
+vb_store_durable_seq(vb_store *st)
+{
+	return atomic_load(&st->durable_seq);
+}
+
+uint64_t
+vb_store_last_commit(vb_store *st)
+{
+	return atomic_load(&st->last_txn);
+}
+
+int
+vb_store_durable(vb_store *st, uint64_t commit)
+{
+	return commit <= atomic_load(&st->durable_txn);
+}
+
+int
+vb_store_sync(vb_store *st)
+{
+	uint64_t txn = atomic_load(&st->last_txn), seq = atomic_load(&st->last_seq);
+	if (txn <= atomic_load(&st->durable_txn))
+		return VB_OK;
+	int rv = mdb_env_sync(st->env, 1);
+	if (rv != 0) {
+		vb_log_error(st->log, "S009", "flushing the data file: %s", mdb_strerror(rv));
+		return vb_err_from_mdb(rv);
+	}
+	atomic_store(&st->durable_seq, seq);
+	atomic_store(&st->durable_txn, txn);
+	return VB_OK;
+}
+
+int
+store_commit(vb_store *st, MDB_txn *txn, uint64_t seq)
+{
+	uint64_t id = mdb_txn_id(txn), prev_seq = atomic_load(&st->last_seq);
+	MDB_envinfo info;
+	int rv = mdb_txn_commit(txn);
+	if (rv != 0)
+		return rv;
+	/* A transaction that changed nothing writes nothing, flushes nothing
+	 * and keeps the previous id. */
+	mdb_env_info(st->env, &info);
+	if (info.me_last_txnid != id)
+		return 0;
+	/* Its data flush carried every earlier meta page to disk. */
+	atomic_store(&st->durable_seq, prev_seq);
+	atomic_store(&st->durable_txn, id - 1);
+	atomic_store(&st->last_seq, seq);
+	atomic_store(&st->last_txn, id);
+	return 0;
 }
 
 /* Grow the map when what is used plus what may come nears its end.  Called
@@ -443,11 +514,10 @@ txn_run(vb_store *st, const char *recorded, vb_buf *stored, store_txn_fn fn,
 		counter_add(&t, 'c', "", t.customers);
 	if ((rv = counters_write(&t)) != 0)
 		goto fail;
-	rv = mdb_txn_commit(t.txn);
+	rv = store_commit(st, t.txn, t.seq);
 	t.txn = NULL;
 	if (rv != 0)
 		goto fail;
-	atomic_store(&st->last_seq, t.seq);
 	store_txn_free_gate(&t);
 	return 0;
 fail:
@@ -710,7 +780,9 @@ vb_store_replay(vb_store *st, const vb_store_filter *f, size_t limit,
 	*done = 0;
 	*next_seq = from;
 	pthread_rwlock_rdlock(&st->maplock);
-	*last_seq = atomic_load(&st->last_seq);
+	/* Only what is durable: a commit not yet flushed could still be
+	 * undone by a crash, and its seqs given to other events. */
+	*last_seq = atomic_load(&st->durable_seq);
 	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
 		goto out;
 	pg.txn = txn;
@@ -726,6 +798,10 @@ vb_store_replay(vb_store *st, const vb_store_filter *f, size_t limit,
 		for (rv = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rv == 0;
 		    rv = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 			memcpy(&seq, k.mv_data, sizeof(seq));
+			if (seq > *last_seq) {
+				rv = MDB_NOTFOUND;
+				break;
+			}
 			if ((rv = page_event(&pg, seq, &v)) != 0)
 				break;
 		}
@@ -793,7 +869,7 @@ fold_txn(vb_store *st, uint64_t upto)
 		mdb_txn_abort(txn);
 		return rv == VB_ENOMEM ? ENOMEM : rv;
 	}
-	return mdb_txn_commit(txn);
+	return store_commit(st, txn, upto);
 }
 
 int
@@ -858,6 +934,19 @@ vb_store_release_pages(vb_store *st)
 	pthread_rwlock_unlock(&st->maplock);
 }
 
+uint64_t
+vb_store_mapped_bytes(void)
+{
+	unsigned long size, resident, shared;
+	FILE *f = fopen("/proc/self/statm", "r");
+	int n;
+	if (f == NULL)
+		return 0;
+	n = fscanf(f, "%lu %lu %lu", &size, &resident, &shared);
+	fclose(f);
+	return n == 3 ? (uint64_t)shared * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
 size_t
 vb_store_pending(vb_store *st)
 {
@@ -881,7 +970,7 @@ vb_store_stats(vb_store *st, vb_stats *out)
 
 	memset(out, 0, sizeof(*out));
 	pthread_rwlock_rdlock(&st->maplock);
-	out->last_seq = atomic_load(&st->last_seq);
+	out->last_seq = atomic_load(&st->durable_seq);
 	mdb_env_info(st->env, &info);
 	mdb_env_stat(st->env, &ms);
 	out->map_bytes = info.me_mapsize;

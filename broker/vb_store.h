@@ -11,8 +11,7 @@
  *   timers (time, customer) -> when their decisions may change by the clock
  *
  * An event, its id and its customer's state change are written in one
- * transaction, and
- * vb_store_append returns only once that transaction is durable (fsync).
+ * transaction; it is durable once vb_store_durable says so (below).
  * One thread appends; any number read concurrently.  The map grows on its
  * own: a user never sees MDB_MAP_FULL unless map_size_max is reached. */
 #ifndef VB_STORE_H
@@ -73,7 +72,7 @@ typedef struct vb_store_item {
 	size_t reasons_len;
 } vb_store_item;
 
-/* Do items in order in one durable transaction; recorded is the broker's
+/* Do items in order in one transaction; recorded is the broker's
  * timestamp for them and the "now" of RECORD decisions.  A repeated id
  * (stored before, or earlier in items) is marked duplicate and stores
  * nothing.  Every event stored -- items, recorded messages, and the
@@ -141,6 +140,21 @@ int vb_store_check_readers(vb_store *st, int *cleared);
 /* The last seq stored (0 for an empty log). */
 uint64_t vb_store_last_seq(vb_store *st);
 
+/* Durability.  A commit returns once its pages are flushed, but the meta
+ * page that makes it the current state reaches the disk with the next
+ * commit's flush, or with vb_store_sync (LMDB's MDB_NOMETASYNC): under
+ * load, one flush per commit instead of two.  Until then a crash of the
+ * host could undo it, so nothing it stored may be acknowledged or shown
+ * as stored.  Commits are numbered; vb_store_last_commit is the latest
+ * (after vb_store_append, the one that did it), vb_store_durable says
+ * whether commit c is on disk, vb_store_sync flushes so that every
+ * commit is.  The writer thread only, but for vb_store_durable_seq: the
+ * last seq on disk, the end of what replay and stats show (any thread). */
+uint64_t vb_store_last_commit(vb_store *st);
+int vb_store_durable(vb_store *st, uint64_t commit);
+int vb_store_sync(vb_store *st);
+uint64_t vb_store_durable_seq(vb_store *st);
+
 typedef struct vb_store_filter {
 	uint64_t from_seq, to_seq;   /* to_seq 0: no limit */
 	int64_t since_us, until_us;  /* applied when has_since / has_until */
@@ -183,6 +197,11 @@ size_t vb_store_pending(vb_store *st);
  * RSS, which then grows with the log.  Safe at any time: nothing writes
  * through the map (no MDB_WRITEMAP). */
 void vb_store_release_pages(vb_store *st);
+
+/* The bytes of file pages mapped into the process now (/proc/self/statm's
+ * shared resident pages: the data file's, and the libraries'), or 0 when
+ * it cannot tell. */
+uint64_t vb_store_mapped_bytes(void);
 
 /* Write a compact, consistent copy of the store (an LMDB data.mdb) to path,
  * an absolute path that must not exist yet; created 0600 and fsynced.  The

@@ -37,6 +37,11 @@ vb_store_backup(vb_store *st, const char *path, uint64_t *bytes,
 	pthread_rwlock_rdlock(&st->maplock);
 	*last_seq = atomic_load(&st->last_seq);
 	rv = mdb_env_copyfd2(st->env, fd, MDB_CP_COMPACT);
+	/* The copy may hold the last commit, whose meta page the broker has
+	 * not flushed yet (MDB_NOMETASYNC): flush it now, or the copy could
+	 * hold events that a crash of this host undoes. */
+	if (rv == 0)
+		rv = mdb_env_sync(st->env, 1);
 	pthread_rwlock_unlock(&st->maplock);
 	if (rv == 0 && fsync(fd) != 0)
 		rv = errno;

@@ -19,6 +19,13 @@ struct vb_store {
 	 * transaction be active in the process while it remaps. */
 	pthread_rwlock_t maplock;
 	_Atomic uint64_t last_seq;
+	/* Commits are LMDB transaction ids.  The meta page of a commit is
+	 * flushed by the next commit's data flush or by vb_store_sync
+	 * (MDB_NOMETASYNC), so the last commit may not be durable yet:
+	 * durable_txn and durable_seq say what is.  Written by the writer
+	 * thread only. */
+	_Atomic uint64_t last_txn, durable_txn;
+	_Atomic uint64_t durable_seq;
 	/* The cust index holds every event up to cust_applied; the later ones
 	 * are in pend (vb_pending.h).  Changed only under maplock held
 	 * exclusively, so a reader's snapshot and pend agree. */
@@ -71,6 +78,11 @@ int store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
 
 /* The seq an id was stored under, or MDB_NOTFOUND. */
 int store_txn_find_id(store_txn *t, const char *id, uint64_t *seq);
+
+/* Commit txn, a write transaction that leaves last_seq at seq, and
+ * account for what its flush made durable.  Returns mdb_txn_commit's
+ * code; the transaction is gone either way. */
+int store_commit(vb_store *st, MDB_txn *txn, uint64_t seq);
 
 /* Gate side (vb_store_gate.c). */
 touched *store_gate_touch(store_txn *t, const char *customer, int *err);

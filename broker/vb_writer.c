@@ -8,42 +8,57 @@
 #include "vb_error.h"
 #include "vb_time.h"
 
+/* One committed group, and what it produced, until it is durable. */
+typedef struct batch {
+	vb_job *group;
+	vb_store_item *items; /* every job's items, in order */
+	size_t n, cap;
+	vb_buf stored;        /* the events it stored, for fan-out */
+	vb_buf aux;
+	uint64_t commit;      /* durable once vb_store_durable(commit) */
+	int rv;
+} batch;
+
 struct vb_writer {
 	pthread_t thread;
 	pthread_mutex_t mtx;
 	pthread_cond_t work;   /* the queue is not empty, or stop */
 	pthread_cond_t done;   /* a group was committed */
 	vb_job *head, *tail;
+	size_t queued;         /* jobs in the queue */
 	int stopping;
 	size_t max_events;
 	int tick_ms;
+	int linger_us;
 	int64_t last_tick_us;    /* mono_us() */
 	int64_t last_readers_us; /* mono_us() */
+	int64_t last_release_us; /* mono_us() */
 	int64_t last_fold_us;    /* mono_us(): customer index entries written */
 	vb_store *store;
 	vb_fanout *fo;
 	vb_log *log;
-	/* writer-thread only */
-	vb_store_item *items;
-	size_t items_cap;
-	vb_buf stored;
-	vb_buf aux;
+	/* writer-thread only: two batches, one committed and waiting for the
+	 * flush that makes it durable (pend), the other being committed. */
+	batch b[2];
+	batch *pend;
+	size_t released;         /* jobs woken by the last finish */
+	vb_buf tick_stored;
 };
 
 /* Send every event of *stored (varint length, bytes) out on PUB, in order. */
 static void
-fan_out(vb_writer *w)
+fan_out(vb_writer *w, const vb_buf *stored)
 {
 	size_t off = 0;
 	if (w->fo == NULL)
 		return;
-	while (off < w->stored.len) {
+	while (off < stored->len) {
 		uint64_t n;
-		size_t used = vb_varint_decode(w->stored.data + off, w->stored.len - off, &n);
-		if (used == 0 || n > w->stored.len - off - used)
+		size_t used = vb_varint_decode(stored->data + off, stored->len - off, &n);
+		if (used == 0 || n > stored->len - off - used)
 			break;
 		off += used;
-		vb_fanout_publish(w->fo, w->stored.data + off, (size_t)n);
+		vb_fanout_publish(w->fo, stored->data + off, (size_t)n);
 		off += (size_t)n;
 	}
 }
@@ -84,83 +99,25 @@ maybe_fold(vb_writer *w, int64_t mono)
 	(void)vb_store_fold_customers(w->store); /* logged; tried again later */
 }
 
+/* Results back to b's jobs, then wake their submitters: replies leave
+ * only now, once b is durable (or failed, rv); then fan b's events out. */
 static void
-tick(vb_writer *w)
+finish(vb_writer *w, batch *b, int rv)
 {
-	int64_t mono = mono_us();
-	maybe_fold(w, mono);
-	if (mono - w->last_readers_us >= READER_CHECK_US) {
-		w->last_readers_us = mono;
-		vb_store_check_readers(w->store, NULL);
-	}
-	if (mono - w->last_tick_us < (int64_t)w->tick_ms * 1000)
-		return;
-	w->last_tick_us = mono;
-	vb_store_release_pages(w->store);
-	vb_buf_reset(&w->stored);
-	if (vb_store_tick(w->store, vb_time_now(), &w->stored) == 0)
-		fan_out(w);
-}
+	size_t k = 0, jobs = 0;
 
-static int
-gather(vb_writer *w, vb_job *group, size_t *n_out)
-{
-	size_t n = 0;
-	for (vb_job *j = group; j; j = j->next)
-		n += j->n;
-	if (n > w->items_cap) {
-		vb_store_item *p = realloc(w->items, n * sizeof(*p));
-		if (p == NULL)
-			return VB_ENOMEM;
-		w->items = p;
-		w->items_cap = n;
-	}
-	n = 0;
-	for (vb_job *j = group; j; j = j->next) {
-		memcpy(w->items + n, j->items, j->n * sizeof(*j->items));
-		n += j->n;
-	}
-	*n_out = n;
-	return VB_OK;
-}
-
-static void
-commit_group(vb_writer *w, vb_job *group)
-{
-	char recorded[VB_TIME_BUFSZ];
-	size_t n = 0;
-	int rv;
-
-	int64_t t0 = vb_time_now();
-
-	vb_buf_reset(&w->stored);
-	vb_buf_reset(&w->aux);
-	if (group->rebuild) {
-		rv = vb_store_rebuild(w->store, vb_time_now(), &w->stored, &group->counts[0],
-		    &group->counts[1], &group->counts[2]);
-	} else {
-		rv = gather(w, group, &n);
-		if (rv == 0)
-			rv = vb_store_append(w->store, w->items, n,
-			    vb_time_format(vb_time_now(), recorded), &w->stored, &w->aux);
-	}
-	vb_log_debug(w->log, "W001", "group of %zu item(s): %s in %.2f ms", n,
-	    rv == 0 ? "committed" : vb_strerror(rv), (double)(vb_time_now() - t0) / 1000);
-	/* Results back to their jobs, then wake the submitters: replies leave
-	 * only now, after the commit. */
 	pthread_mutex_lock(&w->mtx);
-	size_t k = 0;
-	for (vb_job *j = group, *next; j; j = next) {
+	for (vb_job *j = b->group, *next; j; j = next) {
 		next = j->next;
 		if (rv == 0 && !j->rebuild) {
-			memcpy(j->items, w->items + k, j->n * sizeof(*j->items));
+			memcpy(j->items, b->items + k, j->n * sizeof(*j->items));
 			for (size_t i = 0; i < j->n && j->aux; i++) {
 				vb_store_item *it = &j->items[i];
 				if (it->kind != VB_ITEM_RECORD)
 					continue;
 				size_t off = j->aux->len;
 				/* With its NUL. */
-				if (vb_buf_append(j->aux, w->aux.data + it->reasons_off,
+				if (vb_buf_append(j->aux, b->aux.data + it->reasons_off,
 				    it->reasons_len + 1) != 0) {
 					j->rv = VB_ENOMEM;
 					it->reasons_len = 0;
@@ -172,13 +129,182 @@ commit_group(vb_writer *w, vb_job *group)
 		if (j->rv == 0)
 			j->rv = rv;
 		j->done = 1;
+		jobs++;
 	}
 	pthread_cond_broadcast(&w->done);
 	pthread_mutex_unlock(&w->mtx);
+	w->released = jobs;
+	b->group = NULL;
 	/* From here on the jobs belong to their submitters again: fan-out
 	 * reads only the writer's own buffer. */
 	if (rv == 0)
-		fan_out(w);
+		fan_out(w, &b->stored);
+}
+
+/* Finish the pending batch: flush first unless a later commit did. */
+static void
+settle(vb_writer *w)
+{
+	batch *b = w->pend;
+	if (b == NULL)
+		return;
+	w->pend = NULL;
+	if (vb_store_durable(w->store, b->commit)) {
+		finish(w, b, VB_OK);
+		return;
+	}
+	vb_log_debug(w->log, "W002", "flush for a group of %zu item(s)", b->n);
+	finish(w, b, vb_store_sync(w->store));
+}
+
+/* The data file's pages that commits read through the map count in the
+ * broker's RSS until they are let go (vb_store_release_pages): every
+ * tick, and whenever more than this many bytes of file pages are mapped,
+ * looked at every RELEASE_CHECK_US.  Under a heavy write load the
+ * pages of a few hundred commits would otherwise pile up in a second. */
+#define RELEASE_ABOVE (24u << 20)
+#define RELEASE_CHECK_US 20000
+
+/* Between groups: fold the customer index, clear dead readers' slots,
+ * let go of the map's pages. */
+static void
+chores(vb_writer *w)
+{
+	int64_t mono = mono_us();
+	maybe_fold(w, mono);
+	if (mono - w->last_release_us >= RELEASE_CHECK_US) {
+		w->last_release_us = mono;
+		if (vb_store_mapped_bytes() > RELEASE_ABOVE)
+			vb_store_release_pages(w->store);
+	}
+	if (mono - w->last_readers_us >= READER_CHECK_US) {
+		w->last_readers_us = mono;
+		vb_store_check_readers(w->store, NULL);
+	}
+}
+
+static int
+tick_due(vb_writer *w)
+{
+	return mono_us() - w->last_tick_us >= (int64_t)w->tick_ms * 1000;
+}
+
+/* Every tick_ms: let go of the map's pages, and publish what the clock
+ * changed.  Nothing may be pending: its events go out first. */
+static void
+tick(vb_writer *w)
+{
+	w->last_tick_us = mono_us();
+	vb_store_release_pages(w->store);
+	vb_buf_reset(&w->tick_stored);
+	/* Published once durable, as any stored event. */
+	if (vb_store_tick(w->store, vb_time_now(), &w->tick_stored) == 0 &&
+	    w->tick_stored.len > 0 && vb_store_sync(w->store) == 0)
+		fan_out(w, &w->tick_stored);
+}
+
+static int
+gather(batch *b, vb_job *group)
+{
+	size_t n = 0;
+	for (vb_job *j = group; j; j = j->next)
+		n += j->n;
+	if (n > b->cap) {
+		vb_store_item *p = realloc(b->items, n * sizeof(*p));
+		if (p == NULL)
+			return VB_ENOMEM;
+		b->items = p;
+		b->cap = n;
+	}
+	n = 0;
+	for (vb_job *j = group; j; j = j->next) {
+		memcpy(b->items + n, j->items, j->n * sizeof(*j->items));
+		n += j->n;
+	}
+	b->n = n;
+	return VB_OK;
+}
+
+/* Commit group into batch b; b->rv says how it went. */
+static void
+commit_group(vb_writer *w, batch *b, vb_job *group)
+{
+	char recorded[VB_TIME_BUFSZ];
+	int rv;
+
+	int64_t t0 = vb_time_now();
+
+	b->group = group;
+	b->n = 0;
+	vb_buf_reset(&b->stored);
+	vb_buf_reset(&b->aux);
+	if (group->rebuild) {
+		rv = vb_store_rebuild(w->store, vb_time_now(), &b->stored, &group->counts[0],
+		    &group->counts[1], &group->counts[2]);
+	} else {
+		rv = gather(b, group);
+		if (rv == 0)
+			rv = vb_store_append(w->store, b->items, b->n,
+			    vb_time_format(vb_time_now(), recorded), &b->stored, &b->aux);
+	}
+	/* Even a group that stored nothing new (duplicates) waits for the
+	 * commits before it: its replies name their seqs. */
+	b->commit = vb_store_last_commit(w->store);
+	b->rv = rv;
+	vb_log_debug(w->log, "W001", "group of %zu item(s): %s in %.2f ms", b->n,
+	    rv == 0 ? "committed" : vb_strerror(rv), (double)(vb_time_now() - t0) / 1000);
+}
+
+/* Take the queue's first jobs, up to max_events (always at least one job;
+ * a rebuild goes alone), or NULL.  Called with mtx held. */
+static vb_job *
+take_group(vb_writer *w)
+{
+	vb_job *group = w->head, *last = w->head;
+	size_t n;
+	if (group == NULL)
+		return NULL;
+	n = last->n;
+	w->queued--;
+	while (!group->rebuild && last->next && !last->next->rebuild &&
+	    n + last->next->n <= w->max_events) {
+		last = last->next;
+		n += last->n;
+		w->queued--;
+	}
+	w->head = last->next;
+	if (w->head == NULL)
+		w->tail = NULL;
+	last->next = NULL;
+	return group;
+}
+
+/* Wait, with mtx held, until the queue is worth a commit.  With nothing
+ * pending: until there is work, or tick_ms.  With a batch pending, its
+ * flush is better shared: the submitters the last finish woke are
+ * likely to send again at once, so wait up to linger_us for as many jobs
+ * as it woke; the next commit's flush then makes the pending batch
+ * durable too. */
+static void
+wait_work(vb_writer *w)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts); /* the work cond's clock */
+	if (w->pend == NULL) {
+		ts.tv_sec += w->tick_ms / 1000;
+		ts.tv_nsec += (long)(w->tick_ms % 1000) * 1000000;
+	} else {
+		if (w->released == 0 || w->linger_us == 0 || w->queued >= w->released)
+			return;
+		ts.tv_nsec += (long)w->linger_us * 1000;
+	}
+	while (ts.tv_nsec >= 1000000000) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000;
+	}
+	while (!w->stopping && (w->pend == NULL ? w->head == NULL : w->queued < w->released))
+		if (pthread_cond_timedwait(&w->work, &w->mtx, &ts) != 0)
+			break;
 }
 
 static void *
@@ -186,55 +312,46 @@ writer_main(void *arg)
 {
 	vb_writer *w = arg;
 	for (;;) {
-		vb_job *group, *last;
-		size_t n;
+		vb_job *group;
+		int stopping;
 
 		pthread_mutex_lock(&w->mtx);
-		while (w->head == NULL && !w->stopping) {
-			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts); /* the work cond's clock */
-			ts.tv_sec += w->tick_ms / 1000;
-			ts.tv_nsec += (long)(w->tick_ms % 1000) * 1000000;
-			if (ts.tv_nsec >= 1000000000) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000;
-			}
-			if (pthread_cond_timedwait(&w->work, &w->mtx, &ts) != 0)
-				break;
-		}
-		if (w->head == NULL) {
-			int stopping = w->stopping;
-			pthread_mutex_unlock(&w->mtx);
+		wait_work(w);
+		group = take_group(w);
+		stopping = w->stopping;
+		pthread_mutex_unlock(&w->mtx);
+		if (group == NULL) {
+			/* Nobody to share the flush with. */
+			settle(w);
 			if (stopping)
 				break;
-			tick(w);
+			chores(w);
+			if (tick_due(w))
+				tick(w);
 			continue;
 		}
-		/* Whole jobs, up to max_events (always at least one job); a
-		 * rebuild goes alone. */
-		group = last = w->head;
-		n = last->n;
-		while (!group->rebuild && last->next && !last->next->rebuild &&
-		    n + last->next->n <= w->max_events) {
-			last = last->next;
-			n += last->n;
-		}
-		w->head = last->next;
-		if (w->head == NULL)
-			w->tail = NULL;
-		last->next = NULL;
-		pthread_mutex_unlock(&w->mtx);
 		/* The items still point into the jobs' requests, which wait
 		 * for us, so no lock is needed while committing. */
-		commit_group(w, group);
-		tick(w);
+		batch *b = w->pend == &w->b[0] ? &w->b[1] : &w->b[0];
+		commit_group(w, b, group);
+		w->released = 0;
+		settle(w); /* b's flush made it durable, most often */
+		if (b->rv != 0)
+			finish(w, b, b->rv); /* nothing of it was stored */
+		else
+			w->pend = b;
+		chores(w);
+		if (tick_due(w)) {
+			settle(w);
+			tick(w);
+		}
 	}
 	return NULL;
 }
 
 int
 vb_writer_start(vb_store *store, vb_fanout *fo, size_t max_events,
-    int tick_ms, vb_log *log, vb_writer **out)
+    int tick_ms, int linger_us, vb_log *log, vb_writer **out)
 {
 	vb_writer *w = calloc(1, sizeof(*w));
 	if (w == NULL)
@@ -244,6 +361,7 @@ vb_writer_start(vb_store *store, vb_fanout *fo, size_t max_events,
 	w->log = log;
 	w->max_events = max_events;
 	w->tick_ms = tick_ms > 0 ? tick_ms : 1000;
+	w->linger_us = linger_us > 0 ? linger_us : 0;
 	w->last_fold_us = mono_us();
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -280,6 +398,7 @@ vb_writer_submit(vb_writer *w, vb_job *job)
 	else
 		w->head = job;
 	w->tail = job;
+	w->queued++;
 	pthread_cond_signal(&w->work);
 	while (!job->done)
 		pthread_cond_wait(&w->done, &w->mtx);
@@ -301,8 +420,11 @@ vb_writer_stop(vb_writer *w)
 	pthread_mutex_destroy(&w->mtx);
 	pthread_cond_destroy(&w->work);
 	pthread_cond_destroy(&w->done);
-	free(w->items);
-	vb_buf_free(&w->stored);
-	vb_buf_free(&w->aux);
+	for (int i = 0; i < 2; i++) {
+		free(w->b[i].items);
+		vb_buf_free(&w->b[i].stored);
+		vb_buf_free(&w->b[i].aux);
+	}
+	vb_buf_free(&w->tick_stored);
 	free(w);
 }

@@ -1,6 +1,8 @@
 /* vb_writer: group commit.  One thread drains the events submitted by every
- * ingest worker into one LMDB transaction, commits it (one fsync for all),
- * wakes the submitters, then hands the new events to fan-out in seq order. */
+ * ingest worker into one LMDB transaction, commits it (one flush for all),
+ * and once it is durable (vb_store.h: the next commit's flush, or one of
+ * its own) wakes the submitters and hands the new events to fan-out in
+ * seq order. */
 #ifndef VB_WRITER_H
 #define VB_WRITER_H
 
@@ -30,9 +32,12 @@ typedef struct vb_job {
  * publishes what changed by the clock (vb_store_tick); every few seconds
  * it clears the reader slots of dead processes (vb_store_check_readers).
  * store and fo (may be NULL) are borrowed and must outlive the writer.
- * max_events bounds one transaction.  *out: vb_writer_stop. */
+ * max_events bounds one transaction.  A committed group is acknowledged
+ * once durable: by the next group's commit, whose flush carries it too,
+ * or by a flush of its own when no other work comes within linger_us of
+ * the previous acknowledgements (0: at once).  *out: vb_writer_stop. */
 int vb_writer_start(vb_store *store, vb_fanout *fo, size_t max_events,
-    int tick_ms, vb_log *log, vb_writer **out);
+    int tick_ms, int linger_us, vb_log *log, vb_writer **out);
 
 /* Queue job and wait until its transaction is durable (or failed).
  * Returns job->rv.  Safe from any number of threads. */

@@ -69,7 +69,7 @@ broker_start(broker *b)
 	if ((rv = vb_fanout_open(b->cfg.pub, &tls, (int)b->cfg.pub_queue,
 	    vb_config_pub_redacted(&b->cfg), &b->log, &b->fanout)) != 0 ||
 	    (rv = vb_writer_start(b->store, b->fanout, (size_t)b->cfg.commit_max_events,
-	        (int)b->cfg.clock_tick_ms, &b->log, &b->writer)) != 0 ||
+	        (int)b->cfg.clock_tick_ms, (int)b->cfg.commit_linger_us, &b->log, &b->writer)) != 0 ||
 	    (rv = vb_ingest_open(&b->cfg, b->writer, &b->log, &b->ingest)) != 0 ||
 	    /* The query socket last: once it answers, everything is up, which
 	     * is what scripts and tests wait for. */

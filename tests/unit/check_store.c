@@ -121,6 +121,9 @@ batch_append(vb_store *st, batch *b, vb_buf *stored)
 	vb_buf tmp = { 0 };
 	int rv = vb_store_append(st, b->items, b->n, RECORDED, stored ? stored : &tmp, NULL);
 	vb_buf_free(&tmp);
+	/* As the writer does before it answers (vb_writer_submit). */
+	if (rv == 0)
+		rv = vb_store_sync(st);
 	return rv;
 }
 
@@ -191,7 +194,7 @@ replay_all(vb_store *st, const vb_store_filter *f0, size_t limit,
 		int rv = vb_store_replay(st, &f, limit, max_bytes, scan_max, collect_cb, g,
 		    &next, &done, &last);
 		ck_assert_int_eq(rv, 0);
-		ck_assert_uint_eq(last, vb_store_last_seq(st));
+		ck_assert_uint_eq(last, vb_store_durable_seq(st));
 		ck_assert_uint_le(g->n - before, limit);
 		/* Seq order, each page after the last. */
 		for (size_t i = before; i < g->n; i++) {
@@ -642,6 +645,70 @@ START_TEST(last_seq_persists)
 	ck_assert_str_eq(s.sources[0].name, "finance");
 	ck_assert_uint_eq(s.sources[0].count, 5);
 	vb_store_stats_free(&s);
+	vb_store_close(st);
+}
+END_TEST
+
+/* A commit is durable once the next commit has flushed (its meta page
+ * goes with that flush) or after vb_store_sync; until then replay and
+ * stats do not show it, for a crash of the host could still undo it and
+ * give its seqs to other events. */
+START_TEST(durable_by_next_commit_or_sync)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	batch b = { 0 };
+	vb_buf stored = { 0 };
+	vb_stats stats;
+	got g = { 0 };
+	size_t pages;
+	vb_store_filter all = { 0 };
+
+	batch_add(&b, "d-1", "order.placed", "C-1", "2026-11-20T09:00:00Z", 0);
+	ck_assert_int_eq(vb_store_append(st, b.items, b.n, RECORDED, &stored, NULL), 0);
+	batch_free(&b);
+	uint64_t c1 = vb_store_last_commit(st);
+	ck_assert_uint_eq(vb_store_last_seq(st), 1);
+	ck_assert(!vb_store_durable(st, c1));
+	ck_assert_uint_eq(vb_store_durable_seq(st), 0);
+	replay_all(st, &all, 100, SIZE_MAX, SIZE_MAX, &g, &pages);
+	ck_assert_uint_eq(g.n, 0);
+	got_free(&g);
+	ck_assert_int_eq(vb_store_stats(st, &stats), 0);
+	ck_assert_uint_eq(stats.last_seq, 0);
+	vb_store_stats_free(&stats);
+
+	/* The next commit's flush carries the first. */
+	batch_add(&b, "d-2", "order.placed", "C-2", "2026-11-20T09:01:00Z", 0);
+	ck_assert_int_eq(vb_store_append(st, b.items, b.n, RECORDED, &stored, NULL), 0);
+	batch_free(&b);
+	uint64_t c2 = vb_store_last_commit(st);
+	ck_assert_uint_gt(c2, c1);
+	ck_assert(vb_store_durable(st, c1));
+	ck_assert(!vb_store_durable(st, c2));
+	ck_assert_uint_eq(vb_store_durable_seq(st), 1);
+
+	/* Only duplicates: no new commit, nothing flushed. */
+	batch_add(&b, "d-2", "order.placed", "C-2", "2026-11-20T09:01:00Z", 0);
+	ck_assert_int_eq(vb_store_append(st, b.items, b.n, RECORDED, &stored, NULL), 0);
+	ck_assert(b.items[0].duplicate);
+	batch_free(&b);
+	ck_assert_uint_eq(vb_store_last_commit(st), c2);
+	ck_assert(!vb_store_durable(st, c2));
+
+	ck_assert_int_eq(vb_store_sync(st), 0);
+	ck_assert(vb_store_durable(st, c2));
+	ck_assert_uint_eq(vb_store_durable_seq(st), 2);
+	replay_all(st, &all, 100, SIZE_MAX, SIZE_MAX, &g, &pages);
+	ck_assert_uint_eq(g.n, 2);
+	got_free(&g);
+	vb_buf_free(&stored);
+	vb_store_close(st);
+
+	/* What a closed store committed is durable when it opens again. */
+	st = open_store(dir, 16 * MiB, 1 * GiB);
+	ck_assert_uint_eq(vb_store_durable_seq(st), 2);
+	ck_assert(vb_store_durable(st, vb_store_last_commit(st)));
 	vb_store_close(st);
 }
 END_TEST
@@ -1559,6 +1626,7 @@ store_suite(void)
 	tcase_add_test(tc, duplicate_in_later_call);
 	tcase_add_test(tc, duplicate_in_same_call);
 	tcase_add_test(tc, last_seq_persists);
+	tcase_add_test(tc, durable_by_next_commit_or_sync);
 	tcase_add_test(tc, second_open_is_busy);
 	suite_add_tcase(s, tc);
 

@@ -1,0 +1,266 @@
+/* Unit tests of broker/vb_writer: group commit, and acknowledgements that
+ * come only once a commit is durable (the meta page flushed by the next
+ * commit or by a flush of its own, vb_store.h). */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vb_buf.h"
+#include "vb_error.h"
+#include "vb_event.h"
+#include "vb_store.h"
+#include "vb_writer.h"
+#include "vb_test.h"
+
+#define MiB (1024ULL * 1024)
+
+/* One single-event job and what keeps its bytes alive. */
+typedef struct {
+	vb_event *ev;
+	vb_buf pb;
+	vb_store_item item;
+	vb_job job;
+} one;
+
+static void
+one_make(one *o, const char *id, const char *customer)
+{
+	char json[512];
+	snprintf(json, sizeof(json), "{\"id\":\"%s\",\"source\":\"sales\",\"type\":"
+	    "\"order.placed\",\"customer\":\"%s\",\"time\":\"2026-11-20T09:12:00Z\","
+	    "\"data\":{\"order\":\"O-1\",\"amount\":\"10.00\"}}", id, customer);
+	memset(o, 0, sizeof(*o));
+	o->ev = vbt_event(json);
+	ck_assert_int_eq(vb_event_to_pb_canonical(o->ev, &o->pb), 0);
+	o->item.pb = o->pb.data;
+	o->item.pb_len = o->pb.len;
+	o->item.id = vb_event_id(o->ev);
+	o->item.customer = vb_event_customer(o->ev);
+	o->item.type = vb_event_type(o->ev);
+	o->item.source = vb_event_source(o->ev);
+	o->job.items = &o->item;
+	o->job.n = 1;
+}
+
+static void
+one_free(one *o)
+{
+	vb_event_free(o->ev);
+	vb_buf_free(&o->pb);
+}
+
+static vb_store *
+fresh_store(char *dir, size_t len)
+{
+	vb_store_opts opts = { .map_size = 16 * MiB, .map_size_max = 1024 * MiB };
+	vb_store *st = NULL;
+	vbt_mkdtemp(dir, len);
+	ck_assert_int_eq(vb_store_open(dir, &opts, &st), 0);
+	return st;
+}
+
+/* ---- one publisher ---- */
+
+static void
+acks_one_at_a_time(int linger_us)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	vb_writer *w = NULL;
+	ck_assert_int_eq(vb_writer_start(st, NULL, 1000, 1000, linger_us, NULL, &w), 0);
+	for (int i = 0; i < 50; i++) {
+		one o;
+		char id[32];
+		snprintf(id, sizeof(id), "e-%d", i);
+		one_make(&o, id, "C-1");
+		ck_assert_int_eq(vb_writer_submit(w, &o.job), 0);
+		ck_assert_uint_eq(o.item.seq, (uint64_t)i + 1);
+		/* Nothing else comes to carry its meta page: the writer must
+		 * have flushed it before answering. */
+		ck_assert_uint_eq(vb_store_durable_seq(st), (uint64_t)i + 1);
+		one_free(&o);
+	}
+	vb_writer_stop(w);
+	vb_store_close(st);
+}
+
+START_TEST(one_publisher_acked_durable)
+{
+	acks_one_at_a_time(0);
+	acks_one_at_a_time(200);
+}
+END_TEST
+
+/* ---- many publishers ---- */
+
+#define PUBS 8
+#define PER_PUB 150
+
+typedef struct {
+	vb_writer *w;
+	vb_store *st;
+	int pub;
+	int premature;         /* answered before its event was durable */
+	int failed;
+	uint64_t seqs[PER_PUB];
+} pub_arg;
+
+static void *
+pub_main(void *arg)
+{
+	pub_arg *a = arg;
+	for (int i = 0; i < PER_PUB; i++) {
+		one o;
+		char id[32], cust[16];
+		snprintf(id, sizeof(id), "p%d-%d", a->pub, i);
+		snprintf(cust, sizeof(cust), "C-%d", i % 7);
+		one_make(&o, id, cust);
+		if (vb_writer_submit(a->w, &o.job) != 0 || o.item.duplicate)
+			a->failed++;
+		a->seqs[i] = o.item.seq;
+		if (vb_store_durable_seq(a->st) < o.item.seq)
+			a->premature++;
+		one_free(&o);
+	}
+	return NULL;
+}
+
+static void
+many_publishers(int linger_us)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	vb_writer *w = NULL;
+	pthread_t th[PUBS];
+	static pub_arg args[PUBS];
+	static unsigned char seen[PUBS * PER_PUB + 1];
+
+	ck_assert_int_eq(vb_writer_start(st, NULL, 1000, 1000, linger_us, NULL, &w), 0);
+	for (int p = 0; p < PUBS; p++) {
+		args[p] = (pub_arg){ .w = w, .st = st, .pub = p };
+		ck_assert_int_eq(pthread_create(&th[p], NULL, pub_main, &args[p]), 0);
+	}
+	for (int p = 0; p < PUBS; p++)
+		pthread_join(th[p], NULL);
+	memset(seen, 0, sizeof(seen));
+	for (int p = 0; p < PUBS; p++) {
+		ck_assert_int_eq(args[p].failed, 0);
+		ck_assert_msg(args[p].premature == 0, "publisher %d: %d answers before "
+		    "their event was durable", p, args[p].premature);
+		for (int i = 0; i < PER_PUB; i++) {
+			uint64_t s = args[p].seqs[i];
+			ck_assert(s >= 1 && s <= PUBS * PER_PUB);
+			ck_assert_msg(!seen[s], "seq %llu given twice", (unsigned long long)s);
+			seen[s] = 1;
+			/* Each publisher's own events in the order it sent them. */
+			if (i > 0)
+				ck_assert_uint_gt(s, args[p].seqs[i - 1]);
+		}
+	}
+	ck_assert_uint_eq(vb_store_last_seq(st), PUBS * PER_PUB);
+	ck_assert_uint_eq(vb_store_durable_seq(st), PUBS * PER_PUB);
+	vb_writer_stop(w);
+	vb_store_close(st);
+}
+
+START_TEST(many_publishers_acked_durable)
+{
+	many_publishers(0);
+	many_publishers(200);
+}
+END_TEST
+
+/* A repeated id is answered with the first seq, and not before that seq
+ * is durable: the first may still be waiting for its flush. */
+START_TEST(duplicate_answered_once_durable)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	vb_writer *w = NULL;
+	ck_assert_int_eq(vb_writer_start(st, NULL, 1000, 1000, 200, NULL, &w), 0);
+	for (int i = 0; i < 20; i++) {
+		one a, b;
+		char id[32];
+		snprintf(id, sizeof(id), "dup-%d", i);
+		one_make(&a, id, "C-1");
+		one_make(&b, id, "C-1");
+		ck_assert_int_eq(vb_writer_submit(w, &a.job), 0);
+		ck_assert_int_eq(vb_writer_submit(w, &b.job), 0);
+		ck_assert(!a.item.duplicate);
+		ck_assert(b.item.duplicate);
+		ck_assert_uint_eq(b.item.seq, a.item.seq);
+		ck_assert_uint_ge(vb_store_durable_seq(st), b.item.seq);
+		one_free(&a);
+		one_free(&b);
+	}
+	vb_writer_stop(w);
+	vb_store_close(st);
+}
+END_TEST
+
+/* Stopping answers what is queued, durable. */
+typedef struct {
+	vb_writer *w;
+	one o;
+	int rv;
+} late_arg;
+
+static void *
+late_main(void *arg)
+{
+	late_arg *a = arg;
+	a->rv = vb_writer_submit(a->w, &a->o.job);
+	return NULL;
+}
+
+START_TEST(stop_answers_queued)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	vb_writer *w = NULL;
+	static late_arg args[4];
+	pthread_t th[4];
+	ck_assert_int_eq(vb_writer_start(st, NULL, 1000, 1000, 100000, NULL, &w), 0);
+	for (int i = 0; i < 4; i++) {
+		char id[32];
+		snprintf(id, sizeof(id), "late-%d", i);
+		args[i].w = w;
+		args[i].rv = -1;
+		one_make(&args[i].o, id, "C-9");
+		ck_assert_int_eq(pthread_create(&th[i], NULL, late_main, &args[i]), 0);
+	}
+	/* Wait until all four are in, then stop at once. */
+	while (vb_store_last_seq(st) < 4)
+		usleep(1000);
+	vb_writer_stop(w);
+	for (int i = 0; i < 4; i++) {
+		pthread_join(th[i], NULL);
+		ck_assert_int_eq(args[i].rv, 0);
+		one_free(&args[i].o);
+	}
+	ck_assert_uint_eq(vb_store_durable_seq(st), 4);
+	vb_store_close(st);
+}
+END_TEST
+
+static Suite *
+writer_suite(void)
+{
+	Suite *s = suite_create("writer");
+	TCase *tc = tcase_create("durable acknowledgements");
+	tcase_add_unchecked_fixture(tc, vbt_root_setup, vbt_root_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, one_publisher_acked_durable);
+	tcase_add_test(tc, many_publishers_acked_durable);
+	tcase_add_test(tc, duplicate_answered_once_durable);
+	tcase_add_test(tc, stop_answers_queued);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return vbt_run(writer_suite());
+}
