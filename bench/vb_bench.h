@@ -30,8 +30,11 @@ double vb_bench_median(double *v, int n);
 /* The p-th percentile (0..100) of v[0..n) (sorts v). */
 double vb_bench_percentile(double *v, size_t n, double p);
 
-/* 4 KiB append + fdatasync per second in dir: what one durable commit
- * costs on this disk. */
+/* 4 KiB append + fdatasync per second in dir: a flush that also commits
+ * the file system's journal, since the file grows. */
 double vb_bench_fsync_rate(const char *dir);
+/* The same over 1 MiB of the file already written: no growth, so no
+ * journal commit in the flush. */
+double vb_bench_flush_rate(const char *dir);
 
 #endif

@@ -312,6 +312,7 @@ main(int argc, char **argv)
 	}
 	if (c.workload && !strcmp(c.workload, "fsync")) {
 		vb_cmp_result("fsync.rate", vb_bench_fsync_rate(c.dir));
+		vb_cmp_result("fsync.overwrite_rate", vb_bench_flush_rate(c.dir));
 		return 0;
 	}
 	if (c.workload == NULL || c.spec == NULL || optind < argc) {

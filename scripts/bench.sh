@@ -411,13 +411,17 @@ profile_cell() {
 # The disk's fsyncs/s, one second each: three times before the
 # workloads, once before every round of a publishing workload, three times
 # after.  A disk shared with other work moves between them.
+# Each time also without growing the file (an overwrite: no journal
+# commit), the flush an LMDB commit pays when its file does not grow.
 fsyncs=()
+flushes=()
 measure_fsync() { # measure_fsync N
-	local _
+	local _ out
 	say "measuring the disk in $base"
 	for _ in $(seq 1 "$1"); do
-		fsyncs+=("$("$drv/vb_cmp_voicebus" --workload fsync --dir "$work" |
-			awk -F'\t' '$2 == "fsync.rate" { printf "%.0f", $3 }')")
+		out=$("$drv/vb_cmp_voicebus" --workload fsync --dir "$work")
+		fsyncs+=("$(awk -F'\t' '$2 == "fsync.rate" { printf "%.0f", $3 }' <<<"$out")")
+		flushes+=("$(awk -F'\t' '$2 == "fsync.overwrite_rate" { printf "%.0f", $3 }' <<<"$out")")
 	done
 }
 measure_fsync 3
@@ -548,6 +552,10 @@ fsync_rate=$(printf '%s\n' "${fsyncs[@]}" | sort -n | awk '
 		printf "%.0f fsync/s, the median of %d one-second measurements before, between and after\n", (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2, NR
 		printf "      the workloads (lowest %d, quartiles %d and %d, highest %d)", v[1], v[int(NR / 4) + 1], v[int(3 * NR / 4) + 1], v[NR]
 	}')
+flush_median=$(printf '%s\n' "${flushes[@]}" | sort -n | awk '
+	{ v[NR] = $1 } END { printf "%.0f", (v[int((NR + 1) / 2)] + v[int(NR / 2) + 1]) / 2 }')
+flush_range=$(printf '%s\n' "${flushes[@]}" | sort -n | awk '
+	{ v[NR] = $1 } END { printf "lowest %d, highest %d", v[1], v[NR] }')
 
 # ---- the table ----
 
@@ -587,6 +595,11 @@ table() {
 	printf 'machine: %s cores (%s), %s RAM, %s, kernel %s\n' "$(nproc)" "$cpu" "$mem" "$disk" "$(uname -r)"
 	printf 'disk: %s\n' "$fsync_rate"
 	printf '      (each: 4 KiB appended + fdatasync, in a loop, in --dir %s)\n' "$base"
+	printf '      %s flush/s over a file not growing (4 KiB overwritten + fdatasync; %s)\n' \
+		"$flush_median" "$flush_range"
+	printf 'bound: a voicebus acknowledgement waits for two flushes in a row (pages, then meta page), so\n'
+	printf '      one request in flight <= %d/s (workload 1), 8 in flight <= %d/s (workload 2)\n' \
+		"$((flush_median / 2))" "$((flush_median * 4))"
 	printf 'versions: %s; nats-server %s (libnats %s); redis-server %s (hiredis %s); nng %s; lmdb %s\n' \
 		"$v_vb" "$v_nats" "$(pkgver libnats-dev)" "$v_redis" "$(pkgver libhiredis-dev)" \
 		"$(pkgver libnng1)" "$(pkgver liblmdb0)"
