@@ -181,6 +181,7 @@ lend_events(vb_ingest_req *req, vb_arena *a)
 	for (size_t i = 0; i < req->pb->n_events; i++) {
 		req->events[i].pb = req->pb->events[i];
 		req->events[i].owned = 0;
+		req->events[i].pb_size = 0;
 	}
 	return VB_OK;
 }
