@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vb_arena.h"
 #include "vb_auth.h"
 #include "vb_error.h"
 #include "vb_event.h"
@@ -16,6 +17,7 @@
 typedef struct worker {
 	struct vb_ingest *in;
 	size_t index;
+	vb_arena arena;           /* the request in hand, decoded */
 	vb_buf pb;                /* canonical encodings of the valid events */
 	vb_buf *reply;            /* the request in hand's reply (vb_rep's) */
 	vb_store_item *items;
@@ -122,7 +124,9 @@ handle(worker *wk, const uint8_t *p, size_t len)
 		return reply_error(wk, VB_ETOOBIG,
 		    "batch of %zu events; at most %lld per request: nothing was stored",
 		    n, (long long)in->cfg->max_batch);
-	if ((rv = vb_ingest_req_decode(p, len, &req)) != 0) {
+	rv = vb_ingest_req_decode_in(p, len, &wk->arena, &req);
+	if (rv != 0) {
+		vb_arena_reset(&wk->arena);
 		if (rv == VB_EPROTO)
 			return reply_error(wk, VB_EPROTO,
 			    "request is not a voicebus.v1.IngestRequest");
@@ -209,6 +213,7 @@ handle(worker *wk, const uint8_t *p, size_t len)
 	rv = vb_ingest_reply_encode(wk->results, n, 0, NULL, wk->reply);
 done:
 	vb_ingest_req_free(req);
+	vb_arena_reset(&wk->arena);
 	return rv;
 }
 
@@ -263,6 +268,7 @@ vb_ingest_close(vb_ingest *in, int drain_ms)
 	vb_rep_close(in->rep, drain_ms);
 	for (size_t i = 0; i < in->nworkers; i++) {
 		worker *wk = &in->workers[i];
+		vb_arena_free(&wk->arena);
 		vb_buf_free(&wk->pb);
 		free(wk->items);
 		free(wk->item_of);

@@ -71,7 +71,9 @@ typedef struct store_txn {
 
 /* Append one event (canonical bytes, no seq) to the log and its indexes;
  * id NULL: not in the id index (the broker's own events).  *seq_out,
- * *off, *len: where it went (off/len locate the bytes in t->stored). */
+ * *off, *len: where it went (off/len locate the bytes in t->stored).
+ * MDB_KEYEXIST when id was stored before: *seq_out is its seq, nothing was
+ * written. */
 int store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
     const char *id, const char *customer, const char *type, const char *source,
     uint64_t *seq_out, size_t *off, size_t *len);

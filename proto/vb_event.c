@@ -331,6 +331,7 @@ event_wrap(Voicebus__V1__Event *pb)
 		return NULL;
 	ev->pb = pb;
 	ev->owned = 1;
+	ev->pb_size = 0;
 	return ev;
 }
 
@@ -457,20 +458,28 @@ vb_event_from_pb(const uint8_t *p, size_t len, vb_event **out)
 size_t
 vb_event_pb_size(const vb_event *ev)
 {
-	return voicebus__v1__event__get_packed_size(ev->pb);
+	if (ev->pb_size == 0)
+		/* A cache, not a change of the event: ev is the caller's. */
+		((vb_event *)ev)->pb_size = voicebus__v1__event__get_packed_size(ev->pb);
+	return ev->pb_size;
+}
+
+static int
+pack_sized(const Voicebus__V1__Event *pb, size_t n, vb_buf *out)
+{
+	int rv = vb_buf_reserve(out, n + 1);
+	if (rv != 0)
+		return rv;
+	voicebus__v1__event__pack(pb, out->data + out->len);
+	out->len += n;
+	out->data[out->len] = 0;
+	return VB_OK;
 }
 
 int
 vb_event_to_pb(const vb_event *ev, vb_buf *out)
 {
-	size_t n = voicebus__v1__event__get_packed_size(ev->pb);
-	int rv = vb_buf_reserve(out, n + 1);
-	if (rv != 0)
-		return rv;
-	voicebus__v1__event__pack(ev->pb, out->data + out->len);
-	out->len += n;
-	out->data[out->len] = 0;
-	return VB_OK;
+	return pack_sized(ev->pb, vb_event_pb_size(ev), out);
 }
 
 int
@@ -773,6 +782,7 @@ vb_event_redact(vb_event *ev)
 	pb->attributes = NULL;
 	pb->n_attributes = 0;
 	pb->redacted = 1;
+	ev->pb_size = 0;
 	return VB_OK;
 }
 
@@ -939,6 +949,7 @@ void
 vb_event_set_seq(vb_event *ev, uint64_t seq)
 {
 	ev->pb->seq = seq;
+	ev->pb_size = 0;
 }
 
 int
@@ -946,6 +957,7 @@ vb_event_set_recorded(vb_event *ev, const char *recorded)
 {
 	if (!ev->owned)
 		return VB_EINVAL; /* borrowed from a request: its allocator owns it */
+	ev->pb_size = 0;
 	if (recorded == NULL || recorded[0] == '\0') {
 		if (ev->pb->recorded != protobuf_c_empty_string)
 			free(ev->pb->recorded);
@@ -953,6 +965,17 @@ vb_event_set_recorded(vb_event *ev, const char *recorded)
 		return VB_OK;
 	}
 	return set_string(&ev->pb->recorded, recorded);
+}
+
+static size_t
+varint_size(uint64_t v)
+{
+	size_t n = 1;
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
 }
 
 int
@@ -963,11 +986,20 @@ vb_event_to_pb_canonical(const vb_event *ev, vb_buf *out)
 	Voicebus__V1__Event *pb = ev->pb;
 	uint64_t seq = pb->seq;
 	char *recorded = pb->recorded;
+	size_t n = vb_event_pb_size(ev);
 	int rv;
 
+	/* The size without them, from the whole (proto3 leaves out a zero
+	 * seq and an empty recorded; tags 6 and 7 take one byte). */
+	if (seq != 0)
+		n -= 1 + varint_size(seq);
+	if (recorded != NULL && recorded[0] != '\0') {
+		size_t rl = strlen(recorded);
+		n -= 1 + varint_size(rl) + rl;
+	}
 	pb->seq = 0;
 	pb->recorded = (char *)protobuf_c_empty_string;
-	rv = vb_event_to_pb(ev, out);
+	rv = pack_sized(pb, n, out);
 	pb->seq = seq;
 	pb->recorded = recorded;
 	return rv;

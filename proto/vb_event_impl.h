@@ -8,6 +8,10 @@
 struct vb_event {
 	Voicebus__V1__Event *pb;
 	int owned; /* 1: vb_event_free frees pb (and the wrapper) */
+	/* vb_event_pb_size's answer, 0 until asked: the broker checks the
+	 * size and then encodes, and each is a walk of the whole message.
+	 * Whatever changes pb clears it. */
+	size_t pb_size;
 };
 
 /* Whether m holds a field numbered 0 anywhere (not protobuf: refused). */

@@ -25,24 +25,34 @@ static const struct {
 	{ "customer", "consent." },
 };
 
+/* The payload strings the rules read.  They are picked up by name in the
+ * walk that checks UTF-8, so the payload is searched once, not once per
+ * rule (vb_event_data_str is a search of the descriptor). */
+enum {
+	D_CASE, D_VISIT, D_ORDER, D_INVOICE, D_CHANNEL, D_PURPOSE, D_CAMPAIGN,
+	D_WINDOW_START, D_WINDOW_END, D_ARRIVED_AT, D_COMPLETED_AT, D_DUE,
+	D_AMOUNT, D_N
+};
+static const char *const data_names[D_N] = { "case", "visit", "order",
+	"invoice", "channel", "purpose", "campaign", "window_start",
+	"window_end", "arrived_at", "completed_at", "due", "amount" };
+
 /* The payload field each type family cannot do without. */
 static const struct {
 	const char *prefix;
-	const char *field;
+	int field;
 } keys[] = {
-	{ "complaint.", "case" },
-	{ "visit.", "visit" },
-	{ "order.", "order" },
-	{ "invoice.", "invoice" },
-	{ "consent.", "channel" },
-	{ "message.", "channel" },
-	{ "message.", "purpose" },
-	{ "message.", "campaign" },
+	{ "complaint.", D_CASE },
+	{ "visit.", D_VISIT },
+	{ "order.", D_ORDER },
+	{ "invoice.", D_INVOICE },
+	{ "consent.", D_CHANNEL },
+	{ "message.", D_CHANNEL },
+	{ "message.", D_PURPOSE },
+	{ "message.", D_CAMPAIGN },
 };
 
-/* Payload fields that hold times. */
-static const char *const time_fields[] = { "window_start", "window_end",
-	"arrived_at", "completed_at", "due", NULL };
+/* Payload fields that hold times: D_WINDOW_START to D_DUE. */
 
 static int
 in_list(const char *const *list, const char *s)
@@ -94,6 +104,19 @@ vb_utf8_valid(const char *str, size_t len)
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0, n;
 	while (i < len) {
+		/* Most text is ASCII: eight bytes at a time while it is. */
+		if (len - i >= 8) {
+			uint64_t w;
+			memcpy(&w, s + i, sizeof(w));
+			if ((w & 0x8080808080808080u) == 0) {
+				i += 8;
+				continue;
+			}
+		}
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
 		if ((n = utf8_seq(s + i, len - i)) == 0)
 			return 0;
 		i += n;
@@ -118,18 +141,28 @@ vb_utf8_scrub(char *str)
 typedef struct {
 	char *err;
 	size_t errlen;
+	const char *data[D_N]; /* NULL: the payload has no such field */
 } check_ctx;
 
 static int
-check_utf8(void *arg, const char *prefix, const char *field, const char *value)
+check_string(void *arg, const char *prefix, const char *field, const char *value)
 {
 	check_ctx *c = arg;
-	if (vb_utf8_valid(value, strlen(value)))
-		return 0;
-	snprintf(c->err, c->errlen, "%s%.100s: not valid UTF-8", prefix, field);
-	if (c->errlen)
-		vb_utf8_scrub(c->err);
-	return VB_EINVAL;
+	if (!vb_utf8_valid(value, strlen(value))) {
+		snprintf(c->err, c->errlen, "%s%.100s: not valid UTF-8", prefix, field);
+		if (c->errlen)
+			vb_utf8_scrub(c->err);
+		return VB_EINVAL;
+	}
+	/* Prefixes are "", "data." and "attributes.": keep the payload's. */
+	if (prefix[0] == 'd') {
+		for (int k = 0; k < D_N; k++)
+			if (data_names[k][0] == field[0] && strcmp(data_names[k], field) == 0) {
+				c->data[k] = value;
+				break;
+			}
+	}
+	return 0;
 }
 
 static int
@@ -175,13 +208,13 @@ vb_event_validate(const vb_event *ev, int64_t *time_us, char *err,
 	const char *id = vb_event_id(ev), *source = vb_event_source(ev);
 	const char *type = vb_event_type(ev), *customer = vb_event_customer(ev);
 	const char *t = vb_event_time(ev), *ptype, *v;
-	check_ctx cc = { err, errlen };
+	check_ctx cc = { err, errlen, { NULL } };
 	size_t i, n;
 	int64_t us;
 
 	/* UTF-8 first: later messages quote fields, and a protobuf peer may
 	 * send any bytes in a string. */
-	if (vb_event_each_string(ev, check_utf8, &cc) != 0)
+	if (vb_event_each_string(ev, check_string, &cc) != 0)
 		return VB_EINVAL;
 	if (vb_event_check_form(ev, err, errlen) != 0)
 		return VB_EINVAL;
@@ -223,24 +256,24 @@ vb_event_validate(const vb_event *ev, int64_t *time_us, char *err,
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		if (!has_prefix(type, keys[i].prefix))
 			continue;
-		v = vb_event_data_str(ev, keys[i].field);
+		v = cc.data[keys[i].field];
 		if (v == NULL || v[0] == '\0')
-			FAIL("data.%s: missing (required for %s)", keys[i].field, type);
+			FAIL("data.%s: missing (required for %s)", data_names[keys[i].field], type);
 	}
-	if ((v = vb_event_data_str(ev, "channel")) != NULL && v[0] != '\0' &&
+	if ((v = cc.data[D_CHANNEL]) != NULL && v[0] != '\0' &&
 	    has_prefix(type, "consent.") + has_prefix(type, "message.") &&
 	    !vb_channel_known(v))
 		FAIL("data.channel: unknown channel \"%.64s\" (email, sms, phone, post or push)", v);
-	if ((v = vb_event_data_str(ev, "purpose")) != NULL && v[0] != '\0' &&
+	if ((v = cc.data[D_PURPOSE]) != NULL && v[0] != '\0' &&
 	    !vb_purpose_known(v))
 		FAIL("data.purpose: unknown purpose \"%.64s\" (service, upsell, cross-sell, promotion or survey)", v);
-	for (i = 0; time_fields[i]; i++) {
-		v = vb_event_data_str(ev, time_fields[i]);
+	for (i = D_WINDOW_START; i <= D_DUE; i++) {
+		v = cc.data[i];
 		if (v != NULL && v[0] != '\0' && vb_time_parse(v, &(int64_t){ 0 }) != 0)
 			FAIL("data.%s: \"%.64s\" is not an RFC 3339 date-time in years 0001-9999 (UTC)",
-			    time_fields[i], v);
+			    data_names[i], v);
 	}
-	if ((v = vb_event_data_str(ev, "amount")) != NULL && v[0] != '\0' &&
+	if ((v = cc.data[D_AMOUNT]) != NULL && v[0] != '\0' &&
 	    !decimal_valid(v))
 		FAIL("data.amount: \"%.64s\" is not a decimal number such as 139.50", v);
 	if ((n = vb_event_pb_size(ev)) > VB_EVENT_MAX_BYTES)

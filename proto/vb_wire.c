@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vb_arena.h"
 #include "vb_error.h"
 #include "vb_event_impl.h"
 #include "vb_validate.h"
@@ -55,16 +56,37 @@ budget_free(void *arg, void *p)
 	free(p);
 }
 
+static size_t
+budget_of(size_t len)
+{
+	return len > (SIZE_MAX - 65536) / VB_DECODE_RATIO
+	    ? SIZE_MAX
+	    : len * VB_DECODE_RATIO + 65536;
+}
+
 static void
 budget_init(budget *b, size_t len, ProtobufCAllocator *al)
 {
-	b->left = len > (SIZE_MAX - 65536) / VB_DECODE_RATIO
-	    ? SIZE_MAX
-	    : len * VB_DECODE_RATIO + 65536;
+	b->left = budget_of(len);
 	b->over = 0;
 	al->alloc = budget_alloc;
 	al->free = budget_free;
 	al->allocator_data = b;
+}
+
+/* The same budget kept by an arena: decoding allocates with a pointer bump
+ * and the request is freed by resetting the arena. */
+static void *
+arena_pb_alloc(void *arg, size_t n)
+{
+	return vb_arena_alloc(arg, n);
+}
+
+static void
+arena_pb_free(void *arg, void *p)
+{
+	(void)arg;
+	(void)p;
 }
 
 /* ---- ingest ---- */
@@ -72,6 +94,7 @@ budget_init(budget *b, size_t len, ProtobufCAllocator *al)
 struct vb_ingest_req {
 	Voicebus__V1__IngestRequest *pb;
 	vb_event *events; /* n wrappers, borrowing pb->events[i] */
+	int in_arena;     /* all of it is the arena's: free does nothing */
 };
 
 int
@@ -145,6 +168,24 @@ vb_ingest_req_peek_count(const uint8_t *p, size_t len, size_t *n)
 	return VB_OK;
 }
 
+static int
+lend_events(vb_ingest_req *req, vb_arena *a)
+{
+	size_t n = req->pb->n_events ? req->pb->n_events : 1;
+	if (a != NULL)
+		req->events = vb_arena_alloc(a, n * sizeof(*req->events));
+	else
+		req->events = calloc(n, sizeof(*req->events));
+	if (req->events == NULL)
+		return VB_ENOMEM;
+	for (size_t i = 0; i < req->pb->n_events; i++) {
+		req->events[i].pb = req->pb->events[i];
+		req->events[i].owned = 0;
+		req->events[i].pb_size = 0;
+	}
+	return VB_OK;
+}
+
 int
 vb_ingest_req_decode(const uint8_t *p, size_t len, vb_ingest_req **out)
 {
@@ -159,16 +200,37 @@ vb_ingest_req_decode(const uint8_t *p, size_t len, vb_ingest_req **out)
 		vb_ingest_req_free(req);
 		return bu.over ? VB_ETOOBIG : VB_EPROTO;
 	}
-	req->events = calloc(req->pb->n_events ? req->pb->n_events : 1,
-	    sizeof(*req->events));
-	if (req->events == NULL) {
+	if (lend_events(req, NULL) != 0) {
 		vb_ingest_req_free(req);
 		return VB_ENOMEM;
 	}
-	for (size_t i = 0; i < req->pb->n_events; i++) {
-		req->events[i].pb = req->pb->events[i];
-		req->events[i].owned = 0;
-	}
+	*out = req;
+	return VB_OK;
+}
+
+int
+vb_ingest_req_decode_in(const uint8_t *p, size_t len, vb_arena *a,
+    vb_ingest_req **out)
+{
+	ProtobufCAllocator al = { arena_pb_alloc, arena_pb_free, a };
+	vb_ingest_req *req;
+	size_t most;
+
+	a->limit = 0;
+	if ((req = vb_arena_alloc(a, sizeof(*req))) == NULL)
+		return VB_ENOMEM;
+	memset(req, 0, sizeof(*req));
+	req->in_arena = 1;
+	/* Only what protobuf-c allocates counts, as in vb_ingest_req_decode. */
+	most = budget_of(len);
+	a->over = 0;
+	a->limit = most > SIZE_MAX - a->given ? SIZE_MAX : a->given + most;
+	req->pb = voicebus__v1__ingest_request__unpack(&al, len, p);
+	a->limit = 0;
+	if (req->pb == NULL || vb_pb_has_field_zero(&req->pb->base))
+		return a->over ? VB_ETOOBIG : VB_EPROTO;
+	if (lend_events(req, a) != 0)
+		return VB_ENOMEM;
 	*out = req;
 	return VB_OK;
 }
@@ -196,7 +258,7 @@ vb_ingest_req_event(vb_ingest_req *req, size_t i)
 void
 vb_ingest_req_free(vb_ingest_req *req)
 {
-	if (req == NULL)
+	if (req == NULL || req->in_arena)
 		return;
 	if (req->pb)
 		voicebus__v1__ingest_request__free_unpacked(req->pb, NULL);

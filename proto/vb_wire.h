@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "vb_arena.h"
 #include "vb_buf.h"
 #include "vb_event.h"
 
@@ -41,6 +42,12 @@ typedef struct vb_ingest_req vb_ingest_req;
  * until vb_ingest_req_free.  VB_EPROTO if p is not an IngestRequest,
  * VB_ETOOBIG if it takes more than VB_DECODE_RATIO times len to decode. */
 int vb_ingest_req_decode(const uint8_t *p, size_t len, vb_ingest_req **out);
+/* The same, with the request and all it holds allocated in a (whose limit
+ * is used here and cleared): it lives until the caller resets or frees a,
+ * and vb_ingest_req_free on it does nothing.  For the broker's workers,
+ * which decode one request after another: no malloc, and no free walk. */
+int vb_ingest_req_decode_in(const uint8_t *p, size_t len, vb_arena *a,
+    vb_ingest_req **out);
 size_t vb_ingest_req_count(const vb_ingest_req *req);
 /* The token the request carries ("" if none), and its length. */
 const char *vb_ingest_req_token(const vb_ingest_req *req, size_t *len);

@@ -746,6 +746,62 @@ has_name(const collect *c, const char *name)
 	return 0;
 }
 
+/* The encoding through a JSON round trip: a fresh event, its size never
+ * asked before. */
+static void
+assert_pb_fresh(const vb_event *ev)
+{
+	vb_buf j = { 0 }, a = { 0 }, b = { 0 };
+	vb_event *ref = NULL;
+	char err[VB_ERRMSG_MAX];
+	ck_assert_int_eq(vb_event_to_json(ev, &j), 0);
+	ck_assert_int_eq(vb_event_from_json((char *)j.data, j.len, &ref, err, sizeof(err)), 0);
+	ck_assert_int_eq(vb_event_to_pb(ev, &a), 0);
+	ck_assert_int_eq(vb_event_to_pb(ref, &b), 0);
+	ck_assert_uint_eq(vb_event_pb_size(ev), vb_event_pb_size(ref));
+	ck_assert_uint_eq(a.len, b.len);
+	ck_assert_mem_eq(a.data, b.data, a.len);
+	vb_event_free(ref);
+	vb_buf_free(&j);
+	vb_buf_free(&a);
+	vb_buf_free(&b);
+}
+
+/* The size is kept once asked: every change of the event must drop it,
+ * and the canonical form is sized from it. */
+START_TEST(size_follows_changes)
+{
+	static const uint64_t seqs[] = { 0, 1, 127, 128, 16384, 1ull << 40 };
+	char longrec[300];
+	const char *recs[] = { "", "2026-11-20T09:12:01.123456Z", longrec };
+	size_t n;
+	const vbt_sample *smp = &vbt_samples(&n)[_i];
+
+	memset(longrec, '7', sizeof(longrec) - 1);
+	longrec[sizeof(longrec) - 1] = '\0';
+	for (size_t si = 0; si < sizeof(seqs) / sizeof(seqs[0]); si++)
+		for (size_t ri = 0; ri < sizeof(recs) / sizeof(recs[0]); ri++) {
+			vb_event *ev = vbt_event(smp->json);
+			vb_buf canon = { 0 }, plain = { 0 };
+			ck_assert_int_eq(vb_event_to_pb(ev, &plain), 0);
+			(void)vb_event_pb_size(ev);
+			vb_event_set_seq(ev, seqs[si]);
+			assert_pb_fresh(ev);
+			ck_assert_int_eq(vb_event_set_recorded(ev, recs[ri]), 0);
+			assert_pb_fresh(ev);
+			ck_assert_int_eq(vb_event_to_pb_canonical(ev, &canon), 0);
+			ck_assert_uint_eq(canon.len, plain.len);
+			ck_assert_mem_eq(canon.data, plain.data, plain.len);
+			assert_pb_fresh(ev); /* put back as it was */
+			ck_assert_int_eq(vb_event_redact(ev), 0);
+			assert_pb_fresh(ev);
+			vb_event_free(ev);
+			vb_buf_free(&canon);
+			vb_buf_free(&plain);
+		}
+}
+END_TEST
+
 START_TEST(each_string)
 {
 	size_t n;
@@ -808,6 +864,7 @@ event_suite(void)
 	tcase_add_test(tc, redact_drops_text_amounts_attributes);
 	tcase_add_test(tc, redacted_flag_round_trips_json);
 	tcase_add_test(tc, each_string);
+	tcase_add_loop_test(tc, size_follows_changes, 0, VBT_NSAMPLES);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -523,6 +523,35 @@ START_TEST(utf8_valid_function)
 }
 END_TEST
 
+/* ASCII is checked eight bytes at a time: every case above, at every
+ * offset in ASCII of every length around a word, gives the same answer,
+ * and the length still bounds the check. */
+START_TEST(utf8_valid_every_offset)
+{
+	static const struct {
+		const char *s;
+		size_t len;
+		int ok;
+	} cases[] = {
+		{ "\xe2\x82\xac", 3, 1 }, { "\xf0\x9f\x98\x80", 4, 1 },
+		{ "\x80", 1, 0 }, { "\xff", 1, 0 }, { "\xc0\x80", 2, 0 },
+		{ "\xed\xa0\x80", 3, 0 }, { "\xc3", 1, 0 }, { "\xc3\x28", 2, 0 },
+	};
+	char buf[64];
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++)
+		for (size_t pre = 0; pre < 20; pre++)
+			for (size_t post = 0; post < 20; post++) {
+				size_t len = pre + cases[c].len + post;
+				memset(buf, 'a', sizeof(buf));
+				memcpy(buf + pre, cases[c].s, cases[c].len);
+				ck_assert_msg(vb_utf8_valid(buf, len) == cases[c].ok,
+				    "case %zu at %zu of %zu", c, pre, len);
+				/* Cut before it: only ASCII is left. */
+				ck_assert_int_eq(vb_utf8_valid(buf, pre), 1);
+			}
+}
+END_TEST
+
 START_TEST(utf8_scrub_function)
 {
 	static const struct {
@@ -648,6 +677,7 @@ validate_suite(void)
 
 	tc = tcase_create("helpers");
 	tcase_add_test(tc, utf8_valid_function);
+	tcase_add_test(tc, utf8_valid_every_offset);
 	tcase_add_test(tc, utf8_scrub_function);
 	tcase_add_test(tc, known_lists);
 	suite_add_tcase(s, tc);

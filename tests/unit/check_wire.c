@@ -95,6 +95,52 @@ START_TEST(ingest_req_events_are_borrowed)
 }
 END_TEST
 
+/* Decoded in an arena, a request is the same as decoded with malloc, and
+ * one arena serves request after request, reset between them. */
+START_TEST(ingest_req_decode_in_arena)
+{
+	size_t n;
+	const vbt_sample *smp = vbt_samples(&n);
+	vb_event **evs = calloc(n, sizeof(*evs));
+	vb_buf b = { 0 };
+	vb_arena a = { 0 };
+
+	ck_assert_ptr_nonnull(evs);
+	for (size_t i = 0; i < n; i++)
+		evs[i] = vbt_event(smp[i].json);
+	ck_assert_int_eq(vb_ingest_req_encode(evs, n, &b), 0);
+	ck_assert_int_eq(vb_ingest_req_append_token("tok-1", &b), 0);
+	for (int round = 0; round < 20; round++) {
+		vb_ingest_req *req = NULL, *ref = NULL;
+		size_t tl;
+		ck_assert_int_eq(vb_ingest_req_decode_in(b.data, b.len, &a, &req), 0);
+		ck_assert_int_eq(vb_ingest_req_decode(b.data, b.len, &ref), 0);
+		ck_assert_uint_eq(a.limit, 0);
+		ck_assert_uint_eq(vb_ingest_req_count(req), n);
+		ck_assert_str_eq(vb_ingest_req_token(req, &tl), "tok-1");
+		for (size_t i = 0; i < n; i++) {
+			vb_buf p1 = { 0 }, p2 = { 0 };
+			ck_assert_int_eq(vb_event_to_pb(vb_ingest_req_event(req, i), &p1), 0);
+			ck_assert_int_eq(vb_event_to_pb(vb_ingest_req_event(ref, i), &p2), 0);
+			ck_assert_uint_eq(p1.len, p2.len);
+			ck_assert_mem_eq(p1.data, p2.data, p1.len);
+			vb_buf_free(&p1);
+			vb_buf_free(&p2);
+		}
+		vb_ingest_req_free(req); /* does nothing: the arena owns it */
+		vb_ingest_req_free(ref);
+		vb_arena_reset(&a);
+	}
+	ck_assert_int_eq(vb_ingest_req_decode_in((const uint8_t *)"\xff", 1, &a,
+	    &(vb_ingest_req *){ NULL }), VB_EPROTO);
+	vb_arena_free(&a);
+	for (size_t i = 0; i < n; i++)
+		vb_event_free(evs[i]);
+	free(evs);
+	vb_buf_free(&b);
+}
+END_TEST
+
 START_TEST(ingest_req_empty)
 {
 	vb_buf b = { 0 };
@@ -523,6 +569,15 @@ START_TEST(decode_budget)
 	put_field(&b, 1, ev.data, ev.len);
 	ck_assert_int_eq(vb_ingest_req_decode(b.data, b.len, &req), VB_ETOOBIG);
 	ck_assert_ptr_null(req);
+	/* The same budget in an arena, whatever it held before. */
+	{
+		vb_arena a = { 0 };
+		ck_assert_ptr_nonnull(vb_arena_alloc(&a, 1000));
+		ck_assert_int_eq(vb_ingest_req_decode_in(b.data, b.len, &a, &req), VB_ETOOBIG);
+		ck_assert_ptr_null(req);
+		ck_assert_uint_eq(a.limit, 0);
+		vb_arena_free(&a);
+	}
 	/* The same number of bytes in real attributes decodes. */
 	vb_buf_reset(&ev);
 	vb_buf_reset(&b);
@@ -540,6 +595,12 @@ START_TEST(decode_budget)
 	ck_assert_int_eq(vb_ingest_req_decode(b.data, b.len, &req), 0);
 	ck_assert_uint_eq(vb_ingest_req_count(req), 1);
 	vb_ingest_req_free(req);
+	{
+		vb_arena a = { 0 };
+		ck_assert_int_eq(vb_ingest_req_decode_in(b.data, b.len, &a, &req), 0);
+		ck_assert_uint_eq(vb_ingest_req_count(req), 1);
+		vb_arena_free(&a);
+	}
 	/* A gate request of empty customers. */
 	for (int i = 0; i < 200000; i++)
 		ck_assert_int_eq(vb_buf_append(&g, "\x0a\x00", 2), 0);
@@ -682,6 +743,7 @@ wire_suite(void)
 	TCase *tc = tcase_create("ingest");
 	tcase_add_test(tc, ingest_req_round_trip);
 	tcase_add_test(tc, ingest_req_events_are_borrowed);
+	tcase_add_test(tc, ingest_req_decode_in_arena);
 	tcase_add_test(tc, ingest_req_empty);
 	tcase_add_test(tc, ingest_reply_round_trip);
 	tcase_add_test(tc, ingest_reply_request_failed);
