@@ -26,6 +26,7 @@ struct vb_writer {
 	pthread_cond_t done;   /* a group was committed */
 	vb_job *head, *tail;
 	size_t queued;         /* jobs in the queue */
+	size_t inside;         /* threads in vb_writer_submit */
 	int stopping;
 	size_t max_events;
 	int tick_ms;
@@ -399,10 +400,14 @@ vb_writer_submit(vb_writer *w, vb_job *job)
 		w->head = job;
 	w->tail = job;
 	w->queued++;
+	w->inside++;
 	pthread_cond_signal(&w->work);
 	while (!job->done)
 		pthread_cond_wait(&w->done, &w->mtx);
 	rv = job->rv;
+	/* The last one out lets vb_writer_stop free w. */
+	if (--w->inside == 0 && w->stopping)
+		pthread_cond_broadcast(&w->done);
 	pthread_mutex_unlock(&w->mtx);
 	return rv;
 }
@@ -417,6 +422,12 @@ vb_writer_stop(vb_writer *w)
 	pthread_cond_signal(&w->work);
 	pthread_mutex_unlock(&w->mtx);
 	pthread_join(w->thread, NULL);
+	/* Every job is answered now, but a submitter woken for its answer
+	 * may not have taken the mutex back yet. */
+	pthread_mutex_lock(&w->mtx);
+	while (w->inside > 0)
+		pthread_cond_wait(&w->done, &w->mtx);
+	pthread_mutex_unlock(&w->mtx);
 	pthread_mutex_destroy(&w->mtx);
 	pthread_cond_destroy(&w->work);
 	pthread_cond_destroy(&w->done);

@@ -43,7 +43,9 @@ int vb_writer_start(vb_store *store, vb_fanout *fo, size_t max_events,
  * Returns job->rv.  Safe from any number of threads. */
 int vb_writer_submit(vb_writer *w, vb_job *job);
 
-/* Commit what is queued, then stop the thread and free w.  Accepts NULL. */
+/* Commit what is queued, answer it, wait for every submitter to return,
+ * then stop the thread and free w.  No new submit may start once stop
+ * has (it would use w after the free).  Accepts NULL. */
 void vb_writer_stop(vb_writer *w);
 
 #endif

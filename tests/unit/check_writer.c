@@ -50,13 +50,16 @@ one_free(one *o)
 	vb_buf_free(&o->pb);
 }
 
+/* A store in a new directory and a writer over it (no fan-out). */
 static vb_store *
-fresh_store(char *dir, size_t len)
+fresh_writer(int linger_us, vb_writer **w)
 {
+	char dir[1024];
 	vb_store_opts opts = { .map_size = 16 * MiB, .map_size_max = 1024 * MiB };
 	vb_store *st = NULL;
-	vbt_mkdtemp(dir, len);
+	vbt_mkdtemp(dir, sizeof(dir));
 	ck_assert_int_eq(vb_store_open(dir, &opts, &st), 0);
+	ck_assert_int_eq(vb_writer_start(st, NULL, 1000, 1000, linger_us, NULL, w), 0);
 	return st;
 }
 
@@ -65,10 +68,8 @@ fresh_store(char *dir, size_t len)
 static void
 acks_one_at_a_time(int linger_us)
 {
-	char dir[1024];
-	vb_store *st = fresh_store(dir, sizeof(dir));
 	vb_writer *w = NULL;
-	ck_assert_int_eq(vb_writer_start(st, NULL, 1000, 1000, linger_us, NULL, &w), 0);
+	vb_store *st = fresh_writer(linger_us, &w);
 	for (int i = 0; i < 50; i++) {
 		one o;
 		char id[32];
@@ -129,14 +130,12 @@ pub_main(void *arg)
 static void
 many_publishers(int linger_us)
 {
-	char dir[1024];
-	vb_store *st = fresh_store(dir, sizeof(dir));
 	vb_writer *w = NULL;
 	pthread_t th[PUBS];
 	static pub_arg args[PUBS];
 	static unsigned char seen[PUBS * PER_PUB + 1];
 
-	ck_assert_int_eq(vb_writer_start(st, NULL, 1000, 1000, linger_us, NULL, &w), 0);
+	vb_store *st = fresh_writer(linger_us, &w);
 	for (int p = 0; p < PUBS; p++) {
 		args[p] = (pub_arg){ .w = w, .st = st, .pub = p };
 		ck_assert_int_eq(pthread_create(&th[p], NULL, pub_main, &args[p]), 0);
@@ -175,10 +174,8 @@ END_TEST
  * is durable: the first may still be waiting for its flush. */
 START_TEST(duplicate_answered_once_durable)
 {
-	char dir[1024];
-	vb_store *st = fresh_store(dir, sizeof(dir));
 	vb_writer *w = NULL;
-	ck_assert_int_eq(vb_writer_start(st, NULL, 1000, 1000, 200, NULL, &w), 0);
+	vb_store *st = fresh_writer(200, &w);
 	for (int i = 0; i < 20; i++) {
 		one a, b;
 		char id[32];
@@ -216,12 +213,10 @@ late_main(void *arg)
 
 START_TEST(stop_answers_queued)
 {
-	char dir[1024];
-	vb_store *st = fresh_store(dir, sizeof(dir));
 	vb_writer *w = NULL;
 	static late_arg args[4];
 	pthread_t th[4];
-	ck_assert_int_eq(vb_writer_start(st, NULL, 1000, 1000, 100000, NULL, &w), 0);
+	vb_store *st = fresh_writer(100000, &w);
 	for (int i = 0; i < 4; i++) {
 		char id[32];
 		snprintf(id, sizeof(id), "late-%d", i);
