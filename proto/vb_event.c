@@ -541,6 +541,38 @@ vb_event_peek_pb(const uint8_t *p, size_t len, vb_event_peek *pk)
 	return i == len ? VB_OK : VB_ECORRUPT;
 }
 
+int
+vb_event_peek_type(const uint8_t *p, size_t len, const char **type,
+    size_t *type_len)
+{
+	size_t i = 0, n;
+	uint64_t key, v;
+	/* Only length-delimited fields come before the type in the schema;
+	 * anything else is left to vb_event_peek_pb. */
+	while (i < len) {
+		if ((n = vb_varint_decode(p + i, len - i, &key)) == 0 || (key & 7) != 2)
+			break;
+		i += n;
+		if ((n = vb_varint_decode(p + i, len - i, &v)) == 0 || v > len - i - n)
+			return VB_ECORRUPT;
+		i += n;
+		if (key >> 3 == 3) {
+			*type = (const char *)p + i;
+			*type_len = (size_t)v;
+			return VB_OK;
+		}
+		if (key >> 3 > 3)
+			break;
+		i += (size_t)v;
+	}
+	vb_event_peek pk;
+	if (vb_event_peek_pb(p, len, &pk) != 0)
+		return VB_ECORRUPT;
+	*type = pk.type ? pk.type : "";
+	*type_len = pk.type_len;
+	return VB_OK;
+}
+
 /* ---- protobuf -> JSON ---- */
 
 int

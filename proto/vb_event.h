@@ -113,6 +113,13 @@ typedef struct vb_event_peek {
 /* Fill pk from p.  Returns 0 or VB_ECORRUPT. */
 int vb_event_peek_pb(const uint8_t *p, size_t len, vb_event_peek *pk);
 
+/* The type (field 3) of encoded bytes, for the fan-out's topic: on bytes
+ * the broker encoded (fields in order, each once) what vb_event_peek_pb
+ * finds, read only up to it (the rest is not checked).  *type points into
+ * p, NOT NUL-terminated ("" when there is none).  0 or VB_ECORRUPT. */
+int vb_event_peek_type(const uint8_t *p, size_t len, const char **type,
+    size_t *type_len);
+
 /* Append the encoding of seq and recorded as fields 6 and 7: protobuf merges
  * concatenated messages, so pb || tail decodes as the event with them set. */
 int vb_event_pb_tail(uint64_t seq, const char *recorded, vb_buf *out);
