@@ -168,6 +168,50 @@ vb_ingest_req_peek_count(const uint8_t *p, size_t len, size_t *n)
 	return VB_OK;
 }
 
+/* Mark the events whose bytes in p are already their canonical encoding
+ * (the encoder then copies them) and walk the others once for unknown
+ * fields.  The events are field 1 of the request, in order.  Whether a
+ * field numbered 0 is anywhere in the request, as vb_pb_has_field_zero. */
+static int
+note_events(vb_ingest_req *req, const uint8_t *p, size_t len)
+{
+	size_t off = 0, k = 0, used;
+	uint64_t key, v;
+	int zero = 0;
+
+	for (unsigned i = 0; i < req->pb->base.n_unknown_fields; i++)
+		zero |= req->pb->base.unknown_fields[i].tag == 0;
+	/* The reader took these bytes: a walk that disagrees marks none. */
+	while (off < len && k < req->pb->n_events) {
+		if ((used = vb_varint_decode(p + off, len - off, &key)) == 0)
+			break;
+		off += used;
+		if ((key & 7) != 2)
+			break; /* not an event, nor the token */
+		if ((used = vb_varint_decode(p + off, len - off, &v)) == 0 ||
+		    v > len - off - used)
+			break;
+		off += used;
+		if (key >> 3 == 1) {
+			vb_event *ev = &req->events[k++];
+			if (vb_event_pb_is_canonical(p + off, (size_t)v)) {
+				ev->canon = p + off;
+				/* seq 0 and recorded empty: the whole is the form. */
+				ev->pb_size = (size_t)v;
+			}
+		}
+		off += (size_t)v;
+	}
+	if (k != req->pb->n_events || off != len)
+		for (size_t i = 0; i < req->pb->n_events; i++) {
+			req->events[i].canon = NULL;
+			req->events[i].pb_size = 0;
+		}
+	for (size_t i = 0; i < req->pb->n_events; i++)
+		zero |= vb_event_note_unknown(&req->events[i]);
+	return zero;
+}
+
 static int
 lend_events(vb_ingest_req *req, vb_arena *a)
 {
@@ -179,9 +223,9 @@ lend_events(vb_ingest_req *req, vb_arena *a)
 	if (req->events == NULL)
 		return VB_ENOMEM;
 	for (size_t i = 0; i < req->pb->n_events; i++) {
+		memset(&req->events[i], 0, sizeof(req->events[i]));
 		req->events[i].pb = req->pb->events[i];
 		req->events[i].owned = 0;
-		req->events[i].pb_size = 0;
 	}
 	return VB_OK;
 }
@@ -196,13 +240,17 @@ vb_ingest_req_decode(const uint8_t *p, size_t len, vb_ingest_req **out)
 		return VB_ENOMEM;
 	budget_init(&bu, len, &al);
 	req->pb = voicebus__v1__ingest_request__unpack(&al, len, p);
-	if (req->pb == NULL || vb_pb_has_field_zero(&req->pb->base)) {
+	if (req->pb == NULL) {
 		vb_ingest_req_free(req);
 		return bu.over ? VB_ETOOBIG : VB_EPROTO;
 	}
 	if (lend_events(req, NULL) != 0) {
 		vb_ingest_req_free(req);
 		return VB_ENOMEM;
+	}
+	if (note_events(req, p, len)) {
+		vb_ingest_req_free(req);
+		return VB_EPROTO;
 	}
 	*out = req;
 	return VB_OK;
@@ -227,10 +275,12 @@ vb_ingest_req_decode_in(const uint8_t *p, size_t len, vb_arena *a,
 	a->limit = most > SIZE_MAX - a->given ? SIZE_MAX : a->given + most;
 	req->pb = voicebus__v1__ingest_request__unpack(&al, len, p);
 	a->limit = 0;
-	if (req->pb == NULL || vb_pb_has_field_zero(&req->pb->base))
+	if (req->pb == NULL)
 		return a->over ? VB_ETOOBIG : VB_EPROTO;
 	if (lend_events(req, a) != 0)
 		return VB_ENOMEM;
+	if (note_events(req, p, len))
+		return VB_EPROTO;
 	*out = req;
 	return VB_OK;
 }
