@@ -187,6 +187,48 @@ START_TEST(ingest_reply_round_trip)
 }
 END_TEST
 
+/* The reply is written by hand: it must be the bytes protobuf-c packed
+ * for it (taken from the encoder this one replaced), defaults left out,
+ * an empty result kept, a negative code in ten bytes. */
+START_TEST(ingest_reply_bytes_as_protobuf_c)
+{
+	char longe[201];
+	vb_ingest_result r[4] = { { 1, 0, NULL }, { 0, 0, "id: missing" },
+		{ 300, 1, "" }, { 0x8000000000000005ull, 1, longe } };
+	vb_ingest_result z = { 0, 0, NULL };
+	vb_buf b = { 0 }, want = { 0 };
+	memset(longe, 'e', 200);
+	longe[200] = 0;
+
+	ck_assert_int_eq(vb_ingest_reply_encode(NULL, 0, 0, NULL, &b), 0);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_int_eq(vb_ingest_reply_encode(&z, 1, 0, NULL, &b), 0);
+	ck_assert_uint_eq(b.len, 2);
+	ck_assert_mem_eq(b.data, "\x0a\x00", 2);
+	vb_buf_reset(&b);
+	ck_assert_int_eq(vb_ingest_reply_encode(r, 4, 0, NULL, &b), 0);
+	ck_assert_int_eq(vb_buf_append(&want, "\x0a\x02\x08\x01\x0a\x0d\x1a\x0b"
+	    "id: missing\x0a\x05\x08\xac\x02\x10\x01\x0a\xd8\x01\x08\x85\x80\x80"
+	    "\x80\x80\x80\x80\x80\x80\x01\x10\x01\x1a\xc8\x01", 45), 0);
+	ck_assert_int_eq(vb_buf_append(&want, longe, 200), 0);
+	ck_assert_uint_eq(b.len, want.len);
+	ck_assert_mem_eq(b.data, want.data, want.len);
+	vb_buf_reset(&b);
+	ck_assert_int_eq(vb_ingest_reply_encode(NULL, 0, VB_EFULL,
+	    "the writer is behind", &b), 0);
+	ck_assert_int_eq(VB_EFULL, -5);
+	ck_assert_uint_eq(b.len, 33);
+	ck_assert_mem_eq(b.data, "\x12\x14the writer is behind\x18\xfb\xff\xff"
+	    "\xff\xff\xff\xff\xff\xff\x01", 33);
+	vb_buf_reset(&b);
+	ck_assert_int_eq(vb_ingest_reply_encode(NULL, 0, 7, "", &b), 0);
+	ck_assert_uint_eq(b.len, 2);
+	ck_assert_mem_eq(b.data, "\x18\x07", 2);
+	vb_buf_free(&b);
+	vb_buf_free(&want);
+}
+END_TEST
+
 START_TEST(ingest_reply_request_failed)
 {
 	vb_buf b = { 0 };
@@ -887,6 +929,7 @@ wire_suite(void)
 	tcase_add_test(tc, ingest_req_empty);
 	tcase_add_test(tc, ingest_reply_round_trip);
 	tcase_add_test(tc, ingest_reply_request_failed);
+	tcase_add_test(tc, ingest_reply_bytes_as_protobuf_c);
 	tcase_add_test(tc, ingest_reply_large);
 	suite_add_tcase(s, tc);
 
