@@ -54,7 +54,8 @@ fail:
 int
 vb_fanout_publish(vb_fanout *fo, const uint8_t *p, size_t len)
 {
-	vb_event_peek pk;
+	const char *type;
+	size_t tl;
 	nng_msg *msg;
 	int rv;
 
@@ -65,13 +66,14 @@ vb_fanout_publish(vb_fanout *fo, const uint8_t *p, size_t len)
 		p = fo->red.data;
 		len = fo->red.len;
 	}
-	if (vb_event_peek_pb(p, len, &pk) != 0)
+	/* The topic: the type, third of the stored fields. */
+	if (vb_event_peek_type(p, len, &type, &tl) != 0)
 		return VB_ECORRUPT;
-	if ((rv = nng_msg_alloc(&msg, pk.type_len + 1 + len)) != 0)
+	if ((rv = nng_msg_alloc(&msg, tl + 1 + len)) != 0)
 		goto fail;
-	memcpy(nng_msg_body(msg), pk.type, pk.type_len);
-	((uint8_t *)nng_msg_body(msg))[pk.type_len] = 0;
-	memcpy((uint8_t *)nng_msg_body(msg) + pk.type_len + 1, p, len);
+	memcpy(nng_msg_body(msg), type, tl);
+	((uint8_t *)nng_msg_body(msg))[tl] = 0;
+	memcpy((uint8_t *)nng_msg_body(msg) + tl + 1, p, len);
 	/* PUB completes a send at once: it queues or drops, never waits
 	 * for a subscriber. */
 	nng_aio_set_msg(fo->aio, msg);

@@ -63,10 +63,50 @@ payload_msg(const Voicebus__V1__Event *pb, const ProtobufCFieldDescriptor **fd)
 	return *(ProtobufCMessage **)((char *)pb + f->offset);
 }
 
+/* The type names, by payload field: a static table (building it from the
+ * descriptor would need a lock), checked against the descriptor by the
+ * unit tests.  len lets vb_event_type_known compare few of them. */
+static const struct {
+	Voicebus__V1__Event__DataCase c;
+	const char *type;
+	size_t len;
+} payload_types[] = {
+#define T(c, s) { VOICEBUS__V1__EVENT__DATA_##c, s, sizeof(s) - 1 }
+	T(COMPLAINT_OPENED, "complaint.opened"),
+	T(COMPLAINT_UPDATED, "complaint.updated"),
+	T(COMPLAINT_RESOLVED, "complaint.resolved"),
+	T(COMPLAINT_REOPENED, "complaint.reopened"),
+	T(VISIT_SCHEDULED, "visit.scheduled"),
+	T(VISIT_COMPLETED, "visit.completed"),
+	T(VISIT_MISSED, "visit.missed"),
+	T(VISIT_CANCELLED, "visit.cancelled"),
+	T(ORDER_PLACED, "order.placed"),
+	T(ORDER_RETURNED, "order.returned"),
+	T(ORDER_CANCELLED, "order.cancelled"),
+	T(INVOICE_ISSUED, "invoice.issued"),
+	T(INVOICE_OVERDUE, "invoice.overdue"),
+	T(INVOICE_PAID, "invoice.paid"),
+	T(CONSENT_GRANTED, "consent.granted"),
+	T(CONSENT_WITHDRAWN, "consent.withdrawn"),
+	T(MESSAGE_SENT, "message.sent"),
+	T(SUPPRESSION_CHANGED, "suppression.changed"),
+#undef T
+};
+
 int
 vb_event_type_known(const char *type)
 {
-	return type != NULL && payload_field_for_type(type) != NULL;
+	size_t n;
+	if (type == NULL)
+		return 0;
+	/* The same answer as payload_field_for_type, without building the
+	 * field name and searching the descriptor by it. */
+	n = strlen(type);
+	for (size_t i = 0; i < sizeof(payload_types) / sizeof(payload_types[0]); i++)
+		if (payload_types[i].len == n && payload_types[i].type[0] == type[0] &&
+		    memcmp(payload_types[i].type, type, n) == 0)
+			return 1;
+	return 0;
 }
 
 /* ---- JSON -> protobuf ---- */
@@ -326,12 +366,11 @@ json_to_attributes(Voicebus__V1__Event *pb, json_t *attrs, char *err,
 static vb_event *
 event_wrap(Voicebus__V1__Event *pb)
 {
-	vb_event *ev = malloc(sizeof(*ev));
+	vb_event *ev = calloc(1, sizeof(*ev));
 	if (ev == NULL)
 		return NULL;
 	ev->pb = pb;
 	ev->owned = 1;
-	ev->pb_size = 0;
 	return ev;
 }
 
@@ -539,6 +578,143 @@ vb_event_peek_pb(const uint8_t *p, size_t len, vb_event_peek *pk)
 		}
 	}
 	return i == len ? VB_OK : VB_ECORRUPT;
+}
+
+int
+vb_event_peek_type(const uint8_t *p, size_t len, const char **type,
+    size_t *type_len)
+{
+	size_t i = 0, n;
+	uint64_t key, v;
+	/* Only length-delimited fields come before the type in the schema;
+	 * anything else is left to vb_event_peek_pb. */
+	while (i < len) {
+		if ((n = vb_varint_decode(p + i, len - i, &key)) == 0 || (key & 7) != 2)
+			break;
+		i += n;
+		if ((n = vb_varint_decode(p + i, len - i, &v)) == 0 || v > len - i - n)
+			return VB_ECORRUPT;
+		i += n;
+		if (key >> 3 == 3) {
+			*type = (const char *)p + i;
+			*type_len = (size_t)v;
+			return VB_OK;
+		}
+		if (key >> 3 > 3)
+			break;
+		i += (size_t)v;
+	}
+	vb_event_peek pk;
+	if (vb_event_peek_pb(p, len, &pk) != 0)
+		return VB_ECORRUPT;
+	*type = pk.type ? pk.type : "";
+	*type_len = pk.type_len;
+	return VB_OK;
+}
+
+/* A varint as protobuf-c writes one: at most ten bytes, no trailing zero
+ * byte (it would decode to the same value), and a tenth byte of 1 (the
+ * reader keeps only its low bit).  Its length, or 0. */
+static size_t
+canon_varint(const uint8_t *p, size_t len, uint64_t *v)
+{
+	size_t n;
+	/* Tags and short lengths: one byte. */
+	if (len > 0 && p[0] < 0x80) {
+		*v = p[0];
+		return 1;
+	}
+	n = vb_varint_decode(p, len, v);
+	if (n == 0 || n > 10 || (n > 1 && p[n - 1] == 0) ||
+	    (n == 10 && p[9] != 1))
+		return 0;
+	return n;
+}
+
+/* Whether p is what protobuf-c packs for the message of d it decodes to.
+ * The writer goes through d's fields in order and writes each singular
+ * one unless it holds its default, a repeated message's elements one after
+ * the other, a oneof's member that is set; strings by strlen.  So the
+ * bytes must be in that order, each field once, no defaults, one oneof
+ * member.  Types the schema does not use here are not taken (0). */
+static int
+canon_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
+    int top)
+{
+	size_t i = 0, n, fi = 0;
+	uint64_t key, v;
+	uint32_t last = 0;
+	int oneof = 0;
+
+	while (i < len) {
+		const ProtobufCFieldDescriptor *f;
+		uint32_t num;
+		if ((n = canon_varint(p + i, len - i, &key)) == 0 ||
+		    (key >> 3) == 0 || (key >> 3) > 0x1fffffff)
+			return 0;
+		i += n;
+		num = (uint32_t)(key >> 3);
+		if (num < last || (num == last && d->fields[fi].label != PROTOBUF_C_LABEL_REPEATED))
+			return 0;
+		/* d->fields is in field order, as the writer goes: look ahead
+		 * from the last field, not search. */
+		while (fi < d->n_fields && d->fields[fi].id < num)
+			fi++;
+		if (fi == d->n_fields || d->fields[fi].id != num)
+			return 0;
+		f = &d->fields[fi];
+		/* seq and recorded: what the canonical form leaves out. */
+		if (top && (num == 6 || num == 7))
+			return 0;
+		if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) {
+			/* Two members: the reader keeps the last only. */
+			if (oneof++ || f->type != PROTOBUF_C_TYPE_MESSAGE)
+				return 0;
+		}
+		if (f->label == PROTOBUF_C_LABEL_REPEATED &&
+		    f->type != PROTOBUF_C_TYPE_MESSAGE)
+			return 0; /* packed or not: not in the schema, not taken */
+		last = num;
+		switch (f->type) {
+		case PROTOBUF_C_TYPE_STRING:
+		case PROTOBUF_C_TYPE_MESSAGE:
+			if ((key & 7) != 2 || (n = canon_varint(p + i, len - i, &v)) == 0 ||
+			    v > len - i - n)
+				return 0;
+			i += n;
+			if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
+				if (!canon_msg(f->descriptor, p + i, (size_t)v, 0))
+					return 0;
+			} else if (v == 0 || memchr(p + i, 0, (size_t)v) != NULL) {
+				/* Empty is the default; a NUL ends the C string. */
+				return 0;
+			}
+			i += (size_t)v;
+			break;
+		case PROTOBUF_C_TYPE_INT64:
+		case PROTOBUF_C_TYPE_UINT64:
+			if ((key & 7) != 0 || (n = canon_varint(p + i, len - i, &v)) == 0 ||
+			    v == 0)
+				return 0;
+			i += n;
+			break;
+		case PROTOBUF_C_TYPE_BOOL:
+			/* The writer writes true as 1 and leaves false out. */
+			if ((key & 7) != 0 || i >= len || p[i] != 1)
+				return 0;
+			i++;
+			break;
+		default:
+			return 0;
+		}
+	}
+	return 1;
+}
+
+int
+vb_event_pb_is_canonical(const uint8_t *p, size_t len)
+{
+	return canon_msg(&EVENT_DESC, p, len, 1);
 }
 
 /* ---- protobuf -> JSON ---- */
@@ -783,6 +959,7 @@ vb_event_redact(vb_event *ev)
 	pb->n_attributes = 0;
 	pb->redacted = 1;
 	ev->pb_size = 0;
+	ev->canon = NULL;
 	return VB_OK;
 }
 
@@ -802,35 +979,9 @@ vb_event_pb_redact(const uint8_t *p, size_t len, vb_buf *out)
 const char *
 vb_event_payload_type(const vb_event *ev)
 {
-	/* The type names, by payload field name: built from the descriptor
-	 * once per call into a small static table would need a lock; the
-	 * names are few, so map them by the field's id. */
-	static const struct {
-		Voicebus__V1__Event__DataCase c;
-		const char *type;
-	} map[] = {
-		{ VOICEBUS__V1__EVENT__DATA_COMPLAINT_OPENED, "complaint.opened" },
-		{ VOICEBUS__V1__EVENT__DATA_COMPLAINT_UPDATED, "complaint.updated" },
-		{ VOICEBUS__V1__EVENT__DATA_COMPLAINT_RESOLVED, "complaint.resolved" },
-		{ VOICEBUS__V1__EVENT__DATA_COMPLAINT_REOPENED, "complaint.reopened" },
-		{ VOICEBUS__V1__EVENT__DATA_VISIT_SCHEDULED, "visit.scheduled" },
-		{ VOICEBUS__V1__EVENT__DATA_VISIT_COMPLETED, "visit.completed" },
-		{ VOICEBUS__V1__EVENT__DATA_VISIT_MISSED, "visit.missed" },
-		{ VOICEBUS__V1__EVENT__DATA_VISIT_CANCELLED, "visit.cancelled" },
-		{ VOICEBUS__V1__EVENT__DATA_ORDER_PLACED, "order.placed" },
-		{ VOICEBUS__V1__EVENT__DATA_ORDER_RETURNED, "order.returned" },
-		{ VOICEBUS__V1__EVENT__DATA_ORDER_CANCELLED, "order.cancelled" },
-		{ VOICEBUS__V1__EVENT__DATA_INVOICE_ISSUED, "invoice.issued" },
-		{ VOICEBUS__V1__EVENT__DATA_INVOICE_OVERDUE, "invoice.overdue" },
-		{ VOICEBUS__V1__EVENT__DATA_INVOICE_PAID, "invoice.paid" },
-		{ VOICEBUS__V1__EVENT__DATA_CONSENT_GRANTED, "consent.granted" },
-		{ VOICEBUS__V1__EVENT__DATA_CONSENT_WITHDRAWN, "consent.withdrawn" },
-		{ VOICEBUS__V1__EVENT__DATA_MESSAGE_SENT, "message.sent" },
-		{ VOICEBUS__V1__EVENT__DATA_SUPPRESSION_CHANGED, "suppression.changed" },
-	};
-	for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-		if (map[i].c == ev->pb->data_case)
-			return map[i].type;
+	for (size_t i = 0; i < sizeof(payload_types) / sizeof(payload_types[0]); i++)
+		if (payload_types[i].c == ev->pb->data_case)
+			return payload_types[i].type;
 	return NULL;
 }
 
@@ -879,20 +1030,23 @@ vb_event_each_string(const vb_event *ev,
 }
 
 /* The first field of m, or of a message inside it, that the schema does not
- * know: its number, -1 for field number 0, or 0 when there is none.  With
- * only_zero, only field number 0 counts.  protobuf-c's reader keeps unknown
- * fields and its writer packs them again -- field number 0 too, which the
- * reader then refuses. */
-static int
-find_unknown(const ProtobufCMessage *m, int only_zero)
+ * know: its number, -1 for field number 0, or 0 when there is none (*first,
+ * kept once set); and whether field number 0 is anywhere (*zero).  With
+ * want_zero 0 it stops at the first; else it walks on until a zero is found.
+ * protobuf-c's reader keeps unknown fields and its writer packs them again
+ * -- field number 0 too, which the reader then refuses. */
+static void
+walk_unknown(const ProtobufCMessage *m, int want_zero, int *first, int *zero)
 {
 	const ProtobufCMessageDescriptor *d = m->descriptor;
-	int u;
 	for (unsigned i = 0; i < m->n_unknown_fields; i++) {
-		if (m->unknown_fields[i].tag == 0)
-			return -1;
-		if (!only_zero)
-			return (int)m->unknown_fields[i].tag;
+		uint32_t tag = m->unknown_fields[i].tag;
+		if (*first == 0)
+			*first = tag == 0 ? -1 : (int)tag;
+		if (tag == 0)
+			*zero = 1;
+		if (*zero || !want_zero)
+			return;
 	}
 	for (unsigned i = 0; i < d->n_fields; i++) {
 		const ProtobufCFieldDescriptor *f = &d->fields[i];
@@ -902,32 +1056,52 @@ find_unknown(const ProtobufCMessage *m, int only_zero)
 		if (f->label == PROTOBUF_C_LABEL_REPEATED) {
 			size_t n = *(const size_t *)((const char *)m + f->quantifier_offset);
 			ProtobufCMessage *const *arr = *(ProtobufCMessage *const *const *)slot;
-			for (size_t k = 0; k < n; k++)
-				if (arr[k] && (u = find_unknown(arr[k], only_zero)) != 0)
-					return u;
+			for (size_t k = 0; k < n; k++) {
+				if (arr[k])
+					walk_unknown(arr[k], want_zero, first, zero);
+				if (*zero || (!want_zero && *first))
+					return;
+			}
 			continue;
 		}
 		if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
 		    *(const uint32_t *)((const char *)m + f->quantifier_offset) != f->id)
 			continue;
 		const ProtobufCMessage *sub = *(ProtobufCMessage *const *)slot;
-		if (sub && (u = find_unknown(sub, only_zero)) != 0)
-			return u;
+		if (sub)
+			walk_unknown(sub, want_zero, first, zero);
+		if (*zero || (!want_zero && *first))
+			return;
 	}
-	return 0;
 }
 
 int
 vb_pb_has_field_zero(const ProtobufCMessage *m)
 {
-	return find_unknown(m, 1) != 0;
+	int first = 0, zero = 0;
+	walk_unknown(m, 1, &first, &zero);
+	return zero;
+}
+
+int
+vb_event_note_unknown(vb_event *ev)
+{
+	int first = 0, zero = 0;
+	/* The scan that set canon knew every field. */
+	if (ev->canon == NULL)
+		walk_unknown(&ev->pb->base, 1, &first, &zero);
+	ev->unknown = first;
+	ev->unknown_known = 1;
+	return zero;
 }
 
 int
 vb_event_check_form(const vb_event *ev, char *err, size_t errlen)
 {
 	const Voicebus__V1__Event *pb = ev->pb;
-	int u = find_unknown(&pb->base, 0);
+	int u = ev->unknown, zero = 0;
+	if (!ev->unknown_known)
+		walk_unknown(&pb->base, 0, &u, &zero);
 	if (u != 0) {
 		char num[16];
 		snprintf(num, sizeof(num), "%d", u < 0 ? 0 : u);
@@ -950,6 +1124,7 @@ vb_event_set_seq(vb_event *ev, uint64_t seq)
 {
 	ev->pb->seq = seq;
 	ev->pb_size = 0;
+	ev->canon = NULL;
 }
 
 int
@@ -958,6 +1133,7 @@ vb_event_set_recorded(vb_event *ev, const char *recorded)
 	if (!ev->owned)
 		return VB_EINVAL; /* borrowed from a request: its allocator owns it */
 	ev->pb_size = 0;
+	ev->canon = NULL;
 	if (recorded == NULL || recorded[0] == '\0') {
 		if (ev->pb->recorded != protobuf_c_empty_string)
 			free(ev->pb->recorded);
@@ -989,6 +1165,9 @@ vb_event_to_pb_canonical(const vb_event *ev, vb_buf *out)
 	size_t n = vb_event_pb_size(ev);
 	int rv;
 
+	/* What the request carried, when it is already this encoding. */
+	if (ev->canon != NULL)
+		return vb_buf_append(out, ev->canon, n);
 	/* The size without them, from the whole (proto3 leaves out a zero
 	 * seq and an empty recorded; tags 6 and 7 take one byte). */
 	if (seq != 0)

@@ -93,6 +93,14 @@ int vb_event_set_recorded(vb_event *ev, const char *recorded);
  * stores before it adds its own (see vb_event_pb_tail). */
 int vb_event_to_pb_canonical(const vb_event *ev, vb_buf *out);
 
+/* Whether p is byte for byte what vb_event_to_pb_canonical writes for the
+ * event p decodes to: every field known to the schema, in field order,
+ * each once (a repeated message's elements together), no default value
+ * written, no seq or recorded, minimal varints, no NUL in a string, at
+ * most one payload.  A cheap scan, stricter than it must be: where in
+ * doubt it says 0 and the event is packed again. */
+int vb_event_pb_is_canonical(const uint8_t *p, size_t len);
+
 /* Whether the payload schema knows type ("visit.missed"). */
 int vb_event_type_known(const char *type);
 
@@ -112,6 +120,13 @@ typedef struct vb_event_peek {
 
 /* Fill pk from p.  Returns 0 or VB_ECORRUPT. */
 int vb_event_peek_pb(const uint8_t *p, size_t len, vb_event_peek *pk);
+
+/* The type (field 3) of encoded bytes, for the fan-out's topic: on bytes
+ * the broker encoded (fields in order, each once) what vb_event_peek_pb
+ * finds, read only up to it (the rest is not checked).  *type points into
+ * p, NOT NUL-terminated ("" when there is none).  0 or VB_ECORRUPT. */
+int vb_event_peek_type(const uint8_t *p, size_t len, const char **type,
+    size_t *type_len);
 
 /* Append the encoding of seq and recorded as fields 6 and 7: protobuf merges
  * concatenated messages, so pb || tail decodes as the event with them set. */

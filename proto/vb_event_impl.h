@@ -12,9 +12,24 @@ struct vb_event {
 	 * size and then encodes, and each is a walk of the whole message.
 	 * Whatever changes pb clears it. */
 	size_t pb_size;
+	/* Set by vb_wire on an event lent by a request whose bytes of it are
+	 * exactly its canonical encoding (vb_event_pb_is_canonical): the
+	 * encoder copies them instead of packing.  They point into the
+	 * request's bytes.  NULL otherwise; whatever changes pb clears it. */
+	const uint8_t *canon;
+	/* The answer of the walk for unknown fields (as check_form reports
+	 * it), when unknown_known: decoding a request walks once for both
+	 * the request's field-zero check and check_form. */
+	int unknown;
+	int unknown_known;
 };
 
 /* Whether m holds a field numbered 0 anywhere (not protobuf: refused). */
 int vb_pb_has_field_zero(const ProtobufCMessage *m);
+
+/* Walk ev (lent by a request) once for unknown fields, keep what
+ * vb_event_check_form needs, and return whether a field numbered 0 is
+ * anywhere in it.  An event with canon set has none: nothing is walked. */
+int vb_event_note_unknown(vb_event *ev);
 
 #endif

@@ -165,10 +165,15 @@ check_string(void *arg, const char *prefix, const char *field, const char *value
 	return 0;
 }
 
+/* strncmp(s, prefix, strlen(prefix)) == 0, without the two calls: the
+ * rules ask it nine times of every event, of prefixes a few bytes long. */
 static int
 has_prefix(const char *s, const char *prefix)
 {
-	return strncmp(s, prefix, strlen(prefix)) == 0;
+	for (; *prefix; s++, prefix++)
+		if (*s != *prefix)
+			return 0;
+	return 1;
 }
 
 static int

@@ -168,6 +168,50 @@ vb_ingest_req_peek_count(const uint8_t *p, size_t len, size_t *n)
 	return VB_OK;
 }
 
+/* Mark the events whose bytes in p are already their canonical encoding
+ * (the encoder then copies them) and walk the others once for unknown
+ * fields.  The events are field 1 of the request, in order.  Whether a
+ * field numbered 0 is anywhere in the request, as vb_pb_has_field_zero. */
+static int
+note_events(vb_ingest_req *req, const uint8_t *p, size_t len)
+{
+	size_t off = 0, k = 0, used;
+	uint64_t key, v;
+	int zero = 0;
+
+	for (unsigned i = 0; i < req->pb->base.n_unknown_fields; i++)
+		zero |= req->pb->base.unknown_fields[i].tag == 0;
+	/* The reader took these bytes: a walk that disagrees marks none. */
+	while (off < len && k < req->pb->n_events) {
+		if ((used = vb_varint_decode(p + off, len - off, &key)) == 0)
+			break;
+		off += used;
+		if ((key & 7) != 2)
+			break; /* not an event, nor the token */
+		if ((used = vb_varint_decode(p + off, len - off, &v)) == 0 ||
+		    v > len - off - used)
+			break;
+		off += used;
+		if (key >> 3 == 1) {
+			vb_event *ev = &req->events[k++];
+			if (vb_event_pb_is_canonical(p + off, (size_t)v)) {
+				ev->canon = p + off;
+				/* seq 0 and recorded empty: the whole is the form. */
+				ev->pb_size = (size_t)v;
+			}
+		}
+		off += (size_t)v;
+	}
+	if (k != req->pb->n_events || off != len)
+		for (size_t i = 0; i < req->pb->n_events; i++) {
+			req->events[i].canon = NULL;
+			req->events[i].pb_size = 0;
+		}
+	for (size_t i = 0; i < req->pb->n_events; i++)
+		zero |= vb_event_note_unknown(&req->events[i]);
+	return zero;
+}
+
 static int
 lend_events(vb_ingest_req *req, vb_arena *a)
 {
@@ -179,9 +223,9 @@ lend_events(vb_ingest_req *req, vb_arena *a)
 	if (req->events == NULL)
 		return VB_ENOMEM;
 	for (size_t i = 0; i < req->pb->n_events; i++) {
+		memset(&req->events[i], 0, sizeof(req->events[i]));
 		req->events[i].pb = req->pb->events[i];
 		req->events[i].owned = 0;
-		req->events[i].pb_size = 0;
 	}
 	return VB_OK;
 }
@@ -196,13 +240,17 @@ vb_ingest_req_decode(const uint8_t *p, size_t len, vb_ingest_req **out)
 		return VB_ENOMEM;
 	budget_init(&bu, len, &al);
 	req->pb = voicebus__v1__ingest_request__unpack(&al, len, p);
-	if (req->pb == NULL || vb_pb_has_field_zero(&req->pb->base)) {
+	if (req->pb == NULL) {
 		vb_ingest_req_free(req);
 		return bu.over ? VB_ETOOBIG : VB_EPROTO;
 	}
 	if (lend_events(req, NULL) != 0) {
 		vb_ingest_req_free(req);
 		return VB_ENOMEM;
+	}
+	if (note_events(req, p, len)) {
+		vb_ingest_req_free(req);
+		return VB_EPROTO;
 	}
 	*out = req;
 	return VB_OK;
@@ -227,10 +275,12 @@ vb_ingest_req_decode_in(const uint8_t *p, size_t len, vb_arena *a,
 	a->limit = most > SIZE_MAX - a->given ? SIZE_MAX : a->given + most;
 	req->pb = voicebus__v1__ingest_request__unpack(&al, len, p);
 	a->limit = 0;
-	if (req->pb == NULL || vb_pb_has_field_zero(&req->pb->base))
+	if (req->pb == NULL)
 		return a->over ? VB_ETOOBIG : VB_EPROTO;
 	if (lend_events(req, a) != 0)
 		return VB_ENOMEM;
+	if (note_events(req, p, len))
+		return VB_EPROTO;
 	*out = req;
 	return VB_OK;
 }
@@ -266,32 +316,62 @@ vb_ingest_req_free(vb_ingest_req *req)
 	free(req);
 }
 
+static size_t
+varint_len(uint64_t v)
+{
+	size_t n = 1;
+	for (; v >= 0x80; v >>= 7)
+		n++;
+	return n;
+}
+
+/* The bytes protobuf-c packs for an IngestReply, written directly: the
+ * reply of a batch is one small result per event, and building the structs
+ * to pack them (two callocs, a sizing walk, a packing walk) cost more than
+ * writing them.  The same rules: fields in order, proto3 defaults left
+ * out, every result written (an empty one as tag and length 0), code as
+ * int32 (a negative one sign-extended to ten bytes).  A unit test holds
+ * this to protobuf-c's bytes. */
 int
 vb_ingest_reply_encode(const vb_ingest_result *results, size_t n, int code,
     const char *error, vb_buf *out)
 {
-	Voicebus__V1__IngestReply rep = VOICEBUS__V1__INGEST_REPLY__INIT;
-	Voicebus__V1__IngestResult *rs = calloc(n ? n : 1, sizeof(*rs));
-	Voicebus__V1__IngestResult **rp = calloc(n ? n : 1, sizeof(*rp));
-	int rv = VB_ENOMEM;
-	if (rs == NULL || rp == NULL)
-		goto done;
+	size_t len0 = out->len;
+	int rv = 0;
 	for (size_t i = 0; i < n; i++) {
-		voicebus__v1__ingest_result__init(&rs[i]);
-		rs[i].seq = results[i].seq;
-		rs[i].duplicate = results[i].duplicate != 0;
-		rs[i].error = str_or_empty(results[i].error);
-		rp[i] = &rs[i];
+		const vb_ingest_result *r = &results[i];
+		size_t el = r->error ? strlen(r->error) : 0;
+		size_t sub = (r->seq ? 1 + varint_len(r->seq) : 0) +
+		    (r->duplicate ? 2 : 0) + (el ? 1 + varint_len(el) + el : 0);
+		rv |= vb_buf_append_byte(out, (1 << 3) | 2);
+		rv |= vb_buf_append_varint(out, sub);
+		if (r->seq) {
+			rv |= vb_buf_append_byte(out, (1 << 3) | 0);
+			rv |= vb_buf_append_varint(out, r->seq);
+		}
+		if (r->duplicate)
+			rv |= vb_buf_append(out, "\x10\x01", 2);
+		if (el) {
+			rv |= vb_buf_append_byte(out, (3 << 3) | 2);
+			rv |= vb_buf_append_varint(out, el);
+			rv |= vb_buf_append(out, r->error, el);
+		}
 	}
-	rep.n_results = n;
-	rep.results = rp;
-	rep.code = code;
-	rep.error = str_or_empty(error);
-	rv = pack(&rep.base, out);
-done:
-	free(rs);
-	free(rp);
-	return rv;
+	if (error != NULL && error[0] != '\0') {
+		size_t el = strlen(error);
+		rv |= vb_buf_append_byte(out, (2 << 3) | 2);
+		rv |= vb_buf_append_varint(out, el);
+		rv |= vb_buf_append(out, error, el);
+	}
+	if (code != 0) {
+		rv |= vb_buf_append_byte(out, (3 << 3) | 0);
+		rv |= vb_buf_append_varint(out, (uint64_t)(int64_t)code);
+	}
+	if (rv != 0) {
+		out->len = len0; /* nothing appended, as when packing failed */
+		return VB_ENOMEM;
+	}
+	return VB_OK;
 }
 
 int

@@ -39,7 +39,8 @@ int vb_ingest_req_peek_count(const uint8_t *p, size_t len, size_t *n);
 
 typedef struct vb_ingest_req vb_ingest_req;
 /* Decode a request; its events are lent by vb_ingest_req_event and live
- * until vb_ingest_req_free.  VB_EPROTO if p is not an IngestRequest,
+ * until vb_ingest_req_free.  p must stay valid as long as req: an event
+ * whose bytes are already canonical is encoded by copying them from p.  VB_EPROTO if p is not an IngestRequest,
  * VB_ETOOBIG if it takes more than VB_DECODE_RATIO times len to decode. */
 int vb_ingest_req_decode(const uint8_t *p, size_t len, vb_ingest_req **out);
 /* The same, with the request and all it holds allocated in a (whose limit

@@ -5,7 +5,9 @@
  * Properties: decoding what we encoded gives the same event; a valid event
  * survives pb -> JSON -> pb (the contract's lossless text form) and the
  * broker's storage form (canonical bytes + seq and recorded) decodes and
- * peeks back to its own id, type, customer, time and seq. */
+ * peeks back to its own id, type, customer, time and seq.  Bytes the
+ * broker would store as they are (vb_event_pb_is_canonical) are exactly
+ * what packing the decoded event writes. */
 #include <string.h>
 
 #include "vb_event.h"
@@ -23,7 +25,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	vb_event *ev = NULL, *ev2 = NULL, *ev3 = NULL, *ev4 = NULL;
 	vb_buf json = { 0 }, json2 = { 0 }, json3 = { 0 }, pb = { 0 },
-	       direct = { 0 };
+	       direct = { 0 }, canon = { 0 };
 	char err[VB_ERRMSG_MAX];
 	vb_event_peek pk;
 	int64_t us;
@@ -32,7 +34,18 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (vb_event_from_pb(data, size, &ev) != 0) {
 		/* The readers' shortcut must refuse it too, or print it. */
 		(void)vb_event_pb_to_json(data, size, &direct);
+		VB_FUZZ_CHECK(!vb_event_pb_is_canonical(data, size),
+		    "taken as canonical, but does not decode");
 		goto out;
+	}
+	if (vb_event_pb_is_canonical(data, size)) {
+		VB_FUZZ_CHECK(vb_event_to_pb_canonical(ev, &canon) == 0,
+		    "canonical failed");
+		VB_FUZZ_CHECK(canon.len == size &&
+		        (size == 0 || memcmp(canon.data, data, size) == 0),
+		    "taken as canonical, but packing gives %zu other bytes", canon.len);
+		VB_FUZZ_CHECK(vb_event_pb_size(ev) == size, "canonical: size %zu of %zu",
+		    vb_event_pb_size(ev), size);
 	}
 	VB_FUZZ_CHECK(vb_event_to_json(ev, &json) == 0, "to_json failed");
 	VB_FUZZ_CHECK(vb_event_pb_to_json(data, size, &direct) == 0,
@@ -102,5 +115,6 @@ out:
 	vb_buf_free(&json3);
 	vb_buf_free(&pb);
 	vb_buf_free(&direct);
+	vb_buf_free(&canon);
 	return 0;
 }

@@ -6,7 +6,9 @@
  * decides on it.
  *
  * Properties: a valid event's stored form (canonical bytes, seq, recorded)
- * decodes; the events re-encoded as a request decode to as many events. */
+ * decodes, and is the same whether copied from the request's bytes (when
+ * they are canonical) or packed again; the events re-encoded as a request
+ * decode to as many events. */
 #include <string.h>
 
 #include "vb_event.h"
@@ -42,6 +44,21 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		int64_t us;
 		vb_fact f;
 		evs[i] = ev;
+		/* As lent (maybe the request's bytes), then packed again:
+		 * setting seq forgets the bytes. */
+		vb_buf_reset(&buf);
+		vb_buf_reset(&json);
+		VB_FUZZ_CHECK(vb_event_to_pb_canonical(ev, &buf) == 0,
+		    "canonical failed");
+		size_t sz = vb_event_pb_size(ev);
+		vb_event_set_seq(ev, vb_event_seq(ev));
+		VB_FUZZ_CHECK(vb_event_to_pb_canonical(ev, &json) == 0,
+		    "canonical failed");
+		VB_FUZZ_CHECK(buf.len == json.len &&
+		        (buf.len == 0 || memcmp(buf.data, json.data, buf.len) == 0),
+		    "event %zu: the request's bytes and the packing differ", i);
+		VB_FUZZ_CHECK(vb_event_pb_size(ev) == sz, "event %zu: size %zu, then %zu",
+		    i, sz, vb_event_pb_size(ev));
 		vb_buf_reset(&json);
 		VB_FUZZ_CHECK(vb_event_to_json(ev, &json) == 0,
 		    "to_json failed");

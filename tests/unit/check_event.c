@@ -519,6 +519,60 @@ START_TEST(peek_pb)
 }
 END_TEST
 
+/* The type read up to it agrees with the whole peek: on stored forms (with
+ * seq and recorded after), on fields out of order, and on every cut of
+ * them; a type given twice (never stored so) is no crash. */
+START_TEST(peek_type_agrees_with_peek_pb)
+{
+	size_t n;
+	const vbt_sample *smp = vbt_samples(&n);
+	for (size_t i = 0; i < n; i++) {
+		vb_event *ev = vbt_event(smp[i].json);
+		vb_buf pb[4] = { { 0 } };
+		ck_assert_int_eq(vb_event_to_pb(ev, &pb[0]), 0);
+		ck_assert_int_eq(vb_buf_append(&pb[1], pb[0].data, pb[0].len), 0);
+		ck_assert_int_eq(vb_event_pb_tail(12345, "2026-11-20T09:12:01Z", &pb[1]), 0);
+		/* Customer first, then the event: out of order. */
+		ck_assert_int_eq(vb_buf_append(&pb[2], "\x22\x02zz", 4), 0);
+		ck_assert_int_eq(vb_buf_append(&pb[2], pb[0].data, pb[0].len), 0);
+		/* A second type at the end. */
+		ck_assert_int_eq(vb_buf_append(&pb[3], pb[0].data, pb[0].len), 0);
+		ck_assert_int_eq(vb_buf_append(&pb[3], "\x1a\x03x.y", 5), 0);
+		for (int k = 0; k < 4; k++)
+			for (size_t cut = 0; cut <= pb[k].len; cut++) {
+				vb_event_peek pk;
+				const char *t = NULL;
+				size_t tl = 99;
+				uint8_t *p = malloc(cut ? cut : 1);
+				ck_assert_ptr_nonnull(p);
+				memcpy(p, pb[k].data, cut);
+				int want = vb_event_peek_pb(p, cut, &pk);
+				int got = vb_event_peek_type(p, cut, &t, &tl);
+				if (k == 3) {
+					free(p);
+					continue;
+				}
+				if (got == 0 && want == 0) {
+					ck_assert_uint_eq(tl, pk.type_len);
+					ck_assert_mem_eq(t, pk.type ? pk.type : "", tl);
+				} else if (got == 0) {
+					/* Read only up to the type: the rest may be cut. */
+					ck_assert_uint_eq(tl, strlen(smp[i].type));
+					ck_assert_mem_eq(t, smp[i].type, tl);
+				}
+				if (cut == pb[k].len) {
+					ck_assert_int_eq(got, 0);
+					ck_assert_uint_eq(tl, strlen(smp[i].type));
+				}
+				free(p);
+			}
+		for (int k = 0; k < 4; k++)
+			vb_buf_free(&pb[k]);
+		vb_event_free(ev);
+	}
+}
+END_TEST
+
 START_TEST(peek_pb_wire_types_and_corruption)
 {
 	vb_buf b = { 0 };
@@ -858,6 +912,7 @@ event_suite(void)
 	tcase_add_test(tc, from_pb_garbage);
 	tcase_add_test(tc, peek_pb);
 	tcase_add_test(tc, peek_pb_wire_types_and_corruption);
+	tcase_add_test(tc, peek_type_agrees_with_peek_pb);
 	tcase_add_loop_test(tc, pb_tail_sets_seq_and_recorded, 0, VBT_NSAMPLES);
 	tcase_add_test(tc, pb_tail_extremes);
 	tcase_add_test(tc, canonical_strips_seq_and_recorded);

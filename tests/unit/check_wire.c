@@ -187,6 +187,48 @@ START_TEST(ingest_reply_round_trip)
 }
 END_TEST
 
+/* The reply is written by hand: it must be the bytes protobuf-c packed
+ * for it (taken from the encoder this one replaced), defaults left out,
+ * an empty result kept, a negative code in ten bytes. */
+START_TEST(ingest_reply_bytes_as_protobuf_c)
+{
+	char longe[201];
+	vb_ingest_result r[4] = { { 1, 0, NULL }, { 0, 0, "id: missing" },
+		{ 300, 1, "" }, { 0x8000000000000005ull, 1, longe } };
+	vb_ingest_result z = { 0, 0, NULL };
+	vb_buf b = { 0 }, want = { 0 };
+	memset(longe, 'e', 200);
+	longe[200] = 0;
+
+	ck_assert_int_eq(vb_ingest_reply_encode(NULL, 0, 0, NULL, &b), 0);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_int_eq(vb_ingest_reply_encode(&z, 1, 0, NULL, &b), 0);
+	ck_assert_uint_eq(b.len, 2);
+	ck_assert_mem_eq(b.data, "\x0a\x00", 2);
+	vb_buf_reset(&b);
+	ck_assert_int_eq(vb_ingest_reply_encode(r, 4, 0, NULL, &b), 0);
+	ck_assert_int_eq(vb_buf_append(&want, "\x0a\x02\x08\x01\x0a\x0d\x1a\x0b"
+	    "id: missing\x0a\x05\x08\xac\x02\x10\x01\x0a\xd8\x01\x08\x85\x80\x80"
+	    "\x80\x80\x80\x80\x80\x80\x01\x10\x01\x1a\xc8\x01", 45), 0);
+	ck_assert_int_eq(vb_buf_append(&want, longe, 200), 0);
+	ck_assert_uint_eq(b.len, want.len);
+	ck_assert_mem_eq(b.data, want.data, want.len);
+	vb_buf_reset(&b);
+	ck_assert_int_eq(vb_ingest_reply_encode(NULL, 0, VB_EFULL,
+	    "the writer is behind", &b), 0);
+	ck_assert_int_eq(VB_EFULL, -5);
+	ck_assert_uint_eq(b.len, 33);
+	ck_assert_mem_eq(b.data, "\x12\x14the writer is behind\x18\xfb\xff\xff"
+	    "\xff\xff\xff\xff\xff\xff\x01", 33);
+	vb_buf_reset(&b);
+	ck_assert_int_eq(vb_ingest_reply_encode(NULL, 0, 7, "", &b), 0);
+	ck_assert_uint_eq(b.len, 2);
+	ck_assert_mem_eq(b.data, "\x18\x07", 2);
+	vb_buf_free(&b);
+	vb_buf_free(&want);
+}
+END_TEST
+
 START_TEST(ingest_reply_request_failed)
 {
 	vb_buf b = { 0 };
@@ -736,6 +778,145 @@ START_TEST(random_bytes_never_crash)
 }
 END_TEST
 
+
+/* One way to spoil an encoding: what a peer that is not protobuf-c may send
+ * (fields out of order or twice, defaults written, padded varints, unknown
+ * or broker-set fields, a NUL in a string) and plain byte damage. */
+static void
+mutate(vbt_rng *r, vb_buf *b)
+{
+#define F(s) { s, sizeof(s) - 1 }
+	static const struct {
+		const char *p;
+		size_t n;
+	} bits[] = { F("\x30\x00"), F("\x30\x05"), F("\x3a\x00"), F("\x3a\x01x"),
+		F("\x0a\x00"), F("\x12\x00"), F("\x48\x00"), F("\x48\x01"),
+		F("\x48\x02"), F("\x50\x01"), F("\xa2\x01\x00"), F("\xf2\x01\x00"),
+		F("\x42\x00"), F("\x42\x04\x0a\x00\x12\x00"),
+		F("\x42\x06\x0a\x01k\x12\x01v"), F("\x00\x01"), F("\x1a\x03x\x00y"),
+		F("\x8a\x00\x01x"), F("\x0a\x81\x00x"), F("\x12\x80\x01"),
+		F("\x0b\x0c"), F("\x0d\x01\x02\x03\x04"), F("\x22\x01z"),
+		F("\x0a\x01i") };
+#undef F
+	size_t at = (size_t)vbt_rand_range(r, 0, (int64_t)b->len);
+	switch (vbt_rand_range(r, 0, 5)) {
+	case 0: /* a byte changed */
+		if (b->len)
+			b->data[at % b->len] = (uint8_t)vbt_rand(r);
+		break;
+	case 1: /* a piece cut out */
+		if (at < b->len) {
+			size_t n = (size_t)vbt_rand_range(r, 1, (int64_t)(b->len - at));
+			memmove(b->data + at, b->data + at + n, b->len - at - n);
+			b->len -= n;
+		}
+		break;
+	case 2: /* a piece repeated at the end */
+		if (at < b->len) {
+			uint8_t tmp[4096];
+			size_t n = (size_t)vbt_rand_range(r, 1, (int64_t)(b->len - at));
+			if (n > sizeof(tmp))
+				n = sizeof(tmp);
+			memcpy(tmp, b->data + at, n);
+			ck_assert_int_eq(vb_buf_append(b, tmp, n), 0);
+		}
+		break;
+	default: { /* a field put in front, at the end, or anywhere */
+		size_t k = (size_t)vbt_rand_range(r, 0, sizeof(bits) / sizeof(bits[0]) - 1);
+		int where = (int)vbt_rand_range(r, 0, 2);
+		size_t pos = where == 0 ? 0 : where == 1 ? b->len : at;
+		ck_assert_int_eq(vb_buf_reserve(b, b->len + bits[k].n + 1), 0);
+		memmove(b->data + pos + bits[k].n, b->data + pos, b->len - pos);
+		memcpy(b->data + pos, bits[k].p, bits[k].n);
+		b->len += bits[k].n;
+	}
+	}
+}
+
+/* The request's bytes of an event, when the scan says they are canonical,
+ * are stored as they are: they must be what packing the decoded event
+ * writes, byte for byte, and everything else about the event (its size,
+ * its check for unknown fields, its validation) must come out as for the
+ * same event decoded alone. */
+START_TEST(canonical_copy_is_the_packing)
+{
+	vbt_rng r = { vbt_seed("canonical_copy_is_the_packing") };
+	size_t n, fast = 0, tried = 0;
+	const vbt_sample *smp = vbt_samples(&n);
+	vb_arena a = { 0 };
+	for (size_t i = 0; i < n; i++) {
+		vb_event *ev = vbt_event(smp[i].json);
+		vb_buf orig = { 0 };
+		ck_assert_int_eq(vb_event_to_pb(ev, &orig), 0);
+		/* What protobuf-c writes is taken as it is. */
+		ck_assert_msg(vb_event_pb_is_canonical(orig.data, orig.len),
+		    "sample %s: packed bytes not taken as canonical", smp[i].type);
+		for (int round = 0; round < 600; round++) {
+			vb_buf m = { 0 }, req = { 0 }, want = { 0 }, got = { 0 };
+			vb_event *ref = NULL;
+			vb_ingest_req *rq = NULL;
+			char e1[VB_ERRMSG_MAX] = "", e2[VB_ERRMSG_MAX] = "";
+			int canon, rv;
+			ck_assert_int_eq(vb_buf_append(&m, orig.data, orig.len), 0);
+			for (int k = (int)vbt_rand_range(&r, 0, 3); k > 0; k--)
+				mutate(&r, &m);
+			tried++;
+			canon = vb_event_pb_is_canonical(m.data, m.len);
+			if (vb_event_from_pb(m.data, m.len, &ref) != 0) {
+				ck_assert_msg(!canon, "taken as canonical, but does not decode");
+				vb_buf_free(&m);
+				continue;
+			}
+			ck_assert_int_eq(vb_event_to_pb_canonical(ref, &want), 0);
+			if (canon) {
+				fast++;
+				ck_assert_uint_eq(want.len, m.len);
+				ck_assert_mem_eq(want.data, m.data, m.len);
+				ck_assert_uint_eq(vb_event_pb_size(ref), m.len);
+			}
+			/* The same bytes as the event of a request, after a token. */
+			ck_assert_int_eq(vb_buf_append(&req, "\x12\x02tk", 4), 0);
+			ck_assert_int_eq(vb_buf_append_byte(&req, 0x0a), 0);
+			ck_assert_int_eq(vb_buf_append_varint(&req, m.len), 0);
+			ck_assert_int_eq(vb_buf_append(&req, m.data, m.len), 0);
+			rv = (round & 1) ? vb_ingest_req_decode_in(req.data, req.len, &a, &rq) :
+			    vb_ingest_req_decode(req.data, req.len, &rq);
+			if (rv == 0) {
+				vb_event *lent = vb_ingest_req_event(rq, 0);
+				ck_assert_uint_eq(vb_event_pb_size(lent), vb_event_pb_size(ref));
+				ck_assert_int_eq(vb_event_check_form(lent, e1, sizeof(e1)),
+				    vb_event_check_form(ref, e2, sizeof(e2)));
+				ck_assert_str_eq(e1, e2);
+				ck_assert_int_eq(vb_event_validate(lent, NULL, e1, sizeof(e1)),
+				    vb_event_validate(ref, NULL, e2, sizeof(e2)));
+				ck_assert_str_eq(e1, e2);
+				ck_assert_int_eq(vb_event_to_pb_canonical(lent, &got), 0);
+				ck_assert_uint_eq(got.len, want.len);
+				ck_assert_mem_eq(got.data, want.data, want.len);
+			} else {
+				/* A request is refused for a field 0 in it. */
+				ck_assert_int_eq(rv, VB_EPROTO);
+				ck_assert_msg(!canon, "canonical event in a refused request");
+			}
+			if (!(round & 1))
+				vb_ingest_req_free(rq);
+			vb_arena_reset(&a);
+			vb_event_free(ref);
+			vb_buf_free(&m);
+			vb_buf_free(&req);
+			vb_buf_free(&want);
+			vb_buf_free(&got);
+		}
+		vb_buf_free(&orig);
+		vb_event_free(ev);
+	}
+	/* The property is worth what it was tried on. */
+	ck_assert_msg(fast > tried / 50, "%zu of %zu mutations taken as canonical",
+	    fast, tried);
+	vb_arena_free(&a);
+}
+END_TEST
+
 static Suite *
 wire_suite(void)
 {
@@ -744,9 +925,11 @@ wire_suite(void)
 	tcase_add_test(tc, ingest_req_round_trip);
 	tcase_add_test(tc, ingest_req_events_are_borrowed);
 	tcase_add_test(tc, ingest_req_decode_in_arena);
+	tcase_add_test(tc, canonical_copy_is_the_packing);
 	tcase_add_test(tc, ingest_req_empty);
 	tcase_add_test(tc, ingest_reply_round_trip);
 	tcase_add_test(tc, ingest_reply_request_failed);
+	tcase_add_test(tc, ingest_reply_bytes_as_protobuf_c);
 	tcase_add_test(tc, ingest_reply_large);
 	suite_add_tcase(s, tc);
 
