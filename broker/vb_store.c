@@ -388,6 +388,7 @@ maybe_grow(vb_store *st, size_t incoming, int force)
 		return force ? VB_EFULL : VB_OK;
 	pthread_rwlock_wrlock(&st->maplock);
 	rv = mdb_env_set_mapsize(st->env, size);
+	st->map_known = 0; /* remapped, perhaps elsewhere */
 	pthread_rwlock_unlock(&st->maplock);
 	if (rv != 0) {
 		vb_log_error(st->log, "S004", "growing the map to %llu bytes: %s",
@@ -919,32 +920,47 @@ vb_store_fold_customers(vb_store *st)
 	return VB_OK;
 }
 
-void
-vb_store_release_pages(vb_store *st)
+/* Where LMDB mapped the data file: it does not say (me_mapaddr is only
+ * set with MDB_FIXEDMAP), so look for the mapping of its file, by device
+ * and inode, in /proc/self/maps.  0 if not found. */
+static int
+find_map(vb_store *st, uintptr_t *lo_out, uintptr_t *hi_out)
 {
 	struct stat sb;
 	char line[512];
 	FILE *maps;
-	int fd;
+	int fd, found = 0;
 
-	/* LMDB does not tell where it mapped the file (me_mapaddr is only
-	 * set with MDB_FIXEDMAP): find the mapping of its file by device and
-	 * inode.  The map cannot move while maplock is held. */
 	if (mdb_env_get_fd(st->env, &fd) != 0 || fstat(fd, &sb) != 0)
-		return;
-	pthread_rwlock_rdlock(&st->maplock);
-	if ((maps = fopen("/proc/self/maps", "r")) != NULL) {
-		while (fgets(line, sizeof(line), maps) != NULL) {
-			unsigned long lo, hi, off, ino;
-			unsigned maj, min;
-			char perms[8];
-			if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &lo, &hi, perms, &off,
-			    &maj, &min, &ino) == 7 && ino == (unsigned long)sb.st_ino &&
-			    makedev(maj, min) == sb.st_dev)
-				(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
+		return 0;
+	if ((maps = fopen("/proc/self/maps", "r")) == NULL)
+		return 0;
+	while (!found && fgets(line, sizeof(line), maps) != NULL) {
+		unsigned long lo, hi, off, ino;
+		unsigned maj, min;
+		char perms[8];
+		if (sscanf(line, "%lx-%lx %7s %lx %x:%x %lu", &lo, &hi, perms, &off,
+		    &maj, &min, &ino) == 7 && ino == (unsigned long)sb.st_ino &&
+		    makedev(maj, min) == sb.st_dev) {
+			*lo_out = lo;
+			*hi_out = hi;
+			found = 1;
 		}
-		fclose(maps);
 	}
+	fclose(maps);
+	return found;
+}
+
+void
+vb_store_release_pages(vb_store *st)
+{
+	/* The map cannot move while maplock is held; it moves only when the
+	 * writer grows it, which forgets the address (maybe_grow). */
+	pthread_rwlock_rdlock(&st->maplock);
+	if (!st->map_known)
+		st->map_known = find_map(st, &st->map_lo, &st->map_hi);
+	if (st->map_known)
+		(void)madvise((void *)st->map_lo, st->map_hi - st->map_lo, MADV_DONTNEED);
 	pthread_rwlock_unlock(&st->maplock);
 }
 

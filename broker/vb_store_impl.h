@@ -33,6 +33,10 @@ struct vb_store {
 	vb_pending *pend;
 	uint64_t map_size_max;
 	size_t page_size;        /* the system's, for madvise */
+	/* Where the data file is mapped, once found (vb_store_release_pages;
+	 * the writer thread only, under maplock). */
+	int map_known;
+	uintptr_t map_lo, map_hi;
 	int lock_fd;
 	char *dir;
 	vb_log *log;
