@@ -184,6 +184,12 @@ vb_client_publish(vb_client *c, vb_event *const *evs, size_t n,
 	return vb_client_publish_raw(c, c->buf.data, c->buf.len, out);
 }
 
+static void
+msg_release(void *arg)
+{
+	nng_msg_free(arg);
+}
+
 int
 vb_client_query(vb_client *c, const vb_query_req *q, vb_query_reply *out)
 {
@@ -197,8 +203,11 @@ vb_client_query(vb_client *c, const vb_query_req *q, vb_query_reply *out)
 		return rv;
 	if ((rv = roundtrip(c, &c->query, &c->buf, NULL, &reply)) != 0)
 		return rv;
-	rv = vb_query_reply_decode(nng_msg_body(reply), nng_msg_len(reply), out);
-	nng_msg_free(reply);
+	/* A replay page's events stay in the message: no copy of each. */
+	rv = vb_query_reply_decode_keep(nng_msg_body(reply), nng_msg_len(reply), msg_release,
+	    reply, out);
+	if (rv != 0)
+		nng_msg_free(reply);
 	return rv;
 }
 

@@ -42,7 +42,8 @@ int vb_client_publish(vb_client *c, vb_event *const *evs, size_t n,
 int vb_client_publish_raw(vb_client *c, const uint8_t *p, size_t len,
     vb_ingest_reply *out);
 
-/* One query.  *out: vb_query_reply_free.  As for publish, out->code carries
+/* One query.  *out: vb_query_reply_free (a replay page's events point into
+ * the message received, which that frees).  As for publish, out->code carries
  * the broker's refusal and the return value transport failures. */
 int vb_client_query(vb_client *c, const vb_query_req *q, vb_query_reply *out);
 
