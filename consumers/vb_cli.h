@@ -113,6 +113,10 @@ typedef enum { VB_FMT_JSONL, VB_FMT_PB } vb_cli_format;
 /* Parse "jsonl" or "pb"; 0 or -1. */
 int vb_cli_format_parse(const char *s, vb_cli_format *out);
 
+/* Append one stored event to out as vb_cli_print_event writes it.  0, or
+ * -1 if p does not decode (out is left as it was). */
+int vb_cli_format_event(vb_cli_format fmt, const uint8_t *p, size_t len, vb_buf *out);
+
 /* Write one stored event to out: a JSON line, or a varint length and the
  * protobuf bytes.  buf is scratch.  0, or -1 if p does not decode. */
 int vb_cli_print_event(FILE *out, vb_cli_format fmt, const uint8_t *p,

@@ -487,14 +487,17 @@ vb_event_pb_tail(uint64_t seq, const char *recorded, vb_buf *out)
 	return rv ? VB_ENOMEM : VB_OK;
 }
 
-int
-vb_event_peek_pb(const uint8_t *p, size_t len, vb_event_peek *pk)
-{
 /* Most keys and lengths take one byte. */
 #define varint(p, len, out) ((len) > 0 && (p)[0] < 0x80 ? \
 	(*(out) = (p)[0], (size_t)1) : vb_varint_decode((p), (len), (out)))
+
+/* The walk of vb_event_peek_pb; pk may be NULL (only the seq wanted), and
+ * inlined with a NULL the string cases go away. */
+static inline int
+peek(const uint8_t *p, size_t len, vb_event_peek *pk, uint64_t *seq)
+{
 	size_t i = 0;
-	memset(pk, 0, sizeof(*pk));
+	*seq = 0;
 	while (i < len) {
 		uint64_t key, v;
 		size_t n = varint(p + i, len - i, &key);
@@ -507,7 +510,7 @@ vb_event_peek_pb(const uint8_t *p, size_t len, vb_event_peek *pk)
 				return VB_ECORRUPT;
 			i += n;
 			if ((key >> 3) == 6)
-				pk->seq = v;
+				*seq = v;
 			break;
 		case 1:
 			i += 8;
@@ -520,12 +523,14 @@ vb_event_peek_pb(const uint8_t *p, size_t len, vb_event_peek *pk)
 			    v > len - i - n)
 				return VB_ECORRUPT;
 			i += n;
-			switch (key >> 3) {
-			case 1: pk->id = (const char *)p + i; pk->id_len = v; break;
-			case 3: pk->type = (const char *)p + i; pk->type_len = v; break;
-			case 4: pk->customer = (const char *)p + i; pk->customer_len = v; break;
-			case 5: pk->time = (const char *)p + i; pk->time_len = v; break;
-			default: break;
+			if (pk != NULL) {
+				switch (key >> 3) {
+				case 1: pk->id = (const char *)p + i; pk->id_len = v; break;
+				case 3: pk->type = (const char *)p + i; pk->type_len = v; break;
+				case 4: pk->customer = (const char *)p + i; pk->customer_len = v; break;
+				case 5: pk->time = (const char *)p + i; pk->time_len = v; break;
+				default: break;
+				}
 			}
 			i += v;
 			break;
@@ -534,7 +539,20 @@ vb_event_peek_pb(const uint8_t *p, size_t len, vb_event_peek *pk)
 		}
 	}
 	return i == len ? VB_OK : VB_ECORRUPT;
+}
 #undef varint
+
+int
+vb_event_peek_pb(const uint8_t *p, size_t len, vb_event_peek *pk)
+{
+	memset(pk, 0, sizeof(*pk));
+	return peek(p, len, pk, &pk->seq);
+}
+
+int
+vb_event_peek_seq(const uint8_t *p, size_t len, uint64_t *seq)
+{
+	return peek(p, len, NULL, seq);
 }
 
 /* ---- protobuf -> JSON ---- */

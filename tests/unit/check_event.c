@@ -565,7 +565,12 @@ START_TEST(peek_pb)
 			uint8_t *p = malloc(cut);
 			ck_assert_ptr_nonnull(p);
 			memcpy(p, pb.data, cut);
-			(void)vb_event_peek_pb(p, cut, &pk);
+			/* vb_event_peek_seq answers as vb_event_peek_pb. */
+			uint64_t sq;
+			int rv = vb_event_peek_pb(p, cut, &pk);
+			ck_assert_int_eq(vb_event_peek_seq(p, cut, &sq), rv);
+			if (rv == 0)
+				ck_assert_uint_eq(sq, pk.seq);
 			free(p);
 		}
 		vb_event_free(ev);
@@ -594,6 +599,10 @@ START_TEST(peek_pb_wire_types_and_corruption)
 	ck_assert_mem_eq(pk.id, "abc", 3);
 	ck_assert_uint_eq(pk.seq, 300);
 	ck_assert_uint_eq(pk.type_len, 0);
+	uint64_t sq = 0;
+	ck_assert_int_eq(vb_event_peek_seq(b.data, b.len, &sq), 0);
+	ck_assert_uint_eq(sq, 300);
+	ck_assert_int_eq(vb_event_peek_seq(b.data, 5, &sq), VB_ECORRUPT);
 	/* A fixed64 cut short. */
 	ck_assert_int_eq(vb_event_peek_pb(b.data, 5, &pk), VB_ECORRUPT);
 	/* A string longer than what is left. */
