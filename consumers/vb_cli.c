@@ -67,10 +67,21 @@ vb_cli_next_opt(int argc, char **argv, const struct option *longopts,
 }
 
 int
-vb_cli_query(vb_client *client, const char *url, const vb_query_req *q,
-    vb_query_kind want, const char *what, vb_query_reply *out)
+vb_cli_query_send(vb_client *client, const char *url, const vb_query_req *q)
 {
-	int rv = vb_client_query(client, q, out);
+	int rv = vb_client_query_send(client, q);
+	if (rv != 0) {
+		vb_cli_transport_error(client, url, rv);
+		return VB_EXIT_FAIL;
+	}
+	return 0;
+}
+
+int
+vb_cli_query_recv(vb_client *client, const char *url, vb_query_kind want,
+    const char *what, vb_query_reply *out)
+{
+	int rv = vb_client_query_recv(client, out);
 	if (rv != 0) {
 		vb_cli_transport_error(client, url, rv);
 		return VB_EXIT_FAIL;
@@ -83,6 +94,14 @@ vb_cli_query(vb_client *client, const char *url, const vb_query_req *q,
 		return rv;
 	}
 	return 0;
+}
+
+int
+vb_cli_query(vb_client *client, const char *url, const vb_query_req *q,
+    vb_query_kind want, const char *what, vb_query_reply *out)
+{
+	int rv = vb_cli_query_send(client, url, q);
+	return rv != 0 ? rv : vb_cli_query_recv(client, url, want, what, out);
 }
 
 int

@@ -67,6 +67,11 @@ int vb_cli_next_opt(int argc, char **argv, const struct option *longopts,
  * with vb_query_reply_free. */
 int vb_cli_query(vb_client *client, const char *url, const vb_query_req *q,
     vb_query_kind want, const char *what, vb_query_reply *out);
+/* vb_cli_query in two halves (see vb_client_query_send), reporting as it
+ * does: each returns 0 or VB_EXIT_*. */
+int vb_cli_query_send(vb_client *client, const char *url, const vb_query_req *q);
+int vb_cli_query_recv(vb_client *client, const char *url, vb_query_kind want,
+    const char *what, vb_query_reply *out);
 
 /* Open a client for c, with its token (--token-file or VOICEBUS_TOKEN).
  * Reports failure; returns VB_EXIT_* on failure (USAGE for a bad token
