@@ -79,7 +79,9 @@ decodes_agree(const uint8_t *p, size_t len)
 	ck_assert_uint_eq(a.replay.last_seq, b.replay.last_seq);
 	for (size_t i = 0; i < a.replay.n; i++) {
 		ck_assert_uint_eq(a.replay.events[i].len, b.replay.events[i].len);
-		ck_assert_mem_eq(a.replay.events[i].p, b.replay.events[i].p, a.replay.events[i].len);
+		if (a.replay.events[i].len) /* protobuf-c leaves an empty one NULL */
+			ck_assert_mem_eq(a.replay.events[i].p, b.replay.events[i].p,
+			    a.replay.events[i].len);
 	}
 	vb_query_reply_free(&a);
 	vb_query_reply_free(&b);
