@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <nng/nng.h>
+
 #include "vb_auth.h"
 #include "vb_error.h"
 #include "vb_gate.h"
@@ -11,14 +13,19 @@
 #include "vb_time.h"
 #include "vb_wire.h"
 
-/* A page stops growing past this many bytes, whatever its limit: each
- * worker holds a page about three times (its events, the encoded reply, the
- * nng message), and a page this size already takes thousands of events,
- * which makes the round trip's cost per event negligible. */
+/* A page stops growing past this many bytes, whatever its limit: a page
+ * this size already takes thousands of events, which makes the round
+ * trip's cost per event negligible, and each worker sending one holds it
+ * once, in the message it builds. */
 #define PAGE_MAX_BYTES (1u << 20)
 /* Records a filtered page may examine before it returns (possibly empty)
  * with a cursor: bounds how long one read transaction lives. */
 #define PAGE_SCAN_MAX 200000
+/* The reply message of a page is sized for its limit at this many bytes an
+ * event, and grows if it must: the page can pass PAGE_MAX_BYTES by an
+ * event, and each event takes a few bytes more than its own. */
+#define PAGE_EVENT_GUESS 256
+#define PAGE_MSG_MAX (PAGE_MAX_BYTES + PAGE_MAX_BYTES / 16)
 
 /* One worker's buffers, reused from query to query. */
 typedef struct qworker {
@@ -26,15 +33,13 @@ typedef struct qworker {
 	size_t index;
 	const vb_auth_client *client; /* who asked (NULL without clients) */
 	int redact;      /* replay: hand out vb_event_redact's form */
-	vb_buf page;     /* events of the page, back to back */
+	vb_buf redacted; /* replay: one event's redacted form */
+	nng_msg *page;   /* replay: the reply being built (see vb_wire.h) */
+	size_t page_len, page_cap; /* bytes written, and the body's size */
 	vb_buf *reply;   /* the query in hand's reply (vb_rep's) */
 	vb_buf reasons;  /* gate: reasons JSON, NUL-separated */
 	vb_decision_msg *dec;
 	size_t dec_cap;
-	size_t *offs;    /* start of each event in page */
-	size_t noffs, offs_cap;
-	vb_slice *slices;
-	size_t slices_cap;
 } qworker;
 
 struct vb_query {
@@ -49,21 +54,39 @@ struct vb_query {
 };
 
 static int
+page_grow(qworker *wk, size_t need)
+{
+	size_t cap = wk->page_cap * 2 > need ? wk->page_cap * 2 : need;
+	int rv = nng_msg_realloc(wk->page, cap);
+	if (rv != 0)
+		return vb_err_from_nng(rv);
+	wk->page_cap = cap;
+	return VB_OK;
+}
+
+/* Append one event to the page's message, as vb_wire.h lays it out. */
+static int
 page_add(void *arg, uint64_t seq, const uint8_t *p, size_t len)
 {
 	qworker *wk = arg;
-	if (wk->noffs == wk->offs_cap) {
-		size_t cap = wk->offs_cap ? wk->offs_cap * 2 : 1024;
-		size_t *o = realloc(wk->offs, cap * sizeof(*o));
-		if (o == NULL)
-			return VB_ENOMEM;
-		wk->offs = o;
-		wk->offs_cap = cap;
+	uint8_t *body;
+	int rv;
+	(void)seq;
+	if (wk->redact) {
+		vb_buf_reset(&wk->redacted);
+		if ((rv = vb_event_pb_redact(p, len, &wk->redacted)) != 0)
+			return rv;
+		p = wk->redacted.data;
+		len = wk->redacted.len;
 	}
-	wk->offs[wk->noffs++] = wk->page.len;
-	if (wk->redact)
-		return vb_event_pb_redact(p, len, &wk->page);
-	return vb_buf_append(&wk->page, p, len);
+	size_t need = wk->page_len + VB_REPLAY_EVENT_HEAD_MAX + len + VB_REPLAY_TAIL_MAX;
+	if (need > wk->page_cap && (rv = page_grow(wk, need)) != 0)
+		return rv;
+	body = nng_msg_body(wk->page);
+	wk->page_len += vb_replay_event_head(len, body + wk->page_len);
+	memcpy(body + wk->page_len, p, len);
+	wk->page_len += len;
+	return 0;
 }
 
 static void
@@ -81,7 +104,7 @@ do_replay(qworker *wk, const vb_replay_req *rq)
 {
 	vb_query *q = wk->q;
 	vb_store_filter f = { 0 };
-	vb_query_reply r = { .kind = VB_QUERY_REPLAY };
+	vb_replay_reply r = { 0 };
 	size_t limit = rq->limit ? rq->limit : (size_t)q->cfg->replay_page;
 	char msg[160];
 	int rv;
@@ -110,33 +133,36 @@ do_replay(qworker *wk, const vb_replay_req *rq)
 		}
 		f.has_until = 1;
 	}
-	vb_buf_reset(&wk->page);
-	wk->noffs = 0;
+	/* The events go straight into the message sent, after room for
+	 * the head, which takes the length of all that follows it. */
+	size_t cap = limit < PAGE_MSG_MAX / PAGE_EVENT_GUESS ? limit * PAGE_EVENT_GUESS :
+	    PAGE_MSG_MAX;
+	cap += VB_REPLAY_HEAD_MAX + VB_REPLAY_TAIL_MAX;
+	if ((rv = nng_msg_alloc(&wk->page, cap)) != 0) {
+		wk->page = NULL;
+		reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
+		return;
+	}
+	wk->page_cap = cap;
+	wk->page_len = VB_REPLAY_HEAD_MAX;
 	rv = vb_store_replay(q->store, &f, limit, PAGE_MAX_BYTES, PAGE_SCAN_MAX,
-	    page_add, wk, &r.replay.next_seq, &r.replay.done, &r.replay.last_seq);
+	    page_add, wk, &r.next_seq, &r.done, &r.last_seq);
 	if (rv != 0) {
+		nng_msg_free(wk->page);
+		wk->page = NULL;
+		wk->page_len = 0;
 		reply_fail(wk, rv, vb_strerror(rv));
 		return;
 	}
-	if (wk->noffs > wk->slices_cap) {
-		vb_slice *s = realloc(wk->slices, wk->noffs * sizeof(*s));
-		if (s == NULL) {
-			reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
-			return;
-		}
-		wk->slices = s;
-		wk->slices_cap = wk->noffs;
-	}
-	for (size_t i = 0; i < wk->noffs; i++) {
-		size_t end = i + 1 < wk->noffs ? wk->offs[i + 1] : wk->page.len;
-		wk->slices[i].p = wk->page.data + wk->offs[i];
-		wk->slices[i].len = end - wk->offs[i];
-	}
-	r.replay.events = wk->slices;
-	r.replay.n = wk->noffs;
-	vb_buf_reset(wk->reply);
-	if (vb_query_reply_encode(&r, wk->reply) != 0)
-		reply_fail(wk, VB_ENOMEM, vb_strerror(VB_ENOMEM));
+	uint8_t head[VB_REPLAY_HEAD_MAX], *body = nng_msg_body(wk->page);
+	size_t end = wk->page_len + vb_replay_tail(r.next_seq, r.done, r.last_seq,
+	    body + wk->page_len);
+	size_t hlen = vb_replay_head(end - VB_REPLAY_HEAD_MAX, head);
+	memcpy(body + VB_REPLAY_HEAD_MAX - hlen, head, hlen);
+	nng_msg_chop(wk->page, wk->page_cap - end);
+	nng_msg_trim(wk->page, VB_REPLAY_HEAD_MAX - hlen);
+	vb_rep_set_reply_msg(q->rep, wk->index, wk->page);
+	wk->page = NULL;
 }
 
 static void
@@ -591,9 +617,11 @@ on_request(void *arg, size_t index, const uint8_t *req, size_t len, vb_buf *repl
 	vb_query *q = arg;
 	qworker *wk = &q->workers[index];
 	wk->reply = reply;
+	wk->page_len = 0;
 	handle(wk, req, len);
 	wk->reply = NULL;
-	return reply->len > 0 ? VB_OK : VB_ENOMEM;
+	/* A replay page went to vb_rep as a message of its own. */
+	return reply->len > 0 || wk->page_len > 0 ? VB_OK : VB_ENOMEM;
 }
 
 int
@@ -637,10 +665,8 @@ vb_query_close(vb_query *q)
 	vb_rep_close(q->rep, 0);
 	for (size_t i = 0; i < q->nworkers; i++) {
 		qworker *wk = &q->workers[i];
-		vb_buf_free(&wk->page);
+		vb_buf_free(&wk->redacted);
 		vb_buf_free(&wk->reasons);
-		free(wk->offs);
-		free(wk->slices);
 		free(wk->dec);
 	}
 	free(q->workers);

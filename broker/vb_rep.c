@@ -20,6 +20,7 @@ typedef struct rep_worker {
 	nng_aio *aio;
 	nng_pipe pipe;            /* the request in hand came through it */
 	vb_buf reply;
+	nng_msg *reply_msg;       /* vb_rep_set_reply_msg's, if set */
 } rep_worker;
 
 struct vb_rep {
@@ -68,9 +69,21 @@ worker_main(void *arg)
 		msg = nng_aio_get_msg(wk->aio);
 		wk->pipe = nng_msg_get_pipe(msg);
 		vb_buf_reset(&wk->reply);
+		wk->reply_msg = NULL;
 		rv = r->fn(r->arg, wk->index, nng_msg_body(msg), nng_msg_len(msg), &wk->reply);
-		nng_msg_clear(msg);
-		if (rv != 0 || nng_msg_append(msg, wk->reply.data, wk->reply.len) != 0) {
+		if (wk->reply_msg != NULL) {
+			/* The context keeps the route back to the requester
+			 * itself (nng's rep0 sets the reply's header on send):
+			 * any message will do. */
+			nng_msg_free(msg);
+			msg = wk->reply_msg;
+			wk->reply_msg = NULL;
+		} else {
+			nng_msg_clear(msg);
+			if (rv == 0 && nng_msg_append(msg, wk->reply.data, wk->reply.len) != 0)
+				rv = VB_ENOMEM;
+		}
+		if (rv != 0) {
 			vb_log_error(r->log, "R001", "%s: a request got no reply: %s", r->what,
 			    vb_strerror(rv ? rv : VB_ENOMEM));
 			nng_msg_free(msg);
@@ -85,6 +98,12 @@ worker_main(void *arg)
 		set_busy(r, -1);
 	}
 	return NULL;
+}
+
+void
+vb_rep_set_reply_msg(vb_rep *r, size_t worker, nng_msg *msg)
+{
+	r->workers[worker].reply_msg = msg;
 }
 
 void

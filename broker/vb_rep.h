@@ -31,6 +31,12 @@ int vb_rep_open(const char *url, const vb_tls_opts *tls, size_t workers,
     size_t recv_max, vb_rep_fn fn, void *arg, vb_log *log, const char *what,
     vb_rep **out);
 
+struct nng_msg;
+/* During worker's fn call: reply with msg (a complete nng message) instead
+ * of *reply, which must be left empty.  vb_rep owns msg from this call on,
+ * whatever fn returns.  For large replies built in place: no copy. */
+void vb_rep_set_reply_msg(vb_rep *r, size_t worker, struct nng_msg *msg);
+
 /* Where the request worker is handling came from ("10.0.0.7:51234",
  * "ipc:/path"), for log lines; only valid during that worker's fn call. */
 void vb_rep_peer(const vb_rep *r, size_t worker, char *buf, size_t len);

@@ -1,10 +1,12 @@
 /* voicebusd: the broker.  Wires the store, the writer, fan-out, ingest and
  * query together, then waits for SIGTERM or SIGINT and drains. */
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vb_config.h"
 #include "vb_error.h"
@@ -129,6 +131,14 @@ main(int argc, char **argv)
 	const char *config = NULL, *check = NULL;
 	broker b;
 	sigset_t sigs;
+
+	/* glibc gives each thread that allocates its own arena, up to 8 a
+	 * core, and every arena keeps what its thread freed: with 16 ingest
+	 * and 4 query workers each decoding requests of hundreds of KiB,
+	 * that was some 15 MiB of voicebusd's RSS doing nothing.  One arena a
+	 * core is as many as can be busy at once.  Before any thread. */
+	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	(void)mallopt(M_ARENA_MAX, ncpu > 1 ? (int)ncpu : 1);
 
 	memset(&b, 0, sizeof(b));
 	vb_config_defaults(&b.cfg);

@@ -46,6 +46,11 @@ vb_buf_append_str(vb_buf *b, const char *s)
 int
 vb_buf_append_byte(vb_buf *b, uint8_t c)
 {
+	if (b->cap - b->len >= 2) { /* the byte and the NUL after it */
+		b->data[b->len++] = c;
+		b->data[b->len] = 0;
+		return VB_OK;
+	}
 	return vb_buf_append(b, &c, 1);
 }
 

@@ -125,11 +125,9 @@ vb_client_close(vb_client *c)
 	free(c);
 }
 
-/* Send buf and then tail (NULL: nothing) as one message on ep and receive
- * the reply.  *reply: nng_msg_free. */
+/* Send buf and then tail (NULL: nothing) as one message on ep. */
 static int
-roundtrip(vb_client *c, endpoint *ep, const vb_buf *buf, const vb_buf *tail,
-    nng_msg **reply)
+send_req(vb_client *c, endpoint *ep, const vb_buf *buf, const vb_buf *tail)
 {
 	nng_msg *msg;
 	int rv;
@@ -148,14 +146,33 @@ roundtrip(vb_client *c, endpoint *ep, const vb_buf *buf, const vb_buf *tail,
 		nng_msg_free(msg);
 		goto fail;
 	}
-	nng_recv_aio(ep->sock, ep->aio);
-	nng_aio_wait(ep->aio);
-	if ((rv = nng_aio_result(ep->aio)) != 0)
-		goto fail;
-	*reply = nng_aio_get_msg(ep->aio);
 	return VB_OK;
 fail:
 	return vb_err_from_nng(rv);
+}
+
+/* The reply to the request last sent on ep.  *reply: nng_msg_free. */
+static int
+recv_reply(vb_client *c, endpoint *ep, nng_msg **reply)
+{
+	int rv;
+	nng_aio_set_timeout(ep->aio, c->timeout_ms);
+	nng_recv_aio(ep->sock, ep->aio);
+	nng_aio_wait(ep->aio);
+	if ((rv = nng_aio_result(ep->aio)) != 0)
+		return vb_err_from_nng(rv);
+	*reply = nng_aio_get_msg(ep->aio);
+	return VB_OK;
+}
+
+/* Send buf and then tail (NULL: nothing) as one message on ep and receive
+ * the reply.  *reply: nng_msg_free. */
+static int
+roundtrip(vb_client *c, endpoint *ep, const vb_buf *buf, const vb_buf *tail,
+    nng_msg **reply)
+{
+	int rv = send_req(c, ep, buf, tail);
+	return rv != 0 ? rv : recv_reply(c, ep, reply);
 }
 
 int
@@ -163,7 +180,7 @@ vb_client_publish_raw(vb_client *c, const uint8_t *p, size_t len,
     vb_ingest_reply *out)
 {
 	vb_buf b = { (uint8_t *)p, len, len };
-	nng_msg *reply;
+	nng_msg *reply = NULL;
 	/* The token goes after the events: protobuf merges the two. */
 	int rv = roundtrip(c, &c->ingest, &b, &c->token_field, &reply);
 	if (rv != 0)
@@ -184,22 +201,47 @@ vb_client_publish(vb_client *c, vb_event *const *evs, size_t n,
 	return vb_client_publish_raw(c, c->buf.data, c->buf.len, out);
 }
 
+static void
+msg_release(void *arg)
+{
+	nng_msg_free(arg);
+}
+
 int
-vb_client_query(vb_client *c, const vb_query_req *q, vb_query_reply *out)
+vb_client_query_send(vb_client *c, const vb_query_req *q)
 {
 	vb_query_req qt = *q;
-	nng_msg *reply;
 	int rv;
 	if (qt.token == NULL || qt.token[0] == '\0')
 		qt.token = c->token;
 	vb_buf_reset(&c->buf);
 	if ((rv = vb_query_req_encode(&qt, &c->buf)) != 0)
 		return rv;
-	if ((rv = roundtrip(c, &c->query, &c->buf, NULL, &reply)) != 0)
+	return send_req(c, &c->query, &c->buf, NULL);
+}
+
+int
+vb_client_query_recv(vb_client *c, vb_query_reply *out)
+{
+	nng_msg *reply = NULL;
+	int rv;
+	if (!c->query.open)
+		return VB_ECLOSED; /* nothing was sent */
+	if ((rv = recv_reply(c, &c->query, &reply)) != 0)
 		return rv;
-	rv = vb_query_reply_decode(nng_msg_body(reply), nng_msg_len(reply), out);
-	nng_msg_free(reply);
+	/* A replay page's events stay in the message: no copy of each. */
+	rv = vb_query_reply_decode_keep(nng_msg_body(reply), nng_msg_len(reply), msg_release,
+	    reply, out);
+	if (rv != 0)
+		nng_msg_free(reply);
 	return rv;
+}
+
+int
+vb_client_query(vb_client *c, const vb_query_req *q, vb_query_reply *out)
+{
+	int rv = vb_client_query_send(c, q);
+	return rv != 0 ? rv : vb_client_query_recv(c, out);
 }
 
 void

@@ -42,9 +42,19 @@ int vb_client_publish(vb_client *c, vb_event *const *evs, size_t n,
 int vb_client_publish_raw(vb_client *c, const uint8_t *p, size_t len,
     vb_ingest_reply *out);
 
-/* One query.  *out: vb_query_reply_free.  As for publish, out->code carries
+/* One query.  *out: vb_query_reply_free (a replay page's events point into
+ * the message received, which that frees).  As for publish, out->code carries
  * the broker's refusal and the return value transport failures. */
 int vb_client_query(vb_client *c, const vb_query_req *q, vb_query_reply *out);
+
+/* vb_client_query in two halves, so that the broker can read the next
+ * replay page while the caller handles this one: send q (borrowed, and
+ * encoded before this returns), then later take its reply as
+ * vb_client_query would.  Sending again before the reply is taken
+ * abandons the earlier request (REQ's rule): only the last one's reply
+ * comes. */
+int vb_client_query_send(vb_client *c, const vb_query_req *q);
+int vb_client_query_recv(vb_client *c, vb_query_reply *out);
 
 /* Make every call in progress or to come fail at once with VB_ECLOSED.
  * Safe from another thread (a signal-waiting thread, say); c must still be

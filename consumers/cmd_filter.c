@@ -4,6 +4,8 @@
  * memory does not grow with its size. */
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,6 +22,21 @@ typedef struct row {
 	size_t cust_off;           /* in batch.raw, NUL-terminated */
 } row;
 
+/* One batch of rows, sent in one request.  Two take turns: while the
+ * broker decides one, the next is read from the audience. */
+typedef struct batch {
+	row *rows;
+	size_t n;
+	vb_buf raw;                /* the batch's rows and customer ids */
+	const char **ids;
+	unsigned long line;        /* the line that filled it */
+	int at_end;                /* sent at the end of the input */
+	/* Messages about malformed rows among these, held until the rows
+	 * before are written: stderr says what it said without the overlap. */
+	vb_buf notes;
+	unsigned long long malformed;
+} batch;
+
 typedef struct filter {
 	vb_client *client;
 	const char *url;
@@ -27,10 +44,10 @@ typedef struct filter {
 	FILE *blocked;
 	const char *blocked_path;
 	const char *eol;           /* the header's line end, for a last row without one */
-	row *rows;
-	size_t n, max;
-	vb_buf raw;                /* the batch's rows and customer ids */
-	const char **ids;
+	batch b[2];
+	int cur;                   /* the batch being filled */
+	int inflight;              /* the batch sent, whose reply is awaited; -1 */
+	size_t max;
 	unsigned long long allowed, nblocked, malformed, recorded;
 	vb_buf line;
 } filter;
@@ -51,34 +68,25 @@ strip_eol(const char *raw, size_t len, const char **eol)
 	return len;
 }
 
-/* Ask the broker about the batch and write each row where it goes, in
- * order.  0, or -1 when the broker failed (reported). */
+/* Take the reply to the batch in flight and write each row where it goes,
+ * in order.  0, or -1 when the broker failed (reported). */
 static int
-flush(filter *f)
+finish(filter *f)
 {
-	vb_query_req q = { .kind = VB_QUERY_GATE };
+	batch *b = &f->b[f->inflight];
 	vb_query_reply r;
 
-	if (f->n == 0)
-		return 0;
-	for (size_t i = 0; i < f->n; i++)
-		f->ids[i] = (const char *)f->raw.data + f->rows[i].cust_off;
-	q.gate.customers = f->ids;
-	q.gate.n = f->n;
-	q.gate.purpose = f->purpose;
-	q.gate.channel = f->channel;
-	q.gate.at = f->at;
-	q.gate.record = f->record;
-	if (vb_cli_query(f->client, f->url, &q, VB_QUERY_GATE, "filter", &r) != 0)
+	f->inflight = -1;
+	if (vb_cli_query_recv(f->client, f->url, VB_QUERY_GATE, "filter", &r) != 0)
 		return -1;
-	if (r.ndecisions != f->n) {
-		vb_cli_err("filter: the broker answered %zu decisions for %zu rows", r.ndecisions, f->n);
+	if (r.ndecisions != b->n) {
+		vb_cli_err("filter: the broker answered %zu decisions for %zu rows", r.ndecisions, b->n);
 		vb_query_reply_free(&r);
 		return -1;
 	}
-	for (size_t i = 0; i < f->n; i++) {
-		const row *w = &f->rows[i];
-		const char *raw = (const char *)f->raw.data + w->raw_off, *eol;
+	for (size_t i = 0; i < b->n; i++) {
+		const row *w = &b->rows[i];
+		const char *raw = (const char *)b->raw.data + w->raw_off, *eol;
 		if (r.decisions[i].allow) {
 			fwrite(raw, 1, w->raw_len, stdout);
 			if (w->raw_len == 0 || (raw[w->raw_len - 1] != '\n' && raw[w->raw_len - 1] != '\r'))
@@ -99,9 +107,89 @@ flush(filter *f)
 		f->nblocked++;
 	}
 	vb_query_reply_free(&r);
-	f->n = 0;
-	vb_buf_reset(&f->raw);
+	b->n = 0;
+	vb_buf_reset(&b->raw);
 	return 0;
+}
+
+/* The rows from b on were not filtered: say so. */
+static void
+stopped(const batch *b)
+{
+	if (b->at_end)
+		vb_cli_err("stopped at the end of <stdin>: the last %zu rows were not filtered", b->n);
+	else
+		vb_cli_err("stopped before <stdin>:%lu: rows from there on were not filtered",
+		    b->line);
+}
+
+/* Write out the batch in flight, if any, then the messages about the
+ * batch being filled.  0, or -1 (reported, with where it stopped). */
+static int
+drain(filter *f)
+{
+	batch *b = &f->b[f->cur];
+	if (f->inflight >= 0) {
+		const batch *p = &f->b[f->inflight];
+		if (finish(f) != 0) {
+			stopped(p);
+			return -1;
+		}
+	}
+	if (b->notes.len)
+		fwrite(b->notes.data, 1, b->notes.len, stderr);
+	f->malformed += b->malformed;
+	vb_buf_reset(&b->notes);
+	b->malformed = 0;
+	return 0;
+}
+
+/* Send the batch being filled (line filled it; at_end: the input ended),
+ * after writing out the one before: one request in flight at a time, as
+ * a --record reservation needs, while the next batch is read.  0, or -1
+ * (reported). */
+static int
+dispatch(filter *f, int at_end, unsigned long line)
+{
+	batch *b = &f->b[f->cur];
+	vb_query_req q = { .kind = VB_QUERY_GATE };
+
+	if (drain(f) != 0)
+		return -1;
+	if (b->n == 0)
+		return 0;
+	b->line = line;
+	b->at_end = at_end;
+	for (size_t i = 0; i < b->n; i++)
+		b->ids[i] = (const char *)b->raw.data + b->rows[i].cust_off;
+	q.gate.customers = b->ids;
+	q.gate.n = b->n;
+	q.gate.purpose = f->purpose;
+	q.gate.channel = f->channel;
+	q.gate.at = f->at;
+	q.gate.record = f->record;
+	if (vb_cli_query_send(f->client, f->url, &q) != 0) {
+		stopped(b);
+		return -1;
+	}
+	f->inflight = f->cur;
+	f->cur ^= 1;
+	return 0;
+}
+
+/* A malformed row's message, held with its batch (see batch.notes). */
+static void note(filter *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void
+note(filter *f, const char *fmt, ...)
+{
+	batch *b = &f->b[f->cur];
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	vb_buf_append_str(&b->notes, msg);
+	b->malformed++;
 }
 
 static void
@@ -191,9 +279,13 @@ vb_cmd_filter(int argc, char **argv)
 		vb_cli_err("%s: %s", f.blocked_path, strerror(errno));
 		return VB_EXIT_USAGE;
 	}
-	f.rows = calloc(f.max, sizeof(*f.rows));
-	f.ids = calloc(f.max, sizeof(*f.ids));
-	if (f.rows == NULL || f.ids == NULL || vb_csv_open(stdin, NULL, &csv) != 0) {
+	f.inflight = -1;
+	for (int i = 0; i < 2; i++) {
+		f.b[i].rows = calloc(f.max, sizeof(*f.b[i].rows));
+		f.b[i].ids = calloc(f.max, sizeof(*f.b[i].ids));
+	}
+	if (f.b[0].rows == NULL || f.b[0].ids == NULL || f.b[1].rows == NULL ||
+	    f.b[1].ids == NULL || vb_csv_open(stdin, NULL, &csv) != 0) {
 		vb_cli_err("out of memory");
 		status = VB_EXIT_FAIL;
 		goto out;
@@ -237,53 +329,50 @@ vb_cmd_filter(int argc, char **argv)
 		fprintf(f.blocked, ",reasons%s", eol);
 	}
 	for (;;) {
+		batch *b = &f.b[f.cur];
 		rv = vb_csv_next(csv, &rec, err, sizeof(err));
 		if (rv == 0)
 			break;
 		if (rv == VB_EINVAL) {
-			fprintf(stderr, VB_PROG ": <stdin>:%lu: %s\n", rec.line, err);
-			f.malformed++;
+			note(&f, VB_PROG ": <stdin>:%lu: %s\n", rec.line, err);
 			continue;
 		}
 		if (rv < 0) {
-			vb_cli_err("<stdin>: %s", vb_strerror(rv));
+			if (drain(&f) == 0)
+				vb_cli_err("<stdin>: %s", vb_strerror(rv));
 			status = VB_EXIT_FAIL;
 			goto out;
 		}
 		if (rec.n != nfields) {
-			fprintf(stderr, VB_PROG ": <stdin>:%lu: %zu fields, the header has %zu\n",
+			note(&f, VB_PROG ": <stdin>:%lu: %zu fields, the header has %zu\n",
 			    rec.line, rec.n, nfields);
-			f.malformed++;
 			continue;
 		}
 		if (rec.len[col] == 0 || rec.len[col] > VB_CUSTOMER_MAX ||
 		    strlen(rec.field[col]) != rec.len[col] ||
 		    !vb_utf8_valid(rec.field[col], rec.len[col])) {
-			fprintf(stderr, VB_PROG ": <stdin>:%lu: %s: %s\n", rec.line, column,
+			note(&f, VB_PROG ": <stdin>:%lu: %s: %s\n", rec.line, column,
 			    rec.len[col] == 0 ? "empty" : "not a customer id (1 to 128 bytes of UTF-8)");
-			f.malformed++;
 			continue;
 		}
-		row *w = &f.rows[f.n++];
-		w->raw_off = f.raw.len;
+		row *w = &b->rows[b->n++];
+		w->raw_off = b->raw.len;
 		w->raw_len = rec.raw_len;
-		vb_buf_append(&f.raw, rec.raw, rec.raw_len);
-		w->cust_off = f.raw.len;
-		if (vb_buf_append(&f.raw, rec.field[col], rec.len[col]) != 0 ||
-		    vb_buf_append_byte(&f.raw, 0) != 0) {
-			vb_cli_err("out of memory");
+		vb_buf_append(&b->raw, rec.raw, rec.raw_len);
+		w->cust_off = b->raw.len;
+		if (vb_buf_append(&b->raw, rec.field[col], rec.len[col]) != 0 ||
+		    vb_buf_append_byte(&b->raw, 0) != 0) {
+			if (drain(&f) == 0)
+				vb_cli_err("out of memory");
 			status = VB_EXIT_FAIL;
 			goto out;
 		}
-		if (f.n == f.max && flush(&f) != 0) {
-			vb_cli_err("stopped before <stdin>:%lu: rows from there on were not filtered",
-			    rec.line);
+		if (b->n == f.max && dispatch(&f, 0, rec.line) != 0) {
 			status = VB_EXIT_FAIL;
 			goto out;
 		}
 	}
-	if (flush(&f) != 0) {
-		vb_cli_err("stopped at the end of <stdin>: the last %zu rows were not filtered", f.n);
+	if (dispatch(&f, 1, 0) != 0 || drain(&f) != 0) {
 		status = VB_EXIT_FAIL;
 		goto out;
 	}
@@ -302,9 +391,12 @@ out:
 	fputc('\n', stderr);
 	vb_csv_close(csv);
 	vb_client_close(f.client);
-	vb_buf_free(&f.raw);
 	vb_buf_free(&f.line);
-	free(f.rows);
-	free(f.ids);
+	for (int i = 0; i < 2; i++) {
+		vb_buf_free(&f.b[i].raw);
+		vb_buf_free(&f.b[i].notes);
+		free(f.b[i].rows);
+		free(f.b[i].ids);
+	}
 	return status;
 }

@@ -67,10 +67,21 @@ vb_cli_next_opt(int argc, char **argv, const struct option *longopts,
 }
 
 int
-vb_cli_query(vb_client *client, const char *url, const vb_query_req *q,
-    vb_query_kind want, const char *what, vb_query_reply *out)
+vb_cli_query_send(vb_client *client, const char *url, const vb_query_req *q)
 {
-	int rv = vb_client_query(client, q, out);
+	int rv = vb_client_query_send(client, q);
+	if (rv != 0) {
+		vb_cli_transport_error(client, url, rv);
+		return VB_EXIT_FAIL;
+	}
+	return 0;
+}
+
+int
+vb_cli_query_recv(vb_client *client, const char *url, vb_query_kind want,
+    const char *what, vb_query_reply *out)
+{
+	int rv = vb_client_query_recv(client, out);
 	if (rv != 0) {
 		vb_cli_transport_error(client, url, rv);
 		return VB_EXIT_FAIL;
@@ -83,6 +94,14 @@ vb_cli_query(vb_client *client, const char *url, const vb_query_req *q,
 		return rv;
 	}
 	return 0;
+}
+
+int
+vb_cli_query(vb_client *client, const char *url, const vb_query_req *q,
+    vb_query_kind want, const char *what, vb_query_reply *out)
+{
+	int rv = vb_cli_query_send(client, url, q);
+	return rv != 0 ? rv : vb_cli_query_recv(client, url, want, what, out);
 }
 
 int
@@ -161,6 +180,22 @@ vb_cli_format_parse(const char *s, vb_cli_format *out)
 }
 
 int
+vb_cli_format_event(vb_cli_format fmt, const uint8_t *p, size_t len, vb_buf *out)
+{
+	size_t was = out->len;
+	if (fmt == VB_FMT_PB) {
+		if (vb_buf_append_varint(out, len) == 0 && vb_buf_append(out, p, len) == 0)
+			return 0;
+	} else if (vb_event_pb_to_json(p, len, out) == 0 && vb_buf_append_byte(out, '\n') == 0) {
+		return 0;
+	}
+	out->len = was; /* nothing of it */
+	if (out->data)
+		out->data[was] = 0;
+	return -1;
+}
+
+int
 vb_cli_print_event(FILE *out, vb_cli_format fmt, const uint8_t *p, size_t len,
     vb_buf *buf)
 {
@@ -187,12 +222,16 @@ vb_cli_replay(vb_client *c, const char *url, const vb_replay_req *base,
 	uint64_t next = base->from_seq ? base->from_seq : 1;
 	int rv;
 
+	q.replay.from_seq = next;
+	q.replay.to_seq = to;
+	if ((rv = vb_client_query_send(c, &q)) != 0) {
+		vb_cli_transport_error(c, url, rv);
+		return rv;
+	}
 	for (;;) {
 		vb_query_reply r;
 		int stop = 0;
-		q.replay.from_seq = next;
-		q.replay.to_seq = to;
-		if ((rv = vb_client_query(c, &q, &r)) != 0) {
+		if ((rv = vb_client_query_recv(c, &r)) != 0) {
 			vb_cli_transport_error(c, url, rv);
 			return rv;
 		}
@@ -206,23 +245,35 @@ vb_cli_replay(vb_client *c, const char *url, const vb_replay_req *base,
 		 * first page, whatever is stored meanwhile. */
 		if (to == 0)
 			to = r.replay.last_seq ? r.replay.last_seq : 1;
-		for (size_t i = 0; i < r.replay.n && !stop; i++) {
-			vb_event_peek pk;
-			if (vb_event_peek_pb(r.replay.events[i].p, r.replay.events[i].len, &pk) != 0)
-				continue;
-			if (pk.seq > to) {
-				stop = 1;
-				break;
-			}
-			stop = fn(arg, pk.seq, r.replay.events[i].p, r.replay.events[i].len) != 0;
-		}
 		next = r.replay.next_seq;
 		if (last_seen)
 			*last_seen = next > 1 ? next - 1 : 0;
-		stop |= r.replay.done || next > to;
+		/* Ask for the next page before handling this one: the broker
+		 * reads it meanwhile.  If fn stops us first, the request is
+		 * abandoned (the next query on c replaces it). */
+		int more = !r.replay.done && next <= to, sent = 0;
+		if (more) {
+			q.replay.from_seq = next;
+			q.replay.to_seq = to;
+			sent = vb_client_query_send(c, &q);
+		}
+		for (size_t i = 0; i < r.replay.n && !stop; i++) {
+			uint64_t seq;
+			if (vb_event_peek_seq(r.replay.events[i].p, r.replay.events[i].len, &seq) != 0)
+				continue;
+			if (seq > to) {
+				stop = 1;
+				break;
+			}
+			stop = fn(arg, seq, r.replay.events[i].p, r.replay.events[i].len) != 0;
+		}
 		vb_query_reply_free(&r);
-		if (stop)
+		if (stop || !more)
 			break;
+		if (sent != 0) { /* after this page's events, as without the overlap */
+			vb_cli_transport_error(c, url, sent);
+			return sent;
+		}
 	}
 	if (last_seen && *last_seen > to)
 		*last_seen = to;

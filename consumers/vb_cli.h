@@ -67,6 +67,11 @@ int vb_cli_next_opt(int argc, char **argv, const struct option *longopts,
  * with vb_query_reply_free. */
 int vb_cli_query(vb_client *client, const char *url, const vb_query_req *q,
     vb_query_kind want, const char *what, vb_query_reply *out);
+/* vb_cli_query in two halves (see vb_client_query_send), reporting as it
+ * does: each returns 0 or VB_EXIT_*. */
+int vb_cli_query_send(vb_client *client, const char *url, const vb_query_req *q);
+int vb_cli_query_recv(vb_client *client, const char *url, vb_query_kind want,
+    const char *what, vb_query_reply *out);
 
 /* Open a client for c, with its token (--token-file or VOICEBUS_TOKEN).
  * Reports failure; returns VB_EXIT_* on failure (USAGE for a bad token
@@ -112,6 +117,10 @@ typedef enum { VB_FMT_JSONL, VB_FMT_PB } vb_cli_format;
 
 /* Parse "jsonl" or "pb"; 0 or -1. */
 int vb_cli_format_parse(const char *s, vb_cli_format *out);
+
+/* Append one stored event to out as vb_cli_print_event writes it.  0, or
+ * -1 if p does not decode (out is left as it was). */
+int vb_cli_format_event(vb_cli_format fmt, const uint8_t *p, size_t len, vb_buf *out);
 
 /* Write one stored event to out: a JSON line, or a varint length and the
  * protobuf bytes.  buf is scratch.  0, or -1 if p does not decode. */

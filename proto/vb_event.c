@@ -3,6 +3,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -534,24 +535,30 @@ vb_event_pb_tail(uint64_t seq, const char *recorded, vb_buf *out)
 	return rv ? VB_ENOMEM : VB_OK;
 }
 
-int
-vb_event_peek_pb(const uint8_t *p, size_t len, vb_event_peek *pk)
+/* Most keys and lengths take one byte. */
+#define varint(p, len, out) ((len) > 0 && (p)[0] < 0x80 ? \
+	(*(out) = (p)[0], (size_t)1) : vb_varint_decode((p), (len), (out)))
+
+/* The walk of vb_event_peek_pb; pk may be NULL (only the seq wanted), and
+ * inlined with a NULL the string cases go away. */
+static inline int
+peek(const uint8_t *p, size_t len, vb_event_peek *pk, uint64_t *seq)
 {
 	size_t i = 0;
-	memset(pk, 0, sizeof(*pk));
+	*seq = 0;
 	while (i < len) {
 		uint64_t key, v;
-		size_t n = vb_varint_decode(p + i, len - i, &key);
+		size_t n = varint(p + i, len - i, &key);
 		if (n == 0)
 			return VB_ECORRUPT;
 		i += n;
 		switch (key & 7) {
 		case 0:
-			if ((n = vb_varint_decode(p + i, len - i, &v)) == 0)
+			if ((n = varint(p + i, len - i, &v)) == 0)
 				return VB_ECORRUPT;
 			i += n;
 			if ((key >> 3) == 6)
-				pk->seq = v;
+				*seq = v;
 			break;
 		case 1:
 			i += 8;
@@ -560,16 +567,18 @@ vb_event_peek_pb(const uint8_t *p, size_t len, vb_event_peek *pk)
 			i += 4;
 			break;
 		case 2:
-			if ((n = vb_varint_decode(p + i, len - i, &v)) == 0 ||
+			if ((n = varint(p + i, len - i, &v)) == 0 ||
 			    v > len - i - n)
 				return VB_ECORRUPT;
 			i += n;
-			switch (key >> 3) {
-			case 1: pk->id = (const char *)p + i; pk->id_len = v; break;
-			case 3: pk->type = (const char *)p + i; pk->type_len = v; break;
-			case 4: pk->customer = (const char *)p + i; pk->customer_len = v; break;
-			case 5: pk->time = (const char *)p + i; pk->time_len = v; break;
-			default: break;
+			if (pk != NULL) {
+				switch (key >> 3) {
+				case 1: pk->id = (const char *)p + i; pk->id_len = v; break;
+				case 3: pk->type = (const char *)p + i; pk->type_len = v; break;
+				case 4: pk->customer = (const char *)p + i; pk->customer_len = v; break;
+				case 5: pk->time = (const char *)p + i; pk->time_len = v; break;
+				default: break;
+				}
 			}
 			i += v;
 			break;
@@ -578,6 +587,20 @@ vb_event_peek_pb(const uint8_t *p, size_t len, vb_event_peek *pk)
 		}
 	}
 	return i == len ? VB_OK : VB_ECORRUPT;
+}
+#undef varint
+
+int
+vb_event_peek_pb(const uint8_t *p, size_t len, vb_event_peek *pk)
+{
+	memset(pk, 0, sizeof(*pk));
+	return peek(p, len, pk, &pk->seq);
+}
+
+int
+vb_event_peek_seq(const uint8_t *p, size_t len, uint64_t *seq)
+{
+	return peek(p, len, NULL, seq);
 }
 
 int
@@ -723,6 +746,32 @@ int
 vb_json_escape(vb_buf *b, const char *s)
 {
 	static const char hex[] = "0123456789abcdef";
+	/* What needs escaping (and NUL, the end): most strings have none,
+	 * and are copied in one go. */
+	static const uint8_t special[256] = {
+		[0x00] = 1, [0x01] = 1, [0x02] = 1, [0x03] = 1, [0x04] = 1, [0x05] = 1,
+		[0x06] = 1, [0x07] = 1, [0x08] = 1, [0x09] = 1, [0x0a] = 1, [0x0b] = 1,
+		[0x0c] = 1, [0x0d] = 1, [0x0e] = 1, [0x0f] = 1, [0x10] = 1, [0x11] = 1,
+		[0x12] = 1, [0x13] = 1, [0x14] = 1, [0x15] = 1, [0x16] = 1, [0x17] = 1,
+		[0x18] = 1, [0x19] = 1, [0x1a] = 1, [0x1b] = 1, [0x1c] = 1, [0x1d] = 1,
+		[0x1e] = 1, [0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x7f] = 1,
+	};
+	const unsigned char *u = (const unsigned char *)s;
+	size_t n = 0;
+	while (!special[u[n]])
+		n++;
+	if (u[n] == '\0') {
+		uint8_t *d;
+		if (vb_buf_reserve(b, n + 3) != 0)
+			return VB_ENOMEM;
+		d = b->data + b->len;
+		d[0] = '"';
+		memcpy(d + 1, s, n);
+		d[n + 1] = '"';
+		d[n + 2] = '\0';
+		b->len += n + 2;
+		return VB_OK;
+	}
 	int rv = vb_buf_append_byte(b, '"');
 	const char *run = s;
 	for (; *s; s++) {
@@ -738,8 +787,8 @@ vb_json_escape(vb_buf *b, const char *s)
 		case '\r': rv |= vb_buf_append(b, "\\r", 2); break;
 		case '\t': rv |= vb_buf_append(b, "\\t", 2); break;
 		default: {
-			char u[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
-			rv |= vb_buf_append(b, u, 6);
+			char x[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+			rv |= vb_buf_append(b, x, 6);
 		}
 		}
 	}
@@ -760,14 +809,67 @@ json_key(vb_buf *b, int *first, const char *key)
 	return rv ? VB_ENOMEM : VB_OK;
 }
 
+/* As json_key, for a name of the schema: protobuf identifiers need no
+ * escaping. */
+static int
+json_name(vb_buf *b, int *first, const char *name)
+{
+	size_t n = strlen(name);
+	uint8_t *d;
+	if (vb_buf_reserve(b, n + 5) != 0)
+		return VB_ENOMEM;
+	d = b->data + b->len;
+	if (!*first)
+		*d++ = ',';
+	*d++ = '"';
+	memcpy(d, name, n);
+	d += n;
+	*d++ = '"';
+	*d++ = ':';
+	*d = '\0';
+	b->len = (size_t)(d - b->data);
+	*first = 0;
+	return VB_OK;
+}
+
 static int
 json_str_field(vb_buf *b, int *first, const char *key, const char *v)
 {
 	if (v == NULL || v[0] == '\0')
 		return VB_OK;
-	if (json_key(b, first, key) != 0)
+	if (json_name(b, first, key) != 0)
 		return VB_ENOMEM;
 	return vb_json_escape(b, v);
+}
+
+/* Decimal digits of v, as printf's %llu, into the end of buf[20]: where
+ * they start. */
+static char *
+u64_digits(uint64_t v, char *end)
+{
+	do {
+		*--end = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	return end;
+}
+
+static int
+json_u64(vb_buf *b, uint64_t v)
+{
+	char buf[24], *p = u64_digits(v, buf + sizeof(buf));
+	return vb_buf_append(b, p, (size_t)(buf + sizeof(buf) - p));
+}
+
+static int
+json_i64(vb_buf *b, int64_t v)
+{
+	char buf[24], *p;
+	if (v >= 0)
+		return json_u64(b, (uint64_t)v);
+	p = u64_digits(-(uint64_t)v, buf + sizeof(buf));
+	*--p = '-';
+	return vb_buf_append(b, p, (size_t)(buf + sizeof(buf) - p));
 }
 
 static int msg_to_json(const ProtobufCMessage *m, vb_buf *b);
@@ -782,18 +884,14 @@ value_to_json(const ProtobufCFieldDescriptor *f, const void *slot, vb_buf *b)
 		return vb_json_escape(b, *(char *const *)slot);
 	case PROTOBUF_C_TYPE_INT64:
 	case PROTOBUF_C_TYPE_SINT64:
-		snprintf(num, sizeof(num), "%lld", (long long)*(const int64_t *)slot);
-		break;
+		return json_i64(b, *(const int64_t *)slot);
 	case PROTOBUF_C_TYPE_UINT64:
-		snprintf(num, sizeof(num), "%llu", (unsigned long long)*(const uint64_t *)slot);
-		break;
+		return json_u64(b, *(const uint64_t *)slot);
 	case PROTOBUF_C_TYPE_INT32:
 	case PROTOBUF_C_TYPE_SINT32:
-		snprintf(num, sizeof(num), "%d", *(const int32_t *)slot);
-		break;
+		return json_i64(b, *(const int32_t *)slot);
 	case PROTOBUF_C_TYPE_UINT32:
-		snprintf(num, sizeof(num), "%u", *(const uint32_t *)slot);
-		break;
+		return json_u64(b, *(const uint32_t *)slot);
 	case PROTOBUF_C_TYPE_BOOL:
 		snprintf(num, sizeof(num), "%s", *(const protobuf_c_boolean *)slot ? "true" : "false");
 		break;
@@ -839,7 +937,7 @@ msg_to_json(const ProtobufCMessage *m, vb_buf *b)
 			const char *arr = *(const char *const *)slot;
 			if (n == 0)
 				continue;
-			rv |= json_key(b, &first, f->name);
+			rv |= json_name(b, &first, f->name);
 			rv |= vb_buf_append_byte(b, '[');
 			for (size_t k = 0; k < n; k++) {
 				if (k)
@@ -851,7 +949,7 @@ msg_to_json(const ProtobufCMessage *m, vb_buf *b)
 		}
 		if (is_default(f, slot))
 			continue;
-		rv |= json_key(b, &first, f->name);
+		rv |= json_name(b, &first, f->name);
 		rv |= value_to_json(f, slot, b);
 	}
 	rv |= vb_buf_append_byte(b, '}');
@@ -862,14 +960,12 @@ static int
 pb_to_json(const Voicebus__V1__Event *pb, vb_buf *b)
 {
 	int first = 1, rv = 0;
-	char num[32];
 	const ProtobufCMessage *sub = payload_msg(pb, NULL);
 
 	rv |= vb_buf_append_byte(b, '{');
 	if (pb->seq) {
-		rv |= json_key(b, &first, "seq");
-		snprintf(num, sizeof(num), "%llu", (unsigned long long)pb->seq);
-		rv |= vb_buf_append_str(b, num);
+		rv |= json_name(b, &first, "seq");
+		rv |= json_u64(b, pb->seq);
 	}
 	rv |= json_str_field(b, &first, "id", pb->id);
 	rv |= json_str_field(b, &first, "source", pb->source);
@@ -878,16 +974,16 @@ pb_to_json(const Voicebus__V1__Event *pb, vb_buf *b)
 	rv |= json_str_field(b, &first, "time", pb->time);
 	rv |= json_str_field(b, &first, "recorded", pb->recorded);
 	if (pb->redacted) {
-		rv |= json_key(b, &first, "redacted");
+		rv |= json_name(b, &first, "redacted");
 		rv |= vb_buf_append_str(b, "true");
 	}
 	if (sub != NULL) {
-		rv |= json_key(b, &first, "data");
+		rv |= json_name(b, &first, "data");
 		rv |= msg_to_json(sub, b);
 	}
 	if (pb->n_attributes > 0) {
 		int afirst = 1;
-		rv |= json_key(b, &first, "attributes");
+		rv |= json_name(b, &first, "attributes");
 		rv |= vb_buf_append_byte(b, '{');
 		for (size_t i = 0; i < pb->n_attributes; i++) {
 			rv |= json_key(b, &afirst, pb->attributes[i]->key);
@@ -905,15 +1001,55 @@ vb_event_to_json(const vb_event *ev, vb_buf *out)
 	return pb_to_json(ev->pb, out);
 }
 
+/* What protobuf-c allocates to decode one event for printing, taken from
+ * a block on the stack while it lasts: an event of a few hundred bytes
+ * decodes into some twenty allocations, which malloc and free would cost
+ * more than the decoding. */
+typedef struct arena {
+	size_t used, heap;  /* bytes of block used; allocations from malloc */
+	_Alignas(max_align_t) uint8_t block[8192];
+} arena;
+
+static void *
+arena_alloc(void *arg, size_t n)
+{
+	arena *a = arg;
+	n = (n + _Alignof(max_align_t) - 1) & ~(size_t)(_Alignof(max_align_t) - 1);
+	if (n <= sizeof(a->block) - a->used) {
+		void *p = a->block + a->used;
+		a->used += n;
+		return p;
+	}
+	a->heap++;
+	return malloc(n);
+}
+
+static void
+arena_free(void *arg, void *p)
+{
+	arena *a = arg;
+	if ((uint8_t *)p < a->block || (uint8_t *)p >= a->block + sizeof(a->block))
+		free(p);
+}
+
 int
 vb_event_pb_to_json(const uint8_t *p, size_t len, vb_buf *out)
 {
-	Voicebus__V1__Event *pb = voicebus__v1__event__unpack(NULL, len, p);
+	arena a;
+	ProtobufCAllocator al = { arena_alloc, arena_free, &a };
+	Voicebus__V1__Event *pb;
 	int rv;
-	if (pb == NULL)
+
+	a.used = 0;
+	a.heap = 0;
+	if ((pb = voicebus__v1__event__unpack(&al, len, p)) == NULL) {
+		/* protobuf-c freed what it had allocated. */
 		return VB_ECORRUPT;
+	}
 	rv = pb_to_json(pb, out);
-	voicebus__v1__event__free_unpacked(pb, NULL);
+	/* Everything on the stack: nothing to walk and free. */
+	if (a.heap)
+		voicebus__v1__event__free_unpacked(pb, &al);
 	return rv;
 }
 

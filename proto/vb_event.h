@@ -120,6 +120,9 @@ typedef struct vb_event_peek {
 
 /* Fill pk from p.  Returns 0 or VB_ECORRUPT. */
 int vb_event_peek_pb(const uint8_t *p, size_t len, vb_event_peek *pk);
+/* Only the seq of what vb_event_peek_pb would fill (0 or VB_ECORRUPT just
+ * as it), quicker. */
+int vb_event_peek_seq(const uint8_t *p, size_t len, uint64_t *seq);
 
 /* The type (field 3) of encoded bytes, for the fan-out's topic: on bytes
  * the broker encoded (fields in order, each once) what vb_event_peek_pb

@@ -774,7 +774,125 @@ typedef struct {
 	vb_slice *events;
 	vb_count *counts;
 	vb_decision_msg *decisions;
+	void (*release)(void *arg); /* the kept input, if events point into it */
+	void *release_arg;
 } reply_priv;
+
+/* ---- replay replies without protobuf-c ----
+ * Field numbers and wire types of wire.proto: QueryReply.replay = 3
+ * (length-delimited); ReplayReply.events = 1 (bytes), next_seq = 2,
+ * done = 3, last_seq = 4 (varints).  protobuf-c writes fields in number
+ * order and leaves out proto3 defaults, so the code and error of a
+ * successful reply are absent and the scalars follow the events. */
+#define TAG_QR_REPLAY 0x1a
+#define TAG_RR_EVENT 0x0a
+#define TAG_RR_NEXT 0x10
+#define TAG_RR_DONE 0x18
+#define TAG_RR_LAST 0x20
+
+static size_t
+put_varint(uint64_t v, uint8_t *out)
+{
+	size_t n = 0;
+	while (v >= 0x80) {
+		out[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	out[n++] = (uint8_t)v;
+	return n;
+}
+
+size_t
+vb_replay_head(size_t body_len, uint8_t *out)
+{
+	out[0] = TAG_QR_REPLAY;
+	return 1 + put_varint(body_len, out + 1);
+}
+
+size_t
+vb_replay_event_head(size_t len, uint8_t *out)
+{
+	out[0] = TAG_RR_EVENT;
+	return 1 + put_varint(len, out + 1);
+}
+
+size_t
+vb_replay_tail(uint64_t next_seq, int done, uint64_t last_seq, uint8_t *out)
+{
+	size_t n = 0;
+	if (next_seq) {
+		out[n++] = TAG_RR_NEXT;
+		n += put_varint(next_seq, out + n);
+	}
+	if (done) {
+		out[n++] = TAG_RR_DONE;
+		out[n++] = 1;
+	}
+	if (last_seq) {
+		out[n++] = TAG_RR_LAST;
+		n += put_varint(last_seq, out + n);
+	}
+	return n;
+}
+
+/* A reply that is one replay page and nothing else, read in place: 1 done
+ * (events point into p), 0 not of that form (let protobuf-c decide: it
+ * gives the same answer for everything accepted here, and the only one
+ * for the rest), or VB_ENOMEM.  The client reads thousands of events a
+ * page; protobuf-c would allocate and copy each. */
+static int
+replay_in_place(const uint8_t *p, size_t len, reply_priv *pv, vb_query_reply *out)
+{
+	const uint8_t *b;
+	uint64_t v, next = 0, last = 0;
+	size_t i, n, blen, count = 0;
+	int done = 0;
+
+	/* The top level: the tag of replay, its length, and the end. */
+	if (len < 2 || p[0] != TAG_QR_REPLAY ||
+	    (n = vb_varint_decode(p + 1, len - 1, &v)) == 0 || v != len - 1 - n)
+		return 0;
+	b = p + 1 + n;
+	blen = (size_t)v;
+	for (i = 0; i < blen;) {
+		uint8_t tag = b[i++];
+		if ((n = vb_varint_decode(b + i, blen - i, &v)) == 0)
+			return 0;
+		i += n;
+		switch (tag) {
+		case TAG_RR_EVENT:
+			if (v > blen - i)
+				return 0;
+			i += (size_t)v;
+			count++;
+			break;
+		case TAG_RR_NEXT: next = v; break;
+		case TAG_RR_DONE: done = v != 0; break;
+		case TAG_RR_LAST: last = v; break;
+		default: return 0; /* another field, or a tag of two bytes */
+		}
+	}
+	if ((pv->events = calloc(count ? count : 1, sizeof(vb_slice))) == NULL)
+		return VB_ENOMEM;
+	for (i = 0, count = 0; i < blen;) {
+		uint8_t tag = b[i++];
+		i += vb_varint_decode(b + i, blen - i, &v);
+		if (tag == TAG_RR_EVENT) {
+			pv->events[count].p = b + i;
+			pv->events[count++].len = (size_t)v;
+			i += (size_t)v;
+		}
+	}
+	out->code = 0;
+	out->error = protobuf_c_empty_string;
+	out->kind = VB_QUERY_REPLAY;
+	out->replay.events = pv->events;
+	out->replay.n = count;
+	out->replay.next_seq = next;
+	out->replay.done = done;
+	out->replay.last_seq = last;
+	return 1;
+}
 
 static int
 decisions_decode(reply_priv *pv, Voicebus__V1__Decision **d, size_t n,
@@ -796,6 +914,30 @@ decisions_decode(reply_priv *pv, Voicebus__V1__Decision **d, size_t n,
 	out->decisions = pv->decisions;
 	out->ndecisions = n;
 	return VB_OK;
+}
+
+int
+vb_query_reply_decode_keep(const uint8_t *p, size_t len,
+    void (*release)(void *arg), void *arg, vb_query_reply *out)
+{
+	reply_priv *pv = calloc(1, sizeof(*pv));
+	int rv;
+
+	memset(out, 0, sizeof(*out));
+	if (pv == NULL)
+		return VB_ENOMEM;
+	out->priv = pv;
+	if ((rv = replay_in_place(p, len, pv, out)) == 1) {
+		pv->release = release;
+		pv->release_arg = arg;
+		return VB_OK;
+	}
+	free(pv->events);
+	free(pv);
+	memset(out, 0, sizeof(*out));
+	if (rv == 0 && (rv = vb_query_reply_decode(p, len, out)) == 0)
+		release(arg); /* protobuf-c copied what it needed */
+	return rv;
 }
 
 int
@@ -909,6 +1051,8 @@ vb_query_reply_free(vb_query_reply *r)
 		free(pv->events);
 		free(pv->counts);
 		free(pv->decisions);
+		if (pv->release)
+			pv->release(pv->release_arg);
 		free(pv);
 	}
 	memset(r, 0, sizeof(*r));

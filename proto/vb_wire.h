@@ -190,6 +190,32 @@ typedef struct vb_query_reply {
 
 int vb_query_reply_encode(const vb_query_reply *r, vb_buf *out);
 int vb_query_reply_decode(const uint8_t *p, size_t len, vb_query_reply *out);
+/* As vb_query_reply_decode, but a replay page's events may point into p
+ * itself instead of into copies.  On success *out takes p: release(arg) is
+ * called once, by vb_query_reply_free (or before this returns, if *out does
+ * not point into p).  On failure p stays the caller's.  The result is the
+ * same as vb_query_reply_decode's. */
+int vb_query_reply_decode_keep(const uint8_t *p, size_t len,
+    void (*release)(void *arg), void *arg, vb_query_reply *out);
 void vb_query_reply_free(vb_query_reply *r);
+
+/* ---- a replay reply built in place ----
+ *
+ * The broker writes a replay page straight into the message it sends: no
+ * copy of the page and no protobuf-c pass over it.  The bytes are those
+ * vb_query_reply_encode makes of the same successful reply:
+ *
+ *   head (vb_replay_head of the length of all that follows it)
+ *   for each event: vb_replay_event_head(len), then its len bytes
+ *   tail (vb_replay_tail)
+ *
+ * Each writes into out (at least the _MAX given) and returns the bytes
+ * written. */
+#define VB_REPLAY_HEAD_MAX 11
+#define VB_REPLAY_EVENT_HEAD_MAX 11
+#define VB_REPLAY_TAIL_MAX 24
+size_t vb_replay_head(size_t body_len, uint8_t *out);
+size_t vb_replay_event_head(size_t len, uint8_t *out);
+size_t vb_replay_tail(uint64_t next_seq, int done, uint64_t last_seq, uint8_t *out);
 
 #endif

@@ -367,6 +367,74 @@ START_TEST(garbage_request_gets_clear_error)
 }
 END_TEST
 
+/* Replay pages are written straight into the reply message, sized for
+ * the limit and grown when an event is larger than guessed: whatever the
+ * page size, the events come back byte for byte, in order, once. */
+START_TEST(replay_pages_of_any_size_same_bytes)
+{
+	vb_h_broker b;
+	vb_ingest_reply rep;
+	vb_event *evs[12];
+	static char json[40000];
+	char err[256];
+	vb_h_init(&b);
+	vb_h_start(&b, NULL);
+	vb_client *c = vb_h_client(&b);
+	for (int i = 0; i < 12; i++) {
+		/* From a few dozen bytes to about 30 KiB. */
+		int n = snprintf(json, sizeof(json), "{\"id\":\"big-%d\",\"source\":\"sales\",\"type\":\"order.placed\","
+		    "\"customer\":\"C-%d\",\"time\":\"2026-11-20T10:00:00Z\",\"data\":{\"order\":\"O-%d\"},"
+		    "\"attributes\":{\"pad\":\"", i, i % 3, i);
+		for (int k = 0; k < (i * 2731) % 30000; k++)
+			json[n++] = (char)('a' + k % 26);
+		snprintf(json + n, sizeof(json) - (size_t)n, "\"}}");
+		ck_assert_int_eq(vb_event_from_json(json, strlen(json), &evs[i], err, sizeof(err)), 0);
+	}
+	ck_assert_int_eq(vb_client_publish(c, evs, 12, &rep), 0);
+	ck_assert_int_eq(rep.code, 0);
+	for (size_t i = 0; i < rep.n; i++)
+		ck_assert_msg(rep.results[i].seq != 0, "event %zu: %s", i, rep.results[i].error);
+	vb_ingest_reply_free(&rep);
+	for (int i = 0; i < 12; i++)
+		vb_event_free(evs[i]);
+
+	vb_query_req q = { .kind = VB_QUERY_REPLAY };
+	vb_query_reply all;
+	ck_assert_int_eq(vb_client_query(c, &q, &all), 0);
+	ck_assert_int_eq(all.code, 0);
+	ck_assert_uint_eq(all.replay.n, 12);
+	ck_assert_int_eq(all.replay.done, 1);
+	const uint32_t limits[] = { 1, 2, 5, 11 };
+	for (size_t l = 0; l < 4; l++) {
+		size_t got = 0;
+		q.replay.limit = limits[l];
+		q.replay.from_seq = 1;
+		for (;;) {
+			vb_query_reply r;
+			ck_assert_int_eq(vb_client_query(c, &q, &r), 0);
+			ck_assert_int_eq(r.code, 0);
+			ck_assert_uint_le(r.replay.n, limits[l]);
+			for (size_t i = 0; i < r.replay.n; i++, got++) {
+				ck_assert_uint_lt(got, all.replay.n);
+				ck_assert_uint_eq(r.replay.events[i].len, all.replay.events[got].len);
+				ck_assert_mem_eq(r.replay.events[i].p, all.replay.events[got].p,
+				    r.replay.events[i].len);
+			}
+			q.replay.from_seq = r.replay.next_seq;
+			int done = r.replay.done;
+			vb_query_reply_free(&r);
+			if (done)
+				break;
+		}
+		ck_assert_uint_eq(got, all.replay.n);
+	}
+	vb_query_reply_free(&all);
+	vb_client_close(c);
+	vb_h_stop(&b);
+	vb_h_cleanup(&b);
+}
+END_TEST
+
 static Suite *
 broker_suite(void)
 {
@@ -380,6 +448,7 @@ broker_suite(void)
 	tcase_add_test(tc, sigterm_drains_and_exits_0);
 	tcase_add_test(tc, second_broker_on_same_data_refused);
 	tcase_add_test(tc, garbage_request_gets_clear_error);
+	tcase_add_test(tc, replay_pages_of_any_size_same_bytes);
 	suite_add_tcase(s, tc);
 	return s;
 }

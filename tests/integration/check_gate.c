@@ -282,6 +282,47 @@ START_TEST(suppressions_equal_gate)
 END_TEST
 
 
+/* Batches overlap (the next is read while the broker decides one): any
+ * batch size writes the same rows in the same order, and says the same
+ * on stderr, malformed rows between batches included. */
+START_TEST(filter_batches_same_output)
+{
+	char aud[400], ok[400], blocked[400], bsz[8];
+	char *want[3] = { NULL, NULL, NULL };
+	snprintf(aud, sizeof(aud), "%s/aud.csv", b.dir);
+	snprintf(ok, sizeof(ok), "%s/ok.csv", b.dir);
+	snprintf(blocked, sizeof(blocked), "%s/blocked.csv", b.dir);
+	ck_assert_int_eq(publish_text(COMPLAINT), 0);
+	vb_h_write(aud, "customer,n\nC-1,1\nC-1001,2\nbad\nC-2,3\nC-1001,4\n,5\nC-3,6\n"
+	    "C-4,7\nshort\nC-1001,8\nC-5,9\n");
+	for (int size = 0; size <= 3; size++) {
+		const char *args[] = { "filter", "--query", b.query, "--purpose", "upsell",
+			"--channel", "email", "--blocked", blocked, size ? "--batch" : NULL, bsz,
+			NULL };
+		snprintf(bsz, sizeof(bsz), "%d", size);
+		ck_assert_int_eq(vb_h_cli(args, aud, ok, err), 2);
+		char *got[3] = { vb_h_slurp(ok, NULL), vb_h_slurp(blocked, NULL),
+			vb_h_slurp(err, NULL) };
+		for (int k = 0; k < 3; k++) {
+			if (size == 0)
+				want[k] = got[k];
+			else {
+				ck_assert_str_eq(got[k], want[k]);
+				free(got[k]);
+			}
+		}
+	}
+	ck_assert_str_eq(want[0], "customer,n\nC-1,1\nC-2,3\nC-3,6\nC-4,7\nC-5,9\n");
+	ck_assert_ptr_nonnull(strstr(want[2], "filter: 5 allowed, 3 blocked, 3 malformed"));
+	ck_assert_ptr_nonnull(strstr(want[2], "<stdin>:4:"));
+	ck_assert(strstr(want[2], "<stdin>:4:") < strstr(want[2], "<stdin>:7:"));
+	ck_assert(strstr(want[2], "<stdin>:7:") < strstr(want[2], "<stdin>:10:"));
+	for (int k = 0; k < 3; k++)
+		free(want[k]);
+}
+END_TEST
+
+
 /* An audience as a CRM exports it: quoted commas, doubled quotes, a field
  * with a line break, CRLF, a quote never closed, a short row, and a last
  * line without its line end. */
@@ -355,6 +396,7 @@ gate_suite(void)
 	tcase_add_test(tc, record_race_one_slot);
 	tcase_add_test(tc, suppressions_equal_gate);
 	tcase_add_test(tc, filter_audience);
+	tcase_add_test(tc, filter_batches_same_output);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -236,6 +236,61 @@ START_TEST(strings_escape_and_unicode)
 }
 END_TEST
 
+/* The exact bytes of a JSON line: escapes, integers at their limits, the
+ * seq, and an event too large to decode on the stack. */
+START_TEST(pb_to_json_exact_bytes)
+{
+	static const struct {
+		const char *in, *want;
+	} cases[] = {
+		{ "{\"id\":\"a\\\"b\\\\c\\n\\t\\r\\u0001\\u007f\u00e9\",\"type\":\"order.returned\","
+		  "\"customer\":\"C-1\",\"data\":{\"order\":\"O\",\"items\":-9223372036854775808},"
+		  "\"attributes\":{\"k\\\"ey\":\"v\\u001f\"}}",
+		  "{\"seq\":18446744073709551615,\"id\":\"a\\\"b\\\\c\\n\\t\\r\\u0001\\u007f\u00e9\","
+		  "\"type\":\"order.returned\",\"customer\":\"C-1\",\"recorded\":\"R\",\"data\":"
+		  "{\"order\":\"O\",\"items\":-9223372036854775808},\"attributes\":{\"k\\\"ey\":"
+		  "\"v\\u001f\"}}" },
+		{ "{\"id\":\"\",\"type\":\"order.placed\",\"data\":{\"items\":0}}",
+		  "{\"seq\":18446744073709551615,\"type\":\"order.placed\",\"recorded\":\"R\","
+		  "\"data\":{}}" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		vb_event *ev = vbt_event(cases[i].in);
+		vb_buf pb = { 0 }, j = { 0 };
+		ck_assert_int_eq(vb_event_to_pb(ev, &pb), 0);
+		ck_assert_int_eq(vb_event_pb_tail(UINT64_MAX, "R", &pb), 0);
+		ck_assert_int_eq(vb_event_pb_to_json(pb.data, pb.len, &j), 0);
+		ck_assert_str_eq((char *)j.data, cases[i].want);
+		vb_event_free(ev);
+		vb_buf_free(&pb);
+		vb_buf_free(&j);
+	}
+
+	/* Strings larger than the stack block holds. */
+	vb_buf in = { 0 }, want = { 0 }, pb = { 0 }, j = { 0 };
+	vb_buf_append_str(&in, "{\"id\":\"a\",\"type\":\"order.placed\",\"attributes\":{");
+	vb_buf_append_str(&want, "{\"id\":\"a\",\"type\":\"order.placed\",\"data\":{},"
+	    "\"attributes\":{");
+	for (int k = 0; k < 12; k++) {
+		char kv[1100];
+		snprintf(kv, sizeof(kv), "%s\"k%02d\":\"%01000d\"", k ? "," : "", k, k);
+		vb_buf_append_str(&in, kv);
+		vb_buf_append_str(&want, kv);
+	}
+	vb_buf_append_str(&in, "}}");
+	vb_buf_append_str(&want, "}}");
+	vb_event *ev = vbt_event((char *)in.data);
+	ck_assert_int_eq(vb_event_to_pb(ev, &pb), 0);
+	ck_assert_int_eq(vb_event_pb_to_json(pb.data, pb.len, &j), 0);
+	ck_assert_str_eq((char *)j.data, (char *)want.data);
+	vb_event_free(ev);
+	vb_buf_free(&in);
+	vb_buf_free(&want);
+	vb_buf_free(&pb);
+	vb_buf_free(&j);
+}
+END_TEST
+
 START_TEST(integers)
 {
 	const char *json = "{\"id\":\"a\",\"type\":\"order.placed\",\"data\":"
@@ -510,7 +565,12 @@ START_TEST(peek_pb)
 			uint8_t *p = malloc(cut);
 			ck_assert_ptr_nonnull(p);
 			memcpy(p, pb.data, cut);
-			(void)vb_event_peek_pb(p, cut, &pk);
+			/* vb_event_peek_seq answers as vb_event_peek_pb. */
+			uint64_t sq;
+			int rv = vb_event_peek_pb(p, cut, &pk);
+			ck_assert_int_eq(vb_event_peek_seq(p, cut, &sq), rv);
+			if (rv == 0)
+				ck_assert_uint_eq(sq, pk.seq);
 			free(p);
 		}
 		vb_event_free(ev);
@@ -593,6 +653,10 @@ START_TEST(peek_pb_wire_types_and_corruption)
 	ck_assert_mem_eq(pk.id, "abc", 3);
 	ck_assert_uint_eq(pk.seq, 300);
 	ck_assert_uint_eq(pk.type_len, 0);
+	uint64_t sq = 0;
+	ck_assert_int_eq(vb_event_peek_seq(b.data, b.len, &sq), 0);
+	ck_assert_uint_eq(sq, 300);
+	ck_assert_int_eq(vb_event_peek_seq(b.data, 5, &sq), VB_ECORRUPT);
 	/* A fixed64 cut short. */
 	ck_assert_int_eq(vb_event_peek_pb(b.data, 5, &pk), VB_ECORRUPT);
 	/* A string longer than what is left. */
@@ -892,6 +956,7 @@ event_suite(void)
 	tcase_add_test(tc, seq_and_recorded_round_trip);
 	tcase_add_test(tc, strings_escape_and_unicode);
 	tcase_add_test(tc, integers);
+	tcase_add_test(tc, pb_to_json_exact_bytes);
 	tcase_add_test(tc, amount_number_becomes_decimal_string);
 	tcase_add_test(tc, amount_number_never_exponent);
 	suite_add_tcase(s, tc);

@@ -1,5 +1,6 @@
 /* Unit tests of proto/vb_wire: ingest and query requests and replies. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vb_buf.h"
@@ -26,6 +27,129 @@ static const struct {
 	{ "GET / HTTP/1.1\r\n\r\n", 18 },
 };
 #define NGARBAGE (sizeof(garbage) / sizeof(garbage[0]))
+
+/* ---- replay replies built in place ---- */
+
+/* A page as the broker builds it in place (vb_wire.h's layout). */
+static size_t
+build_in_place(const vb_slice *ev, size_t n, uint64_t next, int done, uint64_t last,
+    uint8_t *out)
+{
+	uint8_t body[1 << 16], head[VB_REPLAY_HEAD_MAX];
+	size_t len = 0, hlen;
+	for (size_t i = 0; i < n; i++) {
+		len += vb_replay_event_head(ev[i].len, body + len);
+		memcpy(body + len, ev[i].p, ev[i].len);
+		len += ev[i].len;
+	}
+	len += vb_replay_tail(next, done, last, body + len);
+	hlen = vb_replay_head(len, head);
+	memcpy(out, head, hlen);
+	memcpy(out + hlen, body, len);
+	return hlen + len;
+}
+
+static int released;
+static void
+count_release(void *arg)
+{
+	(void)arg;
+	released++;
+}
+
+/* decode_keep and decode agree on p; and decode_keep releases once. */
+static void
+decodes_agree(const uint8_t *p, size_t len)
+{
+	vb_query_reply a, b;
+	int ra = vb_query_reply_decode(p, len, &a);
+	released = 0;
+	int rb = vb_query_reply_decode_keep(p, len, count_release, NULL, &b);
+	ck_assert_int_eq(ra, rb);
+	if (ra != 0) {
+		ck_assert_int_eq(released, 0);
+		return;
+	}
+	ck_assert_int_eq(a.code, b.code);
+	ck_assert_str_eq(a.error, b.error);
+	ck_assert_int_eq(a.kind, b.kind);
+	ck_assert_uint_eq(a.replay.n, b.replay.n);
+	ck_assert_uint_eq(a.replay.next_seq, b.replay.next_seq);
+	ck_assert_int_eq(a.replay.done, b.replay.done);
+	ck_assert_uint_eq(a.replay.last_seq, b.replay.last_seq);
+	for (size_t i = 0; i < a.replay.n; i++) {
+		ck_assert_uint_eq(a.replay.events[i].len, b.replay.events[i].len);
+		if (a.replay.events[i].len) /* protobuf-c leaves an empty one NULL */
+			ck_assert_mem_eq(a.replay.events[i].p, b.replay.events[i].p,
+			    a.replay.events[i].len);
+	}
+	vb_query_reply_free(&a);
+	vb_query_reply_free(&b);
+	ck_assert_int_eq(released, 1);
+}
+
+START_TEST(replay_in_place_is_protobuf_c_bytes)
+{
+	static uint8_t big[300], mid[130];
+	vb_slice ev[64];
+	const uint64_t seqs[] = { 0, 1, 127, 128, 16384, UINT64_MAX };
+	uint8_t got[1 << 17];
+	unsigned seed = 7;
+	memset(big, 'b', sizeof(big));
+	memset(mid, 'm', sizeof(mid));
+	for (size_t n = 0; n <= 64; n += n < 3 ? 1 : 29) {
+		for (size_t i = 0; i < n; i++) {
+			size_t r = (size_t)rand_r(&seed);
+			ev[i].p = r % 3 == 0 ? big : mid;
+			ev[i].len = r % 3 == 0 ? sizeof(big) - r % 7 : r % sizeof(mid);
+		}
+		for (size_t k = 0; k < 6; k++) {
+			vb_query_reply r = { .kind = VB_QUERY_REPLAY };
+			vb_buf want = { 0 };
+			r.replay.events = ev;
+			r.replay.n = n;
+			r.replay.next_seq = seqs[k];
+			r.replay.done = (int)(k & 1);
+			r.replay.last_seq = seqs[5 - k];
+			ck_assert_int_eq(vb_query_reply_encode(&r, &want), 0);
+			size_t len = build_in_place(ev, n, seqs[k], (int)(k & 1), seqs[5 - k], got);
+			ck_assert_uint_eq(len, want.len);
+			ck_assert_mem_eq(got, want.data, len);
+			decodes_agree(got, len);
+			vb_buf_free(&want);
+		}
+	}
+}
+END_TEST
+
+START_TEST(replay_decode_keep_agrees)
+{
+	/* What the fast path must leave to protobuf-c, or read the same. */
+	static const struct {
+		const char *p;
+		size_t len;
+	} cases[] = {
+		{ "\x1a\x00", 2 },                    /* an empty page */
+		{ "\x1a\x02\x0a\x00", 4 },            /* one empty event */
+		{ "\x1a\x04\x10\x05\x10\x07", 6 },    /* next_seq twice: the last wins */
+		{ "\x1a\x02\x18\x02", 4 },            /* done = 2 */
+		{ "\x1a\x03\x18\x80\x00", 5 },        /* done, an overlong zero */
+		{ "\x1a\x02\x28\x01", 4 },            /* an unknown field */
+		{ "\x1a\x02\x10\x01\x1a\x02\x20\x03", 8 }, /* replay twice: merged */
+		{ "\x10\x05\x1a\x00", 4 },            /* a code */
+		{ "\x0a\x01x\x1a\x00", 5 },           /* an error */
+		{ "\x1a\x03\x0a\x05x", 5 },           /* an event cut short */
+		{ "\x1a\x05\x0a\x01x", 5 },           /* the page cut short */
+		{ "\x1a\x01\x10", 3 },                /* a varint missing */
+		{ "\x1a\x02\x8a\x00", 4 },            /* an overlong key */
+		{ "\x1a\x02\x0a\x00" "\x22\x00", 6 }, /* stats after it */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		decodes_agree((const uint8_t *)cases[i].p, cases[i].len);
+	for (size_t i = 0; i < NGARBAGE; i++)
+		decodes_agree((const uint8_t *)garbage[i].p, garbage[i].len);
+}
+END_TEST
 
 /* ---- ingest ---- */
 
@@ -942,6 +1066,8 @@ wire_suite(void)
 	tcase_add_test(tc, query_reply_replay_page);
 	tcase_add_test(tc, query_reply_stats);
 	tcase_add_test(tc, query_reply_error);
+	tcase_add_test(tc, replay_in_place_is_protobuf_c_bytes);
+	tcase_add_test(tc, replay_decode_keep_agrees);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("garbage");
