@@ -38,7 +38,7 @@ static const opt opts[] = {
 	{ "max_batch", OPT_INT, OFF(max_batch), 0, "1000", 1, 100000, "events per ingest request" },
 	{ "max_message", OPT_SIZE, OFF(max_message), 0, "16MiB", 256 * KiB, 1 * GiB, "bytes per request" },
 	{ "commit_max_events", OPT_INT, OFF(commit_max_events), 0, "10000", 1, 1000000, "events per group commit" },
-	{ "commit_linger_us", OPT_INT, OFF(commit_linger_us), 0, "200", 0, 100000, "how long a commit waits for publishers just answered to share its flush" },
+	{ "commit_linger_us", OPT_INT, OFF(commit_linger_us), 0, "0", 0, 100000, "how long a commit waits for publishers just answered to share its flush" },
 	{ "map_size", OPT_SIZE, OFF(map_size), 0, "256MiB", 1 * MiB, 64 * TiB, "initial LMDB map size" },
 	{ "map_size_max", OPT_SIZE, OFF(map_size_max), 0, "1TiB", 1 * MiB, 64 * TiB, "largest LMDB map size" },
 	{ "replay_page", OPT_INT, OFF(replay_page), 0, "1000", 1, 100000, "default events per replay page" },

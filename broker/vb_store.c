@@ -138,6 +138,7 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	pthread_rwlockattr_init(&la);
 	pthread_rwlockattr_setkind_np(&la, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&st->maplock, &la);
+	pthread_mutex_init(&st->map_mtx, NULL);
 	pthread_rwlockattr_destroy(&la);
 	if ((rv = vb_pending_open(&st->pend)) != 0)
 		goto fail;
@@ -282,6 +283,7 @@ vb_store_close(vb_store *st)
 		close(st->lock_fd);
 	vb_pending_close(st->pend);
 	pthread_rwlock_destroy(&st->maplock);
+	pthread_mutex_destroy(&st->map_mtx);
 	free(st->dir);
 	free(st);
 }
@@ -388,7 +390,9 @@ maybe_grow(vb_store *st, size_t incoming, int force)
 		return force ? VB_EFULL : VB_OK;
 	pthread_rwlock_wrlock(&st->maplock);
 	rv = mdb_env_set_mapsize(st->env, size);
+	pthread_mutex_lock(&st->map_mtx);
 	st->map_known = 0; /* remapped, perhaps elsewhere */
+	pthread_mutex_unlock(&st->map_mtx);
 	pthread_rwlock_unlock(&st->maplock);
 	if (rv != 0) {
 		vb_log_error(st->log, "S004", "growing the map to %llu bytes: %s",
@@ -957,11 +961,33 @@ vb_store_release_pages(vb_store *st)
 	/* The map cannot move while maplock is held; it moves only when the
 	 * writer grows it, which forgets the address (maybe_grow). */
 	pthread_rwlock_rdlock(&st->maplock);
+	pthread_mutex_lock(&st->map_mtx);
 	if (!st->map_known)
 		st->map_known = find_map(st, &st->map_lo, &st->map_hi);
 	if (st->map_known)
 		(void)madvise((void *)st->map_lo, st->map_hi - st->map_lo, MADV_DONTNEED);
+	pthread_mutex_unlock(&st->map_mtx);
 	pthread_rwlock_unlock(&st->maplock);
+}
+
+/* File pages mapped above this are let go by vb_store_trim, looked at
+ * no more often than every TRIM_CHECK_US. */
+#define TRIM_ABOVE (24u << 20)
+#define TRIM_CHECK_US 20000
+
+void
+vb_store_trim(vb_store *st)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	int64_t now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	int64_t last = atomic_load(&st->trim_us);
+	/* One thread looks; the others go on. */
+	if (now - last < TRIM_CHECK_US ||
+	    !atomic_compare_exchange_strong(&st->trim_us, &last, now))
+		return;
+	if (vb_store_mapped_bytes() > TRIM_ABOVE)
+		vb_store_release_pages(st);
 }
 
 uint64_t

@@ -203,6 +203,13 @@ void vb_store_release_pages(vb_store *st);
  * it cannot tell. */
 uint64_t vb_store_mapped_bytes(void);
 
+/* vb_store_release_pages when more than 24 MiB of file pages are mapped;
+ * looks at most every 20 ms, so it may be called after every commit.
+ * Any thread not holding maplock.  (Not after queries: gate batches read
+ * tens of MiB of pages each, and faulting them in again after every
+ * trim made voicebus filter half again as slow.) */
+void vb_store_trim(vb_store *st);
+
 /* Write a compact, consistent copy of the store (an LMDB data.mdb) to path,
  * an absolute path that must not exist yet; created 0600 and fsynced.  The
  * copy holds at least the events up to *last_seq; *bytes is its size.  The

@@ -33,7 +33,6 @@ struct vb_writer {
 	int linger_us;
 	int64_t last_tick_us;    /* mono_us() */
 	int64_t last_readers_us; /* mono_us() */
-	int64_t last_release_us; /* mono_us() */
 	int64_t last_fold_us;    /* mono_us(): customer index entries written */
 	vb_store *store;
 	vb_fanout *fo;
@@ -158,14 +157,6 @@ settle(vb_writer *w)
 	finish(w, b, vb_store_sync(w->store));
 }
 
-/* The data file's pages that commits read through the map count in the
- * broker's RSS until they are let go (vb_store_release_pages): every
- * tick, and whenever more than this many bytes of file pages are mapped,
- * looked at every RELEASE_CHECK_US.  Under a heavy write load the
- * pages of a few hundred commits would otherwise pile up in a second. */
-#define RELEASE_ABOVE (24u << 20)
-#define RELEASE_CHECK_US 20000
-
 /* Between groups: fold the customer index, clear dead readers' slots,
  * let go of the map's pages. */
 static void
@@ -173,11 +164,10 @@ chores(vb_writer *w)
 {
 	int64_t mono = mono_us();
 	maybe_fold(w, mono);
-	if (mono - w->last_release_us >= RELEASE_CHECK_US) {
-		w->last_release_us = mono;
-		if (vb_store_mapped_bytes() > RELEASE_ABOVE)
-			vb_store_release_pages(w->store);
-	}
+	/* The pages commits read through the map count in the broker's RSS
+	 * until let go: a second of heavy writes would pile up hundreds of
+	 * MiB of them between ticks. */
+	vb_store_trim(w->store);
 	if (mono - w->last_readers_us >= READER_CHECK_US) {
 		w->last_readers_us = mono;
 		vb_store_check_readers(w->store, NULL);
