@@ -16,6 +16,15 @@
 #include "vb_validate.h"
 
 #define BATCH_MAX 10000
+/* The default batch is the broker's most per request: each request costs
+ * the broker (and this side) a round trip and a wake-up, and 1,000 rows a
+ * request took a third more broker CPU than 10,000 over the same rows. */
+#define BATCH_DEFAULT 10000
+/* The broker's query socket takes requests of at most 1 MiB: a batch of
+ * long ids is sent before its ids (each with a few bytes of framing) pass
+ * half of that, which leaves room for the rest of the request. */
+#define BATCH_ID_BYTES_MAX (512 * 1024)
+#define ID_FRAMING 3
 
 typedef struct row {
 	size_t raw_off, raw_len;   /* in batch.raw */
@@ -27,6 +36,7 @@ typedef struct row {
 typedef struct batch {
 	row *rows;
 	size_t n;
+	size_t id_bytes;           /* the ids with their framing, for BATCH_ID_BYTES_MAX */
 	vb_buf raw;                /* the batch's rows and customer ids */
 	const char **ids;
 	unsigned long line;        /* the line that filled it */
@@ -108,6 +118,7 @@ finish(filter *f)
 	}
 	vb_query_reply_free(&r);
 	b->n = 0;
+	b->id_bytes = 0;
 	vb_buf_reset(&b->raw);
 	return 0;
 }
@@ -203,9 +214,10 @@ usage(FILE *out)
 	    "  --blocked FILE   where blocked rows go\n"
 	    "  --record CAMPAIGN  store a message.sent for every allowed row, atomically\n"
 	    "  --at TIME        decide as at TIME (RFC 3339), from the log\n"
-	    "  --batch N        customers per request to the broker (default 1000)\n"
+	    "  --batch N        customers per request to the broker (default %d)\n"
 	    VB_CLI_CONN_HELP
-	    "Malformed rows are reported as <stdin>:LINE: reason; exit status 2 if any.\n");
+	    "Malformed rows are reported as <stdin>:LINE: reason; exit status 2 if any.\n",
+	    BATCH_DEFAULT);
 }
 
 int
@@ -236,7 +248,7 @@ vb_cmd_filter(int argc, char **argv)
 	int c, rv, status = VB_EXIT_OK;
 
 	vb_cli_conn_init(&conn);
-	f.max = 1000;
+	f.max = BATCH_DEFAULT;
 	optind = 1;
 	while ((c = vb_cli_next_opt(argc, argv, longopts, &conn)) != -1) {
 		switch (c) {
@@ -367,7 +379,10 @@ vb_cmd_filter(int argc, char **argv)
 			status = VB_EXIT_FAIL;
 			goto out;
 		}
-		if (b->n == f.max && dispatch(&f, 0, rec.line) != 0) {
+		b->id_bytes += rec.len[col] + ID_FRAMING;
+		if ((b->n == f.max ||
+		    b->id_bytes + VB_CUSTOMER_MAX + ID_FRAMING > BATCH_ID_BYTES_MAX) &&
+		    dispatch(&f, 0, rec.line) != 0) {
 			status = VB_EXIT_FAIL;
 			goto out;
 		}

@@ -232,6 +232,13 @@ START_TEST(format_before_epoch_and_limits)
 	    "0001-01-01T00:00:00Z");
 	ck_assert_str_eq(vb_time_format(253402300799LL * US + 999999, buf),
 	    "9999-12-31T23:59:59.999999Z");
+	/* Past four digits, as printf's %04d writes them. */
+	ck_assert_str_eq(vb_time_format(-62167219200LL * US + 7, buf),
+	    "0000-01-01T00:00:00.000007Z");
+	ck_assert_str_eq(vb_time_format(253402300800LL * US, buf),
+	    "10000-01-01T00:00:00Z");
+	ck_assert_str_eq(vb_time_format(-62167219200LL * US - 1, buf),
+	    "-001-12-31T23:59:59.999999Z");
 }
 END_TEST
 
