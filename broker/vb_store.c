@@ -138,7 +138,6 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	pthread_rwlockattr_init(&la);
 	pthread_rwlockattr_setkind_np(&la, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&st->maplock, &la);
-	pthread_mutex_init(&st->map_mtx, NULL);
 	pthread_rwlockattr_destroy(&la);
 	if ((rv = vb_pending_open(&st->pend)) != 0)
 		goto fail;
@@ -169,11 +168,6 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	 * way; the writer acknowledges a commit only once it is durable
 	 * (vb_store_durable). */
 	if ((rv = mdb_env_open(st->env, dir, MDB_NOTLS | MDB_NOMETASYNC, 0640)) != 0)
-		goto fail_mdb;
-	/* What an earlier run committed may still be only in the page
-	 * cache (a killed broker's last meta page): make it durable before
-	 * anyone reads it. */
-	if ((rv = mdb_env_sync(st->env, 1)) != 0)
 		goto fail_mdb;
 	st->page_size = (size_t)sysconf(_SC_PAGESIZE);
 	/* A process killed inside a read transaction leaves its slot taken. */
@@ -243,6 +237,9 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 		goto fail_mdb;
 	mdb_cursor_close(cur);
 	cur = NULL;
+	/* The flush also makes durable what an earlier run committed and
+	 * left only in the page cache (a killed broker's last meta page),
+	 * before anyone reads it. */
 	if ((rv = mdb_txn_commit(txn)) != 0 || (rv = mdb_env_sync(st->env, 1)) != 0) {
 		txn = NULL;
 		goto fail_mdb;
@@ -283,7 +280,6 @@ vb_store_close(vb_store *st)
 		close(st->lock_fd);
 	vb_pending_close(st->pend);
 	pthread_rwlock_destroy(&st->maplock);
-	pthread_mutex_destroy(&st->map_mtx);
 	free(st->dir);
 	free(st);
 }
@@ -390,9 +386,7 @@ maybe_grow(vb_store *st, size_t incoming, int force)
 		return force ? VB_EFULL : VB_OK;
 	pthread_rwlock_wrlock(&st->maplock);
 	rv = mdb_env_set_mapsize(st->env, size);
-	pthread_mutex_lock(&st->map_mtx);
 	st->map_known = 0; /* remapped, perhaps elsewhere */
-	pthread_mutex_unlock(&st->map_mtx);
 	pthread_rwlock_unlock(&st->maplock);
 	if (rv != 0) {
 		vb_log_error(st->log, "S004", "growing the map to %llu bytes: %s",
@@ -961,37 +955,18 @@ vb_store_release_pages(vb_store *st)
 	/* The map cannot move while maplock is held; it moves only when the
 	 * writer grows it, which forgets the address (maybe_grow). */
 	pthread_rwlock_rdlock(&st->maplock);
-	pthread_mutex_lock(&st->map_mtx);
 	if (!st->map_known)
 		st->map_known = find_map(st, &st->map_lo, &st->map_hi);
 	if (st->map_known)
 		(void)madvise((void *)st->map_lo, st->map_hi - st->map_lo, MADV_DONTNEED);
-	pthread_mutex_unlock(&st->map_mtx);
 	pthread_rwlock_unlock(&st->maplock);
 }
 
-/* File pages mapped above this are let go by vb_store_trim, looked at
- * no more often than every TRIM_CHECK_US. */
-#define TRIM_ABOVE (24u << 20)
-#define TRIM_CHECK_US 20000
-
-void
-vb_store_trim(vb_store *st)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	int64_t now = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-	int64_t last = atomic_load(&st->trim_us);
-	/* One thread looks; the others go on. */
-	if (now - last < TRIM_CHECK_US ||
-	    !atomic_compare_exchange_strong(&st->trim_us, &last, now))
-		return;
-	if (vb_store_mapped_bytes() > TRIM_ABOVE)
-		vb_store_release_pages(st);
-}
-
-uint64_t
-vb_store_mapped_bytes(void)
+/* The bytes of file pages mapped into the process now (/proc/self/statm's
+ * shared resident pages: the data file's, and the libraries'), or 0 when
+ * it cannot tell. */
+static uint64_t
+mapped_bytes(void)
 {
 	unsigned long size, resident, shared;
 	FILE *f = fopen("/proc/self/statm", "r");
@@ -1001,6 +976,16 @@ vb_store_mapped_bytes(void)
 	n = fscanf(f, "%lu %lu %lu", &size, &resident, &shared);
 	fclose(f);
 	return n == 3 ? (uint64_t)shared * (uint64_t)sysconf(_SC_PAGESIZE) : 0;
+}
+
+/* File pages mapped above this are let go by vb_store_trim. */
+#define TRIM_ABOVE (24u << 20)
+
+void
+vb_store_trim(vb_store *st)
+{
+	if (mapped_bytes() > TRIM_ABOVE)
+		vb_store_release_pages(st);
 }
 
 size_t

@@ -194,20 +194,16 @@ size_t vb_store_pending(vb_store *st);
 /* Unmap the data file's pages from the process (MADV_DONTNEED): they stay
  * in the page cache, and reads fault them back in at the cost of a page
  * table entry.  Without it every page ever read counts in the broker's
- * RSS, which then grows with the log.  Safe at any time: nothing writes
- * through the map (no MDB_WRITEMAP). */
+ * RSS, which then grows with the log.  Nothing writes through the map (no
+ * MDB_WRITEMAP), so nothing is lost.  The writer thread only: it keeps
+ * where the map is, and is the one that moves it. */
 void vb_store_release_pages(vb_store *st);
 
-/* The bytes of file pages mapped into the process now (/proc/self/statm's
- * shared resident pages: the data file's, and the libraries'), or 0 when
- * it cannot tell. */
-uint64_t vb_store_mapped_bytes(void);
-
-/* vb_store_release_pages when more than 24 MiB of file pages are mapped;
- * looks at most every 20 ms, so it may be called after every commit.
- * Any thread not holding maplock.  (Not after queries: gate batches read
- * tens of MiB of pages each, and faulting them in again after every
- * trim made voicebus filter half again as slow.) */
+/* vb_store_release_pages when more than 24 MiB of file pages are mapped
+ * (/proc/self/statm).  The writer thread only, between commits.  (Not
+ * after queries: gate batches read tens of MiB of pages each, and
+ * faulting them in again after every trim made voicebus filter half
+ * again as slow.) */
 void vb_store_trim(vb_store *st);
 
 /* Write a compact, consistent copy of the store (an LMDB data.mdb) to path,

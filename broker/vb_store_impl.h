@@ -33,12 +33,10 @@ struct vb_store {
 	vb_pending *pend;
 	uint64_t map_size_max;
 	size_t page_size;        /* the system's, for madvise */
-	/* Where the data file is mapped, once found (vb_store_release_pages),
-	 * under map_mtx; and when vb_store_trim last looked (mono us). */
-	pthread_mutex_t map_mtx;
+	/* Where the data file is mapped, once found (vb_store_release_pages;
+	 * the writer thread only, which is also the one that remaps). */
 	int map_known;
 	uintptr_t map_lo, map_hi;
-	_Atomic int64_t trim_us;
 	int lock_fd;
 	char *dir;
 	vb_log *log;

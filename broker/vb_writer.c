@@ -33,6 +33,7 @@ struct vb_writer {
 	int linger_us;
 	int64_t last_tick_us;    /* mono_us() */
 	int64_t last_readers_us; /* mono_us() */
+	int64_t last_trim_us;    /* mono_us() */
 	int64_t last_fold_us;    /* mono_us(): customer index entries written */
 	vb_store *store;
 	vb_fanout *fo;
@@ -67,6 +68,8 @@ fan_out(vb_writer *w, const vb_buf *stored)
  * snapshot until its slot is cleared; the check is a scan of the reader
  * table, so every few seconds costs nothing. */
 #define READER_CHECK_US (5 * 1000000)
+/* How often the writer looks at how much of the map is mapped in. */
+#define TRIM_CHECK_US 20000
 
 /* Intervals (and the idle wait) go by the monotonic clock: a step back of
  * the wall clock (NTP, an operator) must not stop the ticks until it
@@ -167,7 +170,10 @@ chores(vb_writer *w)
 	/* The pages commits read through the map count in the broker's RSS
 	 * until let go: a second of heavy writes would pile up hundreds of
 	 * MiB of them between ticks. */
-	vb_store_trim(w->store);
+	if (mono - w->last_trim_us >= TRIM_CHECK_US) {
+		w->last_trim_us = mono;
+		vb_store_trim(w->store);
+	}
 	if (mono - w->last_readers_us >= READER_CHECK_US) {
 		w->last_readers_us = mono;
 		vb_store_check_readers(w->store, NULL);
@@ -326,7 +332,7 @@ writer_main(void *arg)
 		batch *b = w->pend == &w->b[0] ? &w->b[1] : &w->b[0];
 		commit_group(w, b, group);
 		w->released = 0;
-		settle(w); /* b's flush made it durable, most often */
+		settle(w); /* the one before b: b's flush made it durable, most often */
 		if (b->rv != 0)
 			finish(w, b, b->rv); /* nothing of it was stored */
 		else
