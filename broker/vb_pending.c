@@ -6,12 +6,28 @@
 
 #include "vb_error.h"
 
+/* Most customers have one or two events pending: their seqs live in the
+ * slot, and a customer costs the writer no malloc of its own. */
+#define INLINE_SEQS 2
+
 typedef struct slot {
-	char *customer;     /* NULL: free */
+	char *customer;     /* NULL: free; else in the pool */
 	uint64_t hash;      /* of customer: most probes end on it */
-	uint64_t *seqs;
+	union {
+		uint64_t inl[INLINE_SEQS]; /* while cap <= INLINE_SEQS */
+		uint64_t *heap;
+	} u;
 	size_t n, cap;
 } slot;
+
+/* The customers' names, copied in blocks freed all at once by clear. */
+typedef struct pool_block {
+	struct pool_block *next;
+	size_t used, size;
+	char data[];
+} pool_block;
+
+#define POOL_BLOCK (64u << 10)
 
 struct vb_pending {
 	pthread_mutex_t mtx;
@@ -19,7 +35,34 @@ struct vb_pending {
 	size_t cap;         /* a power of two */
 	size_t used;        /* slots holding a customer */
 	size_t count;       /* seqs over all slots */
+	pool_block *pool;   /* newest first */
 };
+
+static uint64_t *
+slot_seqs(slot *s)
+{
+	return s->cap <= INLINE_SEQS ? s->u.inl : s->u.heap;
+}
+
+static char *
+pool_strdup(vb_pending *p, const char *str)
+{
+	size_t n = strlen(str) + 1;
+	pool_block *b = p->pool;
+	if (b == NULL || n > b->size - b->used) {
+		size_t size = n > POOL_BLOCK ? n : POOL_BLOCK;
+		if ((b = malloc(sizeof(*b) + size)) == NULL)
+			return NULL;
+		b->used = 0;
+		b->size = size;
+		b->next = p->pool;
+		p->pool = b;
+	}
+	char *d = b->data + b->used;
+	memcpy(d, str, n);
+	b->used += n;
+	return d;
+}
 
 static uint64_t
 hash(const char *s)
@@ -71,11 +114,15 @@ vb_pending_open(vb_pending **out)
 static void
 clear_locked(vb_pending *p)
 {
-	for (size_t i = 0; i < p->cap; i++) {
-		free(p->slots[i].customer);
-		free(p->slots[i].seqs);
-	}
+	for (size_t i = 0; i < p->cap; i++)
+		if (p->slots[i].cap > INLINE_SEQS)
+			free(p->slots[i].u.heap);
 	free(p->slots);
+	while (p->pool) {
+		pool_block *next = p->pool->next;
+		free(p->pool);
+		p->pool = next;
+	}
 	p->slots = NULL;
 	p->cap = p->used = p->count = 0;
 }
@@ -103,21 +150,26 @@ vb_pending_add(vb_pending *p, const char *customer, uint64_t seq)
 		goto out;
 	s = find(p->slots, p->cap, customer, h);
 	if (s->customer == NULL) {
-		if ((s->customer = strdup(customer)) == NULL)
+		if ((s->customer = pool_strdup(p, customer)) == NULL)
 			goto out;
 		s->hash = h;
+		s->n = 0;
+		s->cap = INLINE_SEQS;
 		p->used++;
 	}
 	fresh = s->n == 0;
 	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 2;
-		uint64_t *q = realloc(s->seqs, cap * sizeof(*q));
+		size_t cap = s->cap * 2;
+		uint64_t *q = malloc(cap * sizeof(*q));
 		if (q == NULL)
 			goto out;
-		s->seqs = q;
+		memcpy(q, slot_seqs(s), s->n * sizeof(*q));
+		if (s->cap > INLINE_SEQS)
+			free(s->u.heap);
+		s->u.heap = q;
 		s->cap = cap;
 	}
-	s->seqs[s->n++] = seq;
+	slot_seqs(s)[s->n++] = seq;
 	p->count++;
 	rv = fresh;
 out:
@@ -132,7 +184,7 @@ vb_pending_drop_after(vb_pending *p, uint64_t after)
 	/* Emptied slots keep their customer: still "no entry" to add. */
 	for (size_t i = 0; i < p->cap; i++) {
 		slot *s = &p->slots[i];
-		while (s->n > 0 && s->seqs[s->n - 1] > after) {
+		while (s->n > 0 && slot_seqs(s)[s->n - 1] > after) {
 			s->n--;
 			p->count--;
 		}
@@ -149,7 +201,8 @@ vb_pending_get(vb_pending *p, const char *customer, uint64_t hi,
 	pthread_mutex_lock(&p->mtx);
 	if (p->cap > 0) {
 		slot *s = find(p->slots, p->cap, customer, h);
-		for (size_t i = 0; s->customer && i < s->n && s->seqs[i] <= hi; i++) {
+		const uint64_t *have = slot_seqs(s);
+		for (size_t i = 0; s->customer && i < s->n && have[i] <= hi; i++) {
 			if (*n == *cap) {
 				size_t c = *cap ? *cap * 2 : 16;
 				uint64_t *q = realloc(*seqs, c * sizeof(*q));
@@ -160,7 +213,7 @@ vb_pending_get(vb_pending *p, const char *customer, uint64_t hi,
 				*seqs = q;
 				*cap = c;
 			}
-			(*seqs)[(*n)++] = s->seqs[i];
+			(*seqs)[(*n)++] = have[i];
 		}
 	}
 	pthread_mutex_unlock(&p->mtx);
@@ -204,7 +257,7 @@ vb_pending_each_sorted(vb_pending *p,
 	/* LMDB writes fewer pages when keys come in order. */
 	qsort(order, k, sizeof(*order), by_customer);
 	for (size_t i = 0; i < k && rv == 0; i++)
-		rv = fn(arg, order[i]->customer, order[i]->seqs, order[i]->n);
+		rv = fn(arg, order[i]->customer, slot_seqs(order[i]), order[i]->n);
 	free(order);
 	return rv;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vb_arena.h"
 #include "vb_error.h"
 #include "vb_event_impl.h"
 #include "vb_validate.h"
@@ -654,17 +655,67 @@ canon_varint(const uint8_t *p, size_t len, uint64_t *v)
 	return n;
 }
 
+/* How many fields with this key follow one another from p[i]: the
+ * elements of a repeated message, which the writer puts side by side. */
+static size_t
+count_run(const uint8_t *p, size_t len, size_t i, uint64_t key)
+{
+	size_t n, count = 0;
+	uint64_t k, v;
+	while (i < len) {
+		if ((n = canon_varint(p + i, len - i, &k)) == 0 || k != key)
+			break;
+		i += n;
+		if ((n = canon_varint(p + i, len - i, &v)) == 0 || v > len - i - n)
+			break;
+		i += n + (size_t)v;
+		count++;
+	}
+	return count;
+}
+
+/* Put sub, decoded, in field f of out: the elem-th element of a repeated
+ * field, then followed by more of them. */
+static int
+place_msg(void *out, const ProtobufCFieldDescriptor *f, void *sub, size_t elem,
+    size_t more, vb_arena *a)
+{
+	void **slot = (void **)((char *)out + f->offset);
+	if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+		size_t *count = (size_t *)((char *)out + f->quantifier_offset);
+		void ***arr = (void ***)slot;
+		if (elem == 0) {
+			*count = 1 + more;
+			if ((*arr = vb_arena_alloc(a, *count * sizeof(void *))) == NULL)
+				return 0;
+		}
+		if (elem >= *count)
+			return 0;
+		(*arr)[elem] = sub;
+		return 1;
+	}
+	*slot = sub;
+	if (f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)
+		*(uint32_t *)((char *)out + f->quantifier_offset) = f->id;
+	return 1;
+}
+
 /* Whether p is what protobuf-c packs for the message of d it decodes to.
  * The writer goes through d's fields in order and writes each singular
  * one unless it holds its default, a repeated message's elements one after
  * the other, a oneof's member that is set; strings by strlen.  So the
  * bytes must be in that order, each field once, no defaults, one oneof
- * member.  Types the schema does not use here are not taken (0). */
+ * member.  Types the schema does not use here are not taken (0).
+ *
+ * With out (a message of d, initialised), also decode into it what
+ * protobuf-c's unpack would, its memory from a: such bytes hold no
+ * unknown field, no default and nothing twice, so one walk in order fills
+ * the struct.  0 as well when a runs out (out is then half filled). */
 static int
 canon_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
-    int top)
+    int top, void *out, vb_arena *a)
 {
-	size_t i = 0, n, fi = 0;
+	size_t i = 0, n, fi = 0, elem = 0;
 	uint64_t key, v;
 	uint32_t last = 0;
 	int oneof = 0;
@@ -679,6 +730,8 @@ canon_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
 		num = (uint32_t)(key >> 3);
 		if (num < last || (num == last && d->fields[fi].label != PROTOBUF_C_LABEL_REPEATED))
 			return 0;
+		if (num != last)
+			elem = 0;
 		/* d->fields is in field order, as the writer goes: look ahead
 		 * from the last field, not search. */
 		while (fi < d->n_fields && d->fields[fi].id < num)
@@ -698,6 +751,7 @@ canon_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
 		    f->type != PROTOBUF_C_TYPE_MESSAGE)
 			return 0; /* packed or not: not in the schema, not taken */
 		last = num;
+		char *slot = out ? (char *)out + f->offset : NULL;
 		switch (f->type) {
 		case PROTOBUF_C_TYPE_STRING:
 		case PROTOBUF_C_TYPE_MESSAGE:
@@ -706,11 +760,28 @@ canon_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
 				return 0;
 			i += n;
 			if (f->type == PROTOBUF_C_TYPE_MESSAGE) {
-				if (!canon_msg(f->descriptor, p + i, (size_t)v, 0))
+				const ProtobufCMessageDescriptor *sd = f->descriptor;
+				void *sub = NULL;
+				if (out) {
+					if ((sub = vb_arena_alloc(a, sd->sizeof_message)) == NULL)
+						return 0;
+					sd->message_init(sub);
+				}
+				if (!canon_msg(sd, p + i, (size_t)v, 0, sub, a) ||
+				    (out && !place_msg(out, f, sub, elem, elem == 0 ?
+				        count_run(p, len, i + (size_t)v, key) : 0, a)))
 					return 0;
+				elem++;
 			} else if (v == 0 || memchr(p + i, 0, (size_t)v) != NULL) {
 				/* Empty is the default; a NUL ends the C string. */
 				return 0;
+			} else if (out) {
+				char *str = vb_arena_alloc(a, (size_t)v + 1);
+				if (str == NULL)
+					return 0;
+				memcpy(str, p + i, (size_t)v);
+				str[v] = '\0';
+				*(char **)slot = str;
 			}
 			i += (size_t)v;
 			break;
@@ -720,12 +791,16 @@ canon_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
 			    v == 0)
 				return 0;
 			i += n;
+			if (out)
+				*(uint64_t *)slot = v; /* int64: two's complement */
 			break;
 		case PROTOBUF_C_TYPE_BOOL:
 			/* The writer writes true as 1 and leaves false out. */
 			if ((key & 7) != 0 || i >= len || p[i] != 1)
 				return 0;
 			i++;
+			if (out)
+				*(protobuf_c_boolean *)slot = 1;
 			break;
 		default:
 			return 0;
@@ -737,7 +812,17 @@ canon_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
 int
 vb_event_pb_is_canonical(const uint8_t *p, size_t len)
 {
-	return canon_msg(&EVENT_DESC, p, len, 1);
+	return canon_msg(&EVENT_DESC, p, len, 1, NULL, NULL);
+}
+
+Voicebus__V1__Event *
+vb_event_pb_decode_canonical(const uint8_t *p, size_t len, vb_arena *a)
+{
+	Voicebus__V1__Event *pb = vb_arena_alloc(a, sizeof(*pb));
+	if (pb == NULL)
+		return NULL;
+	voicebus__v1__event__init(pb);
+	return canon_msg(&EVENT_DESC, p, len, 1, pb, a) ? pb : NULL;
 }
 
 /* ---- protobuf -> JSON ---- */

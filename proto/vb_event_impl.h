@@ -3,6 +3,7 @@
 #ifndef VB_EVENT_IMPL_H
 #define VB_EVENT_IMPL_H
 
+#include "vb_arena.h"
 #include "voicebus/v1/event.pb-c.h"
 
 struct vb_event {
@@ -23,6 +24,13 @@ struct vb_event {
 	int unknown;
 	int unknown_known;
 };
+
+/* Decode p, when it is an event's canonical encoding
+ * (vb_event_pb_is_canonical), into what protobuf-c's unpack would make of
+ * it, in one walk: the event, its strings and sub-messages live in a.
+ * NULL when p is not canonical or a ran out: unpack it then. */
+Voicebus__V1__Event *vb_event_pb_decode_canonical(const uint8_t *p, size_t len,
+    vb_arena *a);
 
 /* Whether m holds a field numbered 0 anywhere (not protobuf: refused). */
 int vb_pb_has_field_zero(const ProtobufCMessage *m);

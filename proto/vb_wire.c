@@ -256,23 +256,108 @@ vb_ingest_req_decode(const uint8_t *p, size_t len, vb_ingest_req **out)
 	return VB_OK;
 }
 
+/* Decode, without protobuf-c, a request that holds nothing but events whose
+ * bytes are canonical and at most one token, as vb_publish sends them: one
+ * walk, where unpacking and then checking each event are two.  0 when the
+ * request is any other (req is then untouched but for memory taken from a):
+ * unpack it. */
+static int
+decode_canonical(vb_ingest_req *req, const uint8_t *p, size_t len, vb_arena *a)
+{
+	Voicebus__V1__IngestRequest *pb;
+	const uint8_t *tok = NULL;
+	size_t n, k = 0, off = 0, used, toklen = 0;
+	uint64_t key, v;
+	vb_event *evs;
+
+	if (vb_ingest_req_peek_count(p, len, &n) != 0 ||
+	    (pb = vb_arena_alloc(a, sizeof(*pb))) == NULL ||
+	    (pb->events = vb_arena_alloc(a, (n ? n : 1) * sizeof(*pb->events))) == NULL ||
+	    (evs = vb_arena_alloc(a, (n ? n : 1) * sizeof(*evs))) == NULL)
+		return 0;
+	while (off < len) {
+		/* Field 1 (an event) or, once, field 2 (the token); both
+		 * length-delimited, the key in one byte. */
+		key = p[off++];
+		if (key != (1 << 3 | 2) && (key != (2 << 3 | 2) || tok != NULL))
+			return 0;
+		/* No more than protobuf-c takes: a length in at most 5 bytes,
+		 * and nothing it would read otherwise (padded, or past 2^31). */
+		if ((used = vb_varint_decode(p + off, len - off, &v)) == 0 || used > 5 ||
+		    (used > 1 && p[off + used - 1] == 0) || v > INT32_MAX ||
+		    v > len - off - used)
+			return 0;
+		off += used;
+		if (key == (2 << 3 | 2)) {
+			tok = p + off;
+			toklen = (size_t)v;
+		} else if (k == n ||
+		    (pb->events[k] = vb_event_pb_decode_canonical(p + off, (size_t)v, a)) == NULL) {
+			return 0;
+		} else {
+			memset(&evs[k], 0, sizeof(evs[k]));
+			evs[k].pb = pb->events[k];
+			evs[k].canon = p + off;
+			/* seq 0 and recorded empty: the whole is the form. */
+			evs[k].pb_size = (size_t)v;
+			k++;
+		}
+		off += (size_t)v;
+	}
+	if (k != n)
+		return 0;
+	/* What unpack leaves in the fields the walk did not fill. */
+	Voicebus__V1__Event **events = pb->events;
+	voicebus__v1__ingest_request__init(pb);
+	pb->events = events;
+	pb->n_events = n;
+	if (tok != NULL) {
+		if ((pb->token = vb_arena_alloc(a, toklen + 1)) == NULL)
+			return 0;
+		memcpy(pb->token, tok, toklen);
+		pb->token[toklen] = '\0';
+	}
+	for (size_t i = 0; i < n; i++)
+		(void)vb_event_note_unknown(&evs[i]); /* canonical: none */
+	req->pb = pb;
+	req->events = evs;
+	return 1;
+}
+
+/* Bound what decoding len bytes may take from a from here on: only what
+ * decoding allocates counts, as in vb_ingest_req_decode. */
+static void
+arena_budget(vb_arena *a, size_t len)
+{
+	size_t most = budget_of(len);
+	a->over = 0;
+	a->limit = most > SIZE_MAX - a->given ? SIZE_MAX : a->given + most;
+}
+
 int
 vb_ingest_req_decode_in(const uint8_t *p, size_t len, vb_arena *a,
     vb_ingest_req **out)
 {
 	ProtobufCAllocator al = { arena_pb_alloc, arena_pb_free, a };
 	vb_ingest_req *req;
-	size_t most;
 
 	a->limit = 0;
 	if ((req = vb_arena_alloc(a, sizeof(*req))) == NULL)
 		return VB_ENOMEM;
 	memset(req, 0, sizeof(*req));
 	req->in_arena = 1;
-	/* Only what protobuf-c allocates counts, as in vb_ingest_req_decode. */
-	most = budget_of(len);
-	a->over = 0;
-	a->limit = most > SIZE_MAX - a->given ? SIZE_MAX : a->given + most;
+	arena_budget(a, len);
+	if (decode_canonical(req, p, len, a)) {
+		a->limit = 0;
+		*out = req;
+		return VB_OK;
+	}
+	if (a->over) {
+		a->limit = 0;
+		return VB_ETOOBIG;
+	}
+	/* What the walk took stays taken until the reset and counts: the
+	 * two together take no more than the budget. */
 	req->pb = voicebus__v1__ingest_request__unpack(&al, len, p);
 	a->limit = 0;
 	if (req->pb == NULL)

@@ -94,6 +94,38 @@ START_TEST(many_customers_sorted)
 }
 END_TEST
 
+/* The first seqs of a customer live in its slot and its name in a pool:
+ * both must survive the table growing under them, and a name bigger than
+ * a pool block must fit. */
+START_TEST(slots_move_with_their_seqs)
+{
+	vb_pending *p;
+	char c[32];
+	uint64_t s[4];
+	static char big[100 * 1024];
+	ck_assert_int_eq(vb_pending_open(&p), 0);
+	memset(big, 'b', sizeof(big) - 1);
+	ck_assert_int_eq(vb_pending_add(p, big, 1), 1);
+	for (unsigned i = 0; i < 20000; i++) {
+		snprintf(c, sizeof(c), "C-%u", i);
+		ck_assert_int_eq(vb_pending_add(p, c, 2 + 2 * (uint64_t)i), 1);
+		if (i % 3 == 0)
+			ck_assert_int_eq(vb_pending_add(p, c, 3 + 2 * (uint64_t)i), 0);
+	}
+	for (unsigned i = 0; i < 20000; i++) {
+		snprintf(c, sizeof(c), "C-%u", i);
+		size_t n = get(p, c, UINT64_MAX, s, 4);
+		ck_assert_uint_eq(n, i % 3 == 0 ? 2 : 1);
+		ck_assert_uint_eq(s[0], 2 + 2 * (uint64_t)i);
+		if (n == 2)
+			ck_assert_uint_eq(s[1], 3 + 2 * (uint64_t)i);
+	}
+	ck_assert_uint_eq(get(p, big, UINT64_MAX, s, 4), 1);
+	ck_assert_uint_eq(s[0], 1);
+	vb_pending_close(p);
+}
+END_TEST
+
 static Suite *
 pending_suite(void)
 {
@@ -101,6 +133,7 @@ pending_suite(void)
 	TCase *tc = tcase_create("pending");
 	tcase_add_test(tc, add_get_drop);
 	tcase_add_test(tc, many_customers_sorted);
+	tcase_add_test(tc, slots_move_with_their_seqs);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -965,7 +965,7 @@ mutate(vbt_rng *r, vb_buf *b)
 START_TEST(canonical_copy_is_the_packing)
 {
 	vbt_rng r = { vbt_seed("canonical_copy_is_the_packing") };
-	size_t n, fast = 0, tried = 0;
+	size_t n, fast = 0, tried = 0, walked = 0;
 	const vbt_sample *smp = vbt_samples(&n);
 	vb_arena a = { 0 };
 	for (size_t i = 0; i < n; i++) {
@@ -1017,6 +1017,28 @@ START_TEST(canonical_copy_is_the_packing)
 				ck_assert_int_eq(vb_event_to_pb_canonical(lent, &got), 0);
 				ck_assert_uint_eq(got.len, want.len);
 				ck_assert_mem_eq(got.data, want.data, want.len);
+				/* The event itself, decoded by the broker's own walk
+				 * (canonical, in the arena) or by protobuf-c, and not
+				 * its bytes copied: as JSON, and packed afresh. */
+				size_t tl;
+				ck_assert_str_eq(vb_ingest_req_token(rq, &tl), "tk");
+				vb_buf_reset(&got);
+				vb_buf_reset(&want);
+				ck_assert_int_eq(vb_event_to_json(lent, &got), 0);
+				ck_assert_int_eq(vb_event_to_json(ref, &want), 0);
+				ck_assert_uint_eq(got.len, want.len);
+				ck_assert_mem_eq(got.data, want.data, want.len);
+				/* Setting seq forgets the bytes. */
+				vb_event_set_seq(lent, vb_event_seq(lent));
+				vb_event_set_seq(ref, vb_event_seq(ref));
+				vb_buf_reset(&got);
+				ck_assert_int_eq(vb_event_to_pb(lent, &got), 0);
+				vb_buf_reset(&want);
+				ck_assert_int_eq(vb_event_to_pb(ref, &want), 0);
+				ck_assert_uint_eq(got.len, want.len);
+				ck_assert_mem_eq(got.data, want.data, want.len);
+				if (canon && (round & 1))
+					walked++;
 			} else {
 				/* A request is refused for a field 0 in it. */
 				ck_assert_int_eq(rv, VB_EPROTO);
@@ -1037,6 +1059,8 @@ START_TEST(canonical_copy_is_the_packing)
 	/* The property is worth what it was tried on. */
 	ck_assert_msg(fast > tried / 50, "%zu of %zu mutations taken as canonical",
 	    fast, tried);
+	ck_assert_msg(walked > fast / 4, "%zu of %zu canonical ones decoded in an arena",
+	    walked, fast);
 	vb_arena_free(&a);
 }
 END_TEST
