@@ -6,6 +6,7 @@
 
 #include <nng/nng.h>
 
+#include "vb_arena.h"
 #include "vb_auth.h"
 #include "vb_error.h"
 #include "vb_gate.h"
@@ -40,6 +41,7 @@ typedef struct qworker {
 	vb_buf reasons;  /* gate: reasons JSON, NUL-separated */
 	vb_decision_msg *dec;
 	size_t dec_cap;
+	vb_arena arena;  /* the request in hand, decoded */
 } qworker;
 
 struct vb_query {
@@ -581,7 +583,7 @@ handle(qworker *wk, const uint8_t *p, size_t len)
 	vb_query_req rq;
 	char msg[160];
 	int rv;
-	if ((rv = vb_query_req_decode(p, len, &rq)) != 0) {
+	if ((rv = vb_query_req_decode_in(p, len, &wk->arena, &rq)) != 0) {
 		reply_fail(wk, rv, rv == VB_ETOOBIG ?
 		    "request needs too much memory to decode (too many empty or tiny fields)" :
 		    "request is not a voicebus.v1.QueryRequest");
@@ -619,6 +621,7 @@ on_request(void *arg, size_t index, const uint8_t *req, size_t len, vb_buf *repl
 	wk->reply = reply;
 	wk->page_len = 0;
 	handle(wk, req, len);
+	vb_arena_reset(&wk->arena);
 	wk->reply = NULL;
 	/* A replay page went to vb_rep as a message of its own. */
 	return reply->len > 0 || wk->page_len > 0 ? VB_OK : VB_ENOMEM;
@@ -668,6 +671,7 @@ vb_query_close(vb_query *q)
 		vb_buf_free(&wk->redacted);
 		vb_buf_free(&wk->reasons);
 		free(wk->dec);
+		vb_arena_free(&wk->arena);
 	}
 	free(q->workers);
 	vb_auth_limit_fini(&q->denials);

@@ -10,6 +10,13 @@
 #include "vb_net.h"
 #include "vb_token.h"
 
+/* A REQ context of the query socket: a request in flight of its own. */
+typedef struct lane {
+	nng_ctx ctx;
+	nng_aio *aio;
+	int open;
+} lane;
+
 typedef struct endpoint {
 	char *url;
 	nng_socket sock;
@@ -19,6 +26,7 @@ typedef struct endpoint {
 
 struct vb_client {
 	endpoint ingest, query;
+	lane lanes[VB_CLIENT_LANES]; /* of query: every query goes on one */
 	/* abort may come from another thread while a socket is being dialled:
 	 * the lock orders "aborted" against each endpoint's "open". */
 	pthread_mutex_t mtx;
@@ -113,6 +121,10 @@ vb_client_close(vb_client *c)
 		nng_aio_free(c->ingest.aio);
 	if (c->query.aio)
 		nng_aio_free(c->query.aio);
+	/* Closing the socket closed the contexts. */
+	for (int i = 0; i < VB_CLIENT_LANES; i++)
+		if (c->lanes[i].aio)
+			nng_aio_free(c->lanes[i].aio);
 	free(c->ingest.url);
 	free(c->query.url);
 	free(c->tls_ca);
@@ -125,24 +137,54 @@ vb_client_close(vb_client *c)
 	free(c);
 }
 
-/* Send buf and then tail (NULL: nothing) as one message on ep. */
+/* The query socket's lane i, opened on first use. */
 static int
-send_req(vb_client *c, endpoint *ep, const vb_buf *buf, const vb_buf *tail)
+lane_ready(vb_client *c, int i, lane **out)
 {
+	lane *l;
+	int rv;
+	if (i < 0 || i >= VB_CLIENT_LANES)
+		return VB_EINVAL;
+	l = &c->lanes[i];
+	if ((rv = ep_ready(c, &c->query)) != 0)
+		return rv;
+	if (!l->open) {
+		if (l->aio == NULL && (rv = nng_aio_alloc(&l->aio, NULL, NULL)) != 0)
+			return vb_err_from_nng(rv);
+		if ((rv = nng_ctx_open(&l->ctx, c->query.sock)) != 0)
+			return vb_err_from_nng(rv);
+		/* Contexts do not take the socket's resend time. */
+		nng_ctx_set_ms(l->ctx, NNG_OPT_REQ_RESENDTIME, 10000);
+		l->open = 1;
+	}
+	*out = l;
+	return VB_OK;
+}
+
+/* Send buf and then tail (NULL: nothing) as one message on ep, or on the
+ * query socket's lane l (ep NULL). */
+static int
+send_req(vb_client *c, endpoint *ep, lane *l, const vb_buf *buf, const vb_buf *tail)
+{
+	nng_aio *aio;
 	nng_msg *msg;
 	int rv;
-	if ((rv = ep_ready(c, ep)) != 0)
+	if (ep && (rv = ep_ready(c, ep)) != 0)
 		return rv;
+	aio = ep ? ep->aio : l->aio; /* ep_ready made it */
 	if ((rv = nng_msg_alloc(&msg, buf->len + (tail ? tail->len : 0))) != 0)
 		goto fail;
 	memcpy(nng_msg_body(msg), buf->data, buf->len);
 	if (tail && tail->len)
 		memcpy((uint8_t *)nng_msg_body(msg) + buf->len, tail->data, tail->len);
-	nng_aio_set_timeout(ep->aio, c->timeout_ms);
-	nng_aio_set_msg(ep->aio, msg);
-	nng_send_aio(ep->sock, ep->aio);
-	nng_aio_wait(ep->aio);
-	if ((rv = nng_aio_result(ep->aio)) != 0) {
+	nng_aio_set_timeout(aio, c->timeout_ms);
+	nng_aio_set_msg(aio, msg);
+	if (ep)
+		nng_send_aio(ep->sock, aio);
+	else
+		nng_ctx_send(l->ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0) {
 		nng_msg_free(msg);
 		goto fail;
 	}
@@ -151,17 +193,22 @@ fail:
 	return vb_err_from_nng(rv);
 }
 
-/* The reply to the request last sent on ep.  *reply: nng_msg_free. */
+/* The reply to the request last sent on ep, or on lane l (ep NULL).
+ * *reply: nng_msg_free. */
 static int
-recv_reply(vb_client *c, endpoint *ep, nng_msg **reply)
+recv_reply(vb_client *c, endpoint *ep, lane *l, nng_msg **reply)
 {
+	nng_aio *aio = ep ? ep->aio : l->aio;
 	int rv;
-	nng_aio_set_timeout(ep->aio, c->timeout_ms);
-	nng_recv_aio(ep->sock, ep->aio);
-	nng_aio_wait(ep->aio);
-	if ((rv = nng_aio_result(ep->aio)) != 0)
+	nng_aio_set_timeout(aio, c->timeout_ms);
+	if (ep)
+		nng_recv_aio(ep->sock, aio);
+	else
+		nng_ctx_recv(l->ctx, aio);
+	nng_aio_wait(aio);
+	if ((rv = nng_aio_result(aio)) != 0)
 		return vb_err_from_nng(rv);
-	*reply = nng_aio_get_msg(ep->aio);
+	*reply = nng_aio_get_msg(aio);
 	return VB_OK;
 }
 
@@ -171,8 +218,8 @@ static int
 roundtrip(vb_client *c, endpoint *ep, const vb_buf *buf, const vb_buf *tail,
     nng_msg **reply)
 {
-	int rv = send_req(c, ep, buf, tail);
-	return rv != 0 ? rv : recv_reply(c, ep, reply);
+	int rv = send_req(c, ep, NULL, buf, tail);
+	return rv != 0 ? rv : recv_reply(c, ep, NULL, reply);
 }
 
 int
@@ -208,26 +255,29 @@ msg_release(void *arg)
 }
 
 int
-vb_client_query_send(vb_client *c, const vb_query_req *q)
+vb_client_query_send_lane(vb_client *c, int lane_no, const vb_query_req *q)
 {
 	vb_query_req qt = *q;
+	lane *l = NULL;
 	int rv;
+	if ((rv = lane_ready(c, lane_no, &l)) != 0)
+		return rv;
 	if (qt.token == NULL || qt.token[0] == '\0')
 		qt.token = c->token;
 	vb_buf_reset(&c->buf);
 	if ((rv = vb_query_req_encode(&qt, &c->buf)) != 0)
 		return rv;
-	return send_req(c, &c->query, &c->buf, NULL);
+	return send_req(c, NULL, l, &c->buf, NULL);
 }
 
 int
-vb_client_query_recv(vb_client *c, vb_query_reply *out)
+vb_client_query_recv_lane(vb_client *c, int lane_no, vb_query_reply *out)
 {
 	nng_msg *reply = NULL;
 	int rv;
-	if (!c->query.open)
+	if (lane_no < 0 || lane_no >= VB_CLIENT_LANES || !c->lanes[lane_no].open)
 		return VB_ECLOSED; /* nothing was sent */
-	if ((rv = recv_reply(c, &c->query, &reply)) != 0)
+	if ((rv = recv_reply(c, NULL, &c->lanes[lane_no], &reply)) != 0)
 		return rv;
 	/* A replay page's events stay in the message: no copy of each. */
 	rv = vb_query_reply_decode_keep(nng_msg_body(reply), nng_msg_len(reply), msg_release,
@@ -235,6 +285,18 @@ vb_client_query_recv(vb_client *c, vb_query_reply *out)
 	if (rv != 0)
 		nng_msg_free(reply);
 	return rv;
+}
+
+int
+vb_client_query_send(vb_client *c, const vb_query_req *q)
+{
+	return vb_client_query_send_lane(c, 0, q);
+}
+
+int
+vb_client_query_recv(vb_client *c, vb_query_reply *out)
+{
+	return vb_client_query_recv_lane(c, 0, out);
 }
 
 int

@@ -56,6 +56,16 @@ int vb_client_query(vb_client *c, const vb_query_req *q, vb_query_reply *out);
 int vb_client_query_send(vb_client *c, const vb_query_req *q);
 int vb_client_query_recv(vb_client *c, vb_query_reply *out);
 
+/* The same on one of the query socket's lanes (REQ contexts), 0 to
+ * VB_CLIENT_LANES - 1: each lane has a request of its own in flight, so
+ * the broker's workers can decide one while another's reply travels and
+ * the caller handles a third.  The calls above are lane 0.  Replies come
+ * in any order across lanes; take each lane's in turn.  VB_EINVAL for a
+ * lane out of range. */
+#define VB_CLIENT_LANES 4
+int vb_client_query_send_lane(vb_client *c, int lane, const vb_query_req *q);
+int vb_client_query_recv_lane(vb_client *c, int lane, vb_query_reply *out);
+
 /* Make every call in progress or to come fail at once with VB_ECLOSED.
  * Safe from another thread (a signal-waiting thread, say); c must still be
  * released with vb_client_close by its owner. */

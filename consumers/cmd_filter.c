@@ -25,14 +25,22 @@
  * half of that, which leaves room for the rest of the request. */
 #define BATCH_ID_BYTES_MAX (512 * 1024)
 #define ID_FRAMING 3
+/* Two requests in flight keep the broker's workers busy while a reply
+ * travels and this side writes out the batch before: without --record
+ * each decision stands alone.  A reservation (--record) must see the
+ * ones before it: one at a time then. */
+#define DEPTH 2
+#define NBATCH (DEPTH + 1)
+_Static_assert(NBATCH <= VB_CLIENT_LANES, "a lane per batch");
 
 typedef struct row {
 	size_t raw_off, raw_len;   /* in batch.raw */
 	size_t cust_off;           /* in batch.raw, NUL-terminated */
 } row;
 
-/* One batch of rows, sent in one request.  Two take turns: while the
- * broker decides one, the next is read from the audience. */
+/* One batch of rows, sent in one request.  They take turns: while the
+ * broker decides one or two, the next is read from the audience and the
+ * one before written out. */
 typedef struct batch {
 	row *rows;
 	size_t n;
@@ -54,9 +62,12 @@ typedef struct filter {
 	FILE *blocked;
 	const char *blocked_path;
 	const char *eol;           /* the header's line end, for a last row without one */
-	batch b[2];
-	int cur;                   /* the batch being filled */
-	int inflight;              /* the batch sent, whose reply is awaited; -1 */
+	/* A ring: b[head] to b[head + ninflight - 1] are in flight (batch i
+	 * on the client's lane i), then b[cur], being filled. */
+	batch b[NBATCH];
+	int cur;
+	int head, ninflight;
+	int depth;                 /* most in flight: 1 with --record */
 	size_t max;
 	unsigned long long allowed, nblocked, malformed, recorded;
 	vb_buf line;
@@ -78,31 +89,40 @@ strip_eol(const char *raw, size_t len, const char **eol)
 	return len;
 }
 
-/* Take the reply to the batch in flight and write each row where it goes,
- * in order.  0, or -1 when the broker failed (reported). */
+/* Take the reply to the batch in flight.  0, or -1 when the broker failed
+ * (reported). */
 static int
-finish(filter *f)
+take(filter *f, vb_query_reply *r)
 {
-	batch *b = &f->b[f->inflight];
-	vb_query_reply r;
+	const batch *b = &f->b[f->head];
+	int lane = f->head;
 
-	f->inflight = -1;
-	if (vb_cli_query_recv(f->client, f->url, VB_QUERY_GATE, "filter", &r) != 0)
+	f->head = (f->head + 1) % NBATCH;
+	f->ninflight--;
+	if (vb_cli_query_recv_lane(f->client, f->url, lane, VB_QUERY_GATE, "filter", r) != 0)
 		return -1;
-	if (r.ndecisions != b->n) {
-		vb_cli_err("filter: the broker answered %zu decisions for %zu rows", r.ndecisions, b->n);
-		vb_query_reply_free(&r);
+	if (r->ndecisions != b->n) {
+		vb_cli_err("filter: the broker answered %zu decisions for %zu rows", r->ndecisions, b->n);
+		vb_query_reply_free(r);
 		return -1;
 	}
+	return 0;
+}
+
+/* Write each row of b where its decision in r sends it, in order; free r
+ * and empty b. */
+static void
+write_out(filter *f, batch *b, vb_query_reply *r)
+{
 	for (size_t i = 0; i < b->n; i++) {
 		const row *w = &b->rows[i];
 		const char *raw = (const char *)b->raw.data + w->raw_off, *eol;
-		if (r.decisions[i].allow) {
+		if (r->decisions[i].allow) {
 			fwrite(raw, 1, w->raw_len, stdout);
 			if (w->raw_len == 0 || (raw[w->raw_len - 1] != '\n' && raw[w->raw_len - 1] != '\r'))
 				fputs(f->eol, stdout);
 			f->allowed++;
-			f->recorded += f->record && !r.decisions[i].recorded_duplicate;
+			f->recorded += f->record && !r->decisions[i].recorded_duplicate;
 			continue;
 		}
 		size_t body = strip_eol(raw, w->raw_len, &eol);
@@ -111,16 +131,27 @@ finish(filter *f)
 		vb_buf_reset(&f->line);
 		vb_buf_append(&f->line, raw, body);
 		vb_buf_append_byte(&f->line, ',');
-		vb_cli_csv_field(&f->line, r.decisions[i].reasons);
+		vb_cli_csv_field(&f->line, r->decisions[i].reasons);
 		vb_buf_append_str(&f->line, eol);
 		fwrite(f->line.data, 1, f->line.len, f->blocked);
 		f->nblocked++;
 	}
-	vb_query_reply_free(&r);
+	vb_query_reply_free(r);
 	b->n = 0;
 	b->id_bytes = 0;
 	vb_buf_reset(&b->raw);
-	return 0;
+}
+
+/* The messages about malformed rows of b, now that the rows before them
+ * are written. */
+static void
+write_notes(filter *f, batch *b)
+{
+	if (b->notes.len)
+		fwrite(b->notes.data, 1, b->notes.len, stderr);
+	f->malformed += b->malformed;
+	vb_buf_reset(&b->notes);
+	b->malformed = 0;
 }
 
 /* The rows from b on were not filtered: say so. */
@@ -134,41 +165,59 @@ stopped(const batch *b)
 		    b->line);
 }
 
-/* Write out the batch in flight, if any, then the messages about the
- * batch being filled.  0, or -1 (reported, with where it stopped). */
+/* Take the oldest batch in flight, say what was malformed among its rows
+ * and write them out.  0, or -1 (reported, with where it stopped). */
 static int
-drain(filter *f)
+finish_one(filter *f)
 {
-	batch *b = &f->b[f->cur];
-	if (f->inflight >= 0) {
-		const batch *p = &f->b[f->inflight];
-		if (finish(f) != 0) {
-			stopped(p);
-			return -1;
-		}
+	batch *p = &f->b[f->head];
+	vb_query_reply r;
+	int rv = take(f, &r);
+	write_notes(f, p);
+	if (rv != 0) {
+		stopped(p);
+		return -1;
 	}
-	if (b->notes.len)
-		fwrite(b->notes.data, 1, b->notes.len, stderr);
-	f->malformed += b->malformed;
-	vb_buf_reset(&b->notes);
-	b->malformed = 0;
+	write_out(f, p, &r);
 	return 0;
 }
 
-/* Send the batch being filled (line filled it; at_end: the input ended),
- * after writing out the one before: one request in flight at a time, as
- * a --record reservation needs, while the next batch is read.  0, or -1
- * (reported). */
+/* Write out every batch in flight, then the messages about the batch
+ * being filled.  0, or -1 (reported, with where it stopped). */
+static int
+drain(filter *f)
+{
+	while (f->ninflight > 0)
+		if (finish_one(f) != 0)
+			return -1;
+	write_notes(f, &f->b[f->cur]);
+	return 0;
+}
+
+/* Send the batch being filled (line filled it; at_end: the input ended).
+ * With depth requests in flight already, the oldest reply is taken first,
+ * and its rows written while the broker decides this one.  A batch's
+ * messages about malformed rows go out just before its rows: stderr says
+ * what it would say without the overlap.  0, or -1 (reported). */
 static int
 dispatch(filter *f, int at_end, unsigned long line)
 {
 	batch *b = &f->b[f->cur];
 	vb_query_req q = { .kind = VB_QUERY_GATE };
+	vb_query_reply r;
+	batch *p = NULL;
+	int rv = 0;
 
-	if (drain(f) != 0)
-		return -1;
 	if (b->n == 0)
-		return 0;
+		return drain(f);
+	if (f->ninflight == f->depth) {
+		p = &f->b[f->head];
+		if (take(f, &r) != 0) {
+			write_notes(f, p);
+			stopped(p);
+			return -1;
+		}
+	}
 	b->line = line;
 	b->at_end = at_end;
 	for (size_t i = 0; i < b->n; i++)
@@ -179,12 +228,22 @@ dispatch(filter *f, int at_end, unsigned long line)
 	q.gate.channel = f->channel;
 	q.gate.at = f->at;
 	q.gate.record = f->record;
-	if (vb_cli_query_send(f->client, f->url, &q) != 0) {
-		stopped(b);
+	if (vb_cli_query_send_lane(f->client, f->url, f->cur, &q) != 0) {
+		rv = -1;
+	} else {
+		f->ninflight++;
+		f->cur = (f->cur + 1) % NBATCH;
+	}
+	if (p != NULL) {
+		write_notes(f, p);
+		write_out(f, p, &r);
+	}
+	if (rv != 0) {
+		/* What was sent before still comes back. */
+		if (drain(f) == 0)
+			stopped(b);
 		return -1;
 	}
-	f->inflight = f->cur;
-	f->cur ^= 1;
 	return 0;
 }
 
@@ -291,13 +350,14 @@ vb_cmd_filter(int argc, char **argv)
 		vb_cli_err("%s: %s", f.blocked_path, strerror(errno));
 		return VB_EXIT_USAGE;
 	}
-	f.inflight = -1;
-	for (int i = 0; i < 2; i++) {
+	f.depth = f.record ? 1 : DEPTH;
+	int nomem = 0;
+	for (int i = 0; i < NBATCH; i++) {
 		f.b[i].rows = calloc(f.max, sizeof(*f.b[i].rows));
 		f.b[i].ids = calloc(f.max, sizeof(*f.b[i].ids));
+		nomem |= f.b[i].rows == NULL || f.b[i].ids == NULL;
 	}
-	if (f.b[0].rows == NULL || f.b[0].ids == NULL || f.b[1].rows == NULL ||
-	    f.b[1].ids == NULL || vb_csv_open(stdin, NULL, &csv) != 0) {
+	if (nomem || vb_csv_open(stdin, NULL, &csv) != 0) {
 		vb_cli_err("out of memory");
 		status = VB_EXIT_FAIL;
 		goto out;
@@ -407,7 +467,7 @@ out:
 	vb_csv_close(csv);
 	vb_client_close(f.client);
 	vb_buf_free(&f.line);
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < NBATCH; i++) {
 		vb_buf_free(&f.b[i].raw);
 		vb_buf_free(&f.b[i].notes);
 		free(f.b[i].rows);

@@ -69,7 +69,14 @@ vb_cli_next_opt(int argc, char **argv, const struct option *longopts,
 int
 vb_cli_query_send(vb_client *client, const char *url, const vb_query_req *q)
 {
-	int rv = vb_client_query_send(client, q);
+	return vb_cli_query_send_lane(client, url, 0, q);
+}
+
+int
+vb_cli_query_send_lane(vb_client *client, const char *url, int lane,
+    const vb_query_req *q)
+{
+	int rv = vb_client_query_send_lane(client, lane, q);
 	if (rv != 0) {
 		vb_cli_transport_error(client, url, rv);
 		return VB_EXIT_FAIL;
@@ -81,7 +88,14 @@ int
 vb_cli_query_recv(vb_client *client, const char *url, vb_query_kind want,
     const char *what, vb_query_reply *out)
 {
-	int rv = vb_client_query_recv(client, out);
+	return vb_cli_query_recv_lane(client, url, 0, want, what, out);
+}
+
+int
+vb_cli_query_recv_lane(vb_client *client, const char *url, int lane,
+    vb_query_kind want, const char *what, vb_query_reply *out)
+{
+	int rv = vb_client_query_recv_lane(client, lane, out);
 	if (rv != 0) {
 		vb_cli_transport_error(client, url, rv);
 		return VB_EXIT_FAIL;
@@ -158,12 +172,14 @@ vb_cli_csv_field(vb_buf *b, const char *s)
 		vb_buf_append_str(b, s);
 		return;
 	}
+	/* Quoted, each quote doubled: runs between quotes go in whole (a
+	 * reasons column is JSON, a quote every few bytes). */
 	vb_buf_append_byte(b, '"');
-	for (; *s; s++) {
-		if (*s == '"')
-			vb_buf_append_byte(b, '"');
-		vb_buf_append_byte(b, (uint8_t)*s);
+	for (const char *q; (q = strchr(s, '"')) != NULL; s = q + 1) {
+		vb_buf_append(b, s, (size_t)(q - s) + 1);
+		vb_buf_append_byte(b, '"');
 	}
+	vb_buf_append_str(b, s);
 	vb_buf_append_byte(b, '"');
 }
 

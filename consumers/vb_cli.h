@@ -72,6 +72,11 @@ int vb_cli_query(vb_client *client, const char *url, const vb_query_req *q,
 int vb_cli_query_send(vb_client *client, const char *url, const vb_query_req *q);
 int vb_cli_query_recv(vb_client *client, const char *url, vb_query_kind want,
     const char *what, vb_query_reply *out);
+/* The same on a lane of the query socket (vb_client_query_send_lane). */
+int vb_cli_query_send_lane(vb_client *client, const char *url, int lane,
+    const vb_query_req *q);
+int vb_cli_query_recv_lane(vb_client *client, const char *url, int lane,
+    vb_query_kind want, const char *what, vb_query_reply *out);
 
 /* Open a client for c, with its token (--token-file or VOICEBUS_TOKEN).
  * Reports failure; returns VB_EXIT_* on failure (USAGE for a bad token

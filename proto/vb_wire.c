@@ -567,6 +567,8 @@ vb_query_req_encode(const vb_query_req *q, vb_buf *out)
 	return pack(&req.base, out);
 }
 
+static void fill_query_req(Voicebus__V1__QueryRequest *pb, vb_query_req *out);
+
 int
 vb_query_req_decode(const uint8_t *p, size_t len, vb_query_req *out)
 {
@@ -578,6 +580,30 @@ vb_query_req_decode(const uint8_t *p, size_t len, vb_query_req *out)
 	memset(out, 0, sizeof(*out));
 	if (pb == NULL)
 		return bu.over ? VB_ETOOBIG : VB_EPROTO;
+	fill_query_req(pb, out);
+	return VB_OK;
+}
+
+int
+vb_query_req_decode_in(const uint8_t *p, size_t len, vb_arena *a, vb_query_req *out)
+{
+	ProtobufCAllocator al = { arena_pb_alloc, arena_pb_free, a };
+	Voicebus__V1__QueryRequest *pb;
+
+	arena_budget(a, len);
+	pb = voicebus__v1__query_request__unpack(&al, len, p);
+	a->limit = 0;
+	memset(out, 0, sizeof(*out));
+	if (pb == NULL)
+		return a->over ? VB_ETOOBIG : VB_EPROTO;
+	fill_query_req(pb, out);
+	out->in_arena = 1;
+	return VB_OK;
+}
+
+static void
+fill_query_req(Voicebus__V1__QueryRequest *pb, vb_query_req *out)
+{
 	out->priv = pb;
 	out->token = pb->token ? pb->token : "";
 	switch (pb->request_case) {
@@ -629,7 +655,6 @@ vb_query_req_decode(const uint8_t *p, size_t len, vb_query_req *out)
 		out->kind = VB_QUERY_NONE;
 		break;
 	}
-	return VB_OK;
 }
 
 /* The first string of m, or of a message in it, that is not UTF-8: its
@@ -693,7 +718,7 @@ vb_query_req_check_utf8(const vb_query_req *q, char *err, size_t errlen)
 void
 vb_query_req_free(vb_query_req *q)
 {
-	if (q->priv)
+	if (q->priv && !q->in_arena)
 		voicebus__v1__query_request__free_unpacked(q->priv, NULL);
 	memset(q, 0, sizeof(*q));
 }
@@ -733,8 +758,89 @@ decisions_encode(const vb_decision_msg *d, size_t n, Voicebus__V1__Decision *sto
 	return pp;
 }
 
+/* ---- gate replies without protobuf-c ----
+ * A filter's reply carries 10,000 decisions, and protobuf-c sizing and
+ * then packing them was a quarter of what the broker spent on each.
+ * Field numbers and wire types of wire.proto: QueryReply.gate = 5;
+ * GateReply.decisions = 1, at = 2; Decision.customer = 1, purpose = 2,
+ * channel = 3, reasons = 5 (strings), allow = 4, recorded_duplicate = 7
+ * (bools), recorded_seq = 6 (varint).  In number order, proto3 defaults
+ * left out, as protobuf-c writes them. */
+
+static size_t
+str_field_len(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	return n ? 1 + varint_len(n) + n : 0;
+}
+
+static size_t
+decision_len(const vb_decision_msg *d)
+{
+	return str_field_len(d->customer) + str_field_len(d->purpose) +
+	    str_field_len(d->channel) + (d->allow ? 2 : 0) +
+	    str_field_len(d->reasons) +
+	    (d->recorded_seq ? 1 + varint_len(d->recorded_seq) : 0) +
+	    (d->recorded_duplicate ? 2 : 0);
+}
+
+static int
+put_str_field(vb_buf *out, unsigned num, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0)
+		return 0;
+	return vb_buf_append_byte(out, (uint8_t)(num << 3 | 2)) |
+	    vb_buf_append_varint(out, n) | vb_buf_append(out, s, n);
+}
+
+static int
+gate_reply_write(const vb_query_reply *r, vb_buf *out)
+{
+	size_t len0 = out->len, gate = str_field_len(r->at);
+	int rv = 0;
+	for (size_t i = 0; i < r->ndecisions; i++) {
+		size_t d = decision_len(&r->decisions[i]);
+		gate += 1 + varint_len(d) + d;
+	}
+	rv |= vb_buf_reserve(out, 1 + varint_len(gate) + gate);
+	rv |= vb_buf_append_byte(out, 5 << 3 | 2);
+	rv |= vb_buf_append_varint(out, gate);
+	for (size_t i = 0; i < r->ndecisions && rv == 0; i++) {
+		const vb_decision_msg *d = &r->decisions[i];
+		rv |= vb_buf_append_byte(out, 1 << 3 | 2);
+		rv |= vb_buf_append_varint(out, decision_len(d));
+		rv |= put_str_field(out, 1, d->customer);
+		rv |= put_str_field(out, 2, d->purpose);
+		rv |= put_str_field(out, 3, d->channel);
+		if (d->allow)
+			rv |= vb_buf_append(out, "\x20\x01", 2);
+		rv |= put_str_field(out, 5, d->reasons);
+		if (d->recorded_seq) {
+			rv |= vb_buf_append_byte(out, 6 << 3 | 0);
+			rv |= vb_buf_append_varint(out, d->recorded_seq);
+		}
+		if (d->recorded_duplicate)
+			rv |= vb_buf_append(out, "\x38\x01", 2);
+	}
+	rv |= put_str_field(out, 2, r->at);
+	if (rv != 0) {
+		out->len = len0; /* nothing appended, as when packing failed */
+		return VB_ENOMEM;
+	}
+	return VB_OK;
+}
+
 int
 vb_query_reply_encode(const vb_query_reply *r, vb_buf *out)
+{
+	if (r->code == 0 && r->kind == VB_QUERY_GATE && str_or_empty(r->error)[0] == '\0')
+		return gate_reply_write(r, out);
+	return vb_query_reply_encode_pb(r, out);
+}
+
+int
+vb_query_reply_encode_pb(const vb_query_reply *r, vb_buf *out)
 {
 	Voicebus__V1__GateReply gr = VOICEBUS__V1__GATE_REPLY__INIT;
 	Voicebus__V1__CustomerReply cr = VOICEBUS__V1__CUSTOMER_REPLY__INIT;
@@ -861,6 +967,10 @@ typedef struct {
 	vb_decision_msg *decisions;
 	void (*release)(void *arg); /* the kept input, if events point into it */
 	void *release_arg;
+	/* What protobuf-c allocates for pb: a filter's reply of 10,000
+	 * decisions is some 50,000 strings and structs, taken and dropped
+	 * together. */
+	vb_arena arena;
 } reply_priv;
 
 /* ---- replay replies without protobuf-c ----
@@ -1035,7 +1145,8 @@ vb_query_reply_decode(const uint8_t *p, size_t len, vb_query_reply *out)
 	if (pv == NULL)
 		return VB_ENOMEM;
 	out->priv = pv;
-	pb = pv->pb = voicebus__v1__query_reply__unpack(NULL, len, p);
+	ProtobufCAllocator al = { arena_pb_alloc, arena_pb_free, &pv->arena };
+	pb = pv->pb = voicebus__v1__query_reply__unpack(&al, len, p);
 	if (pb == NULL) {
 		vb_query_reply_free(out);
 		return VB_EPROTO;
@@ -1131,8 +1242,7 @@ vb_query_reply_free(vb_query_reply *r)
 {
 	reply_priv *pv = r->priv;
 	if (pv != NULL) {
-		if (pv->pb)
-			voicebus__v1__query_reply__free_unpacked(pv->pb, NULL);
+		vb_arena_free(&pv->arena); /* pb */
 		free(pv->events);
 		free(pv->counts);
 		free(pv->decisions);

@@ -130,12 +130,18 @@ typedef struct vb_query_req {
 	const char *backup_path;  /* backup: a file on the broker's host */
 	const char *token;   /* the client's token: "" or NULL for none */
 	void *priv;
+	int in_arena;        /* decoded by vb_query_req_decode_in */
 } vb_query_req;
 
 int vb_query_req_encode(const vb_query_req *q, vb_buf *out);
 /* Fill *out (strings never NULL); release with vb_query_req_free.
  * VB_EPROTO, or VB_ETOOBIG as for vb_ingest_req_decode. */
 int vb_query_req_decode(const uint8_t *p, size_t len, vb_query_req *out);
+/* The same, into a's memory (a request of 10,000 customers is as many
+ * strings): valid until a is reset, p as well; vb_query_req_free then
+ * frees nothing.  The same budget bounds what it takes from a. */
+int vb_query_req_decode_in(const uint8_t *p, size_t len, vb_arena *a,
+    vb_query_req *out);
 /* Whether every string of a decoded q is UTF-8: if not, VB_EINVAL with
  * "gate.customers: not valid UTF-8" in err. */
 int vb_query_req_check_utf8(const vb_query_req *q, char *err, size_t errlen);
@@ -189,6 +195,9 @@ typedef struct vb_query_reply {
 } vb_query_reply;
 
 int vb_query_reply_encode(const vb_query_reply *r, vb_buf *out);
+/* The same bytes, always through protobuf-c (vb_query_reply_encode writes
+ * a gate reply directly): the reference its tests compare with. */
+int vb_query_reply_encode_pb(const vb_query_reply *r, vb_buf *out);
 int vb_query_reply_decode(const uint8_t *p, size_t len, vb_query_reply *out);
 /* As vb_query_reply_decode, but a replay page's events may point into p
  * itself instead of into copies.  On success *out takes p: release(arg) is

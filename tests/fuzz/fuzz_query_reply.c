@@ -3,7 +3,8 @@
  * decode it, then what replay and tail do with a page: peek at each event
  * and print it as a JSON line.
  *
- * Property: a decoded reply encodes and decodes to the same reply. */
+ * Properties: a decoded reply encodes and decodes to the same reply; the
+ * replies written without protobuf-c are the bytes it packs. */
 #include <stdio.h>
 #include <string.h>
 
@@ -64,6 +65,15 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    "source %zu: name is NULL", i);
 
 	VB_FUZZ_CHECK(vb_query_reply_encode(&r, &buf) == 0, "encode failed");
+	{
+		/* Written directly or packed by protobuf-c: the same bytes. */
+		vb_buf ref = { 0 };
+		VB_FUZZ_CHECK(vb_query_reply_encode_pb(&r, &ref) == 0, "encode failed");
+		VB_FUZZ_CHECK(ref.len == buf.len &&
+		        (buf.len == 0 || memcmp(ref.data, buf.data, buf.len) == 0),
+		    "%zu bytes written, protobuf-c packs %zu others", buf.len, ref.len);
+		vb_buf_free(&ref);
+	}
 	VB_FUZZ_CHECK(vb_query_reply_decode(buf.data, buf.len, &r2) == 0,
 	    "our own reply does not decode");
 	/* An error that is not UTF-8 goes out scrubbed, as proto3 wants

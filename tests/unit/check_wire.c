@@ -774,6 +774,26 @@ START_TEST(decode_budget)
 	put_field(&b, 3, g.data, g.len);
 	ck_assert_int_eq(vb_query_req_decode(b.data, b.len, &q), VB_ETOOBIG);
 	vb_query_req_free(&q);
+	{
+		/* Into an arena, under the same budget; and a sane request
+		 * decodes there after a refused one. */
+		vb_arena a = { 0 };
+		const char *custs[] = { "C-1", "C-2" };
+		vb_query_req ok = { .kind = VB_QUERY_GATE, .gate = { custs, 2, "upsell",
+			"email", "2026-12-01T00:00:00Z", "" } };
+		ck_assert_int_eq(vb_query_req_decode_in(b.data, b.len, &a, &q), VB_ETOOBIG);
+		vb_arena_reset(&a);
+		vb_buf_reset(&b);
+		ck_assert_int_eq(vb_query_req_encode(&ok, &b), 0);
+		ck_assert_int_eq(vb_query_req_decode_in(b.data, b.len, &a, &q), 0);
+		ck_assert_int_eq(q.kind, VB_QUERY_GATE);
+		ck_assert_uint_eq(q.gate.n, 2);
+		ck_assert_str_eq(q.gate.customers[1], "C-2");
+		ck_assert_str_eq(q.gate.purpose, "upsell");
+		ck_assert_str_eq(q.gate.at, "2026-12-01T00:00:00Z");
+		vb_query_req_free(&q); /* the arena's: nothing to free */
+		vb_arena_free(&a);
+	}
 	vb_buf_free(&ev);
 	vb_buf_free(&b);
 	vb_buf_free(&g);
@@ -1065,6 +1085,48 @@ START_TEST(canonical_copy_is_the_packing)
 }
 END_TEST
 
+/* The gate's replies are written without protobuf-c: byte for byte what it
+ * packs, whatever is empty, NULL, false or 0, and for any count. */
+START_TEST(gate_reply_bytes_as_protobuf_c)
+{
+	vbt_rng rng = { vbt_seed("gate_reply_bytes_as_protobuf_c") };
+	static const char *const strs[] = { NULL, "", "C-1001", "upsell", "email",
+		"[{\"rule\":\"open-complaint\",\"event\":\"svc:T-4411:opened\"}]",
+		"caf\xc3\xa9" };
+	char longs[300];
+	memset(longs, 'x', sizeof(longs) - 1);
+	longs[sizeof(longs) - 1] = '\0';
+	for (int round = 0; round < 400; round++) {
+		vb_decision_msg d[40];
+		vb_query_reply r = { .kind = VB_QUERY_GATE };
+		vb_buf got = { 0 }, want = { 0 };
+		size_t ns = sizeof(strs) / sizeof(strs[0]);
+#define PICK() (vbt_rand_range(&rng, 0, 9) == 0 ? longs : strs[vbt_rand_range(&rng, 0, (int64_t)ns - 1)])
+		r.ndecisions = (size_t)vbt_rand_range(&rng, 0, 40);
+		r.decisions = d;
+		r.at = PICK();
+		r.error = vbt_rand_range(&rng, 0, 1) ? NULL : "";
+		for (size_t i = 0; i < r.ndecisions; i++) {
+			d[i].customer = PICK();
+			d[i].purpose = PICK();
+			d[i].channel = PICK();
+			d[i].reasons = PICK();
+			d[i].allow = (int)vbt_rand_range(&rng, 0, 1);
+			d[i].recorded_duplicate = (int)vbt_rand_range(&rng, 0, 1);
+			d[i].recorded_seq = vbt_rand_range(&rng, 0, 2) == 0 ? 0 :
+			    vbt_rand(&rng) >> vbt_rand_range(&rng, 0, 63);
+		}
+#undef PICK
+		ck_assert_int_eq(vb_query_reply_encode(&r, &got), 0);
+		ck_assert_int_eq(vb_query_reply_encode_pb(&r, &want), 0);
+		ck_assert_uint_eq(got.len, want.len);
+		ck_assert_mem_eq(got.data, want.data, want.len);
+		vb_buf_free(&got);
+		vb_buf_free(&want);
+	}
+}
+END_TEST
+
 static Suite *
 wire_suite(void)
 {
@@ -1082,6 +1144,7 @@ wire_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("query");
+	tcase_add_test(tc, gate_reply_bytes_as_protobuf_c);
 	tcase_add_test(tc, query_req_replay_round_trip);
 	tcase_add_test(tc, tokens_ride_along);
 	tcase_add_test(tc, stats_names_the_client);
