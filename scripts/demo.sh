@@ -176,9 +176,11 @@ gate() {
 
 step "Marketing asks before an upsell email to C-1001 (Anna Berg)"
 gate --customer C-1001 --purpose upsell --channel email
-echo "=> blocked, with every reason: her complaint was resolved 2 days ago (cool-off"
-echo "   until 6 Dec), the technician missed the promised window, an invoice is overdue."
-echo "   Marketing sees rules and event ids, never the complaint text."
+echo "=> blocked, with every reason: her complaint T-4411 was resolved on 22 Nov, and its"
+echo "   14-day cool-off runs until 6 Dec (from then on the second reason alone blocks);"
+echo "   invoice INV-9003 is overdue since 14 Nov.  The technician of WO-7703 came late"
+echo "   but completed the visit, so no missed-visit reason.  Marketing sees rules and"
+echo "   event ids, never the complaint text."
 
 step "A service message to the same customer is allowed"
 gate --customer C-1001 --purpose service --channel email
