@@ -2,11 +2,17 @@
 
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "vb_error.h"
 #include "vb_event.h"
+
+/* Most bytes of events waiting for the sender before the writer waits for
+ * it: the sender only copies and queues (PUB never waits for a
+ * subscriber), so this is reached only when it gets no processor. */
+#define QUEUE_MAX (64u << 20)
 
 struct vb_fanout {
 	nng_socket sock;
@@ -15,10 +21,62 @@ struct vb_fanout {
 	 * nng_aio_alloc costs a getrandom(2) syscall each time. */
 	nng_aio *aio;
 	vb_log *log;
-	uint64_t failed;
+	uint64_t failed;   /* sends that failed (the sender thread's) */
+	uint64_t unqueued; /* submissions refused (the writer's) */
 	int redact;
 	vb_buf red;      /* the redacted copy of the event in hand */
+	/* Handed over by the writer, sent by the sender thread in order. */
+	pthread_mutex_t mtx;
+	pthread_cond_t more, room;
+	vb_buf queue;    /* waiting: varint length + stored bytes, each */
+	vb_buf work;     /* the sender's, being sent */
+	int stopping;
+	pthread_t sender;
+	int started;
 };
+
+static int publish(vb_fanout *fo, const uint8_t *p, size_t len);
+
+static void
+send_all(vb_fanout *fo, const vb_buf *b)
+{
+	size_t off = 0;
+	while (off < b->len) {
+		uint64_t n;
+		size_t used = vb_varint_decode(b->data + off, b->len - off, &n);
+		if (used == 0 || n > b->len - off - used)
+			break;
+		off += used;
+		(void)publish(fo, b->data + off, (size_t)n);
+		off += (size_t)n;
+	}
+}
+
+/* Sends what the writer hands over, in order, until stopped with nothing
+ * left. */
+static void *
+sender_main(void *arg)
+{
+	vb_fanout *fo = arg;
+	pthread_mutex_lock(&fo->mtx);
+	for (;;) {
+		while (fo->queue.len == 0 && !fo->stopping)
+			pthread_cond_wait(&fo->more, &fo->mtx);
+		if (fo->queue.len == 0)
+			break;
+		vb_buf t = fo->work;
+		fo->work = fo->queue;
+		fo->queue = t;
+		vb_buf_reset(&fo->queue);
+		pthread_cond_signal(&fo->room);
+		pthread_mutex_unlock(&fo->mtx);
+		send_all(fo, &fo->work);
+		vb_buf_reset(&fo->work);
+		pthread_mutex_lock(&fo->mtx);
+	}
+	pthread_mutex_unlock(&fo->mtx);
+	return NULL;
+}
 
 int
 vb_fanout_open(const char *url, const vb_tls_opts *tls, int queue, int redact,
@@ -31,6 +89,9 @@ vb_fanout_open(const char *url, const vb_tls_opts *tls, int queue, int redact,
 		return VB_ENOMEM;
 	fo->log = log;
 	fo->redact = redact;
+	pthread_mutex_init(&fo->mtx, NULL);
+	pthread_cond_init(&fo->more, NULL);
+	pthread_cond_init(&fo->room, NULL);
 	if ((rv = nng_aio_alloc(&fo->aio, NULL, NULL)) != 0 ||
 	    (rv = nng_pub0_open(&fo->sock)) != 0)
 		goto fail;
@@ -44,6 +105,11 @@ vb_fanout_open(const char *url, const vb_tls_opts *tls, int queue, int redact,
 		vb_fanout_close(fo);
 		return rv;
 	}
+	if (pthread_create(&fo->sender, NULL, sender_main, fo) != 0) {
+		vb_fanout_close(fo);
+		return VB_ENOMEM;
+	}
+	fo->started = 1;
 	*out = fo;
 	return VB_OK;
 fail:
@@ -52,7 +118,27 @@ fail:
 }
 
 int
-vb_fanout_publish(vb_fanout *fo, const uint8_t *p, size_t len)
+vb_fanout_submit(vb_fanout *fo, const uint8_t *stored, size_t len)
+{
+	int rv;
+	if (len == 0)
+		return VB_OK;
+	pthread_mutex_lock(&fo->mtx);
+	while (fo->queue.len > 0 && fo->queue.len + len > QUEUE_MAX)
+		pthread_cond_wait(&fo->room, &fo->mtx);
+	rv = vb_buf_append(&fo->queue, stored, len);
+	pthread_cond_signal(&fo->more);
+	pthread_mutex_unlock(&fo->mtx);
+	/* The writer's own count: failed is the sender's. */
+	if (rv != 0 && fo->unqueued++ % 10000 == 0)
+		vb_log_warn(fo->log, "F003", "events not published: out of memory "
+		    "(%llu times so far)", (unsigned long long)fo->unqueued);
+	return rv;
+}
+
+/* One stored event out on PUB (the sender thread). */
+static int
+publish(vb_fanout *fo, const uint8_t *p, size_t len)
 {
 	const char *type;
 	size_t tl;
@@ -97,10 +183,23 @@ vb_fanout_close(vb_fanout *fo)
 {
 	if (fo == NULL)
 		return;
+	if (fo->started) {
+		/* What was handed over goes out first. */
+		pthread_mutex_lock(&fo->mtx);
+		fo->stopping = 1;
+		pthread_cond_signal(&fo->more);
+		pthread_mutex_unlock(&fo->mtx);
+		pthread_join(fo->sender, NULL);
+	}
 	if (fo->open)
 		nng_close(fo->sock);
 	if (fo->aio)
 		nng_aio_free(fo->aio);
 	vb_buf_free(&fo->red);
+	vb_buf_free(&fo->queue);
+	vb_buf_free(&fo->work);
+	pthread_cond_destroy(&fo->more);
+	pthread_cond_destroy(&fo->room);
+	pthread_mutex_destroy(&fo->mtx);
 	free(fo);
 }

@@ -23,12 +23,16 @@ typedef struct vb_fanout vb_fanout;
 int vb_fanout_open(const char *url, const vb_tls_opts *tls, int queue,
     int redact, vb_log *log, vb_fanout **out);
 
-/* Send one stored event (p is copied; its type is read from it).  Never
- * blocks on a subscriber.  Called by the one writer thread, which is what
- * keeps the order. */
-int vb_fanout_publish(vb_fanout *fo, const uint8_t *p, size_t len);
+/* Send stored events, as the store hands them to the writer: each a
+ * varint length and the stored bytes (copied; each event's type is read
+ * from it).  A thread of the fan-out's own sends them, so the one writer
+ * thread, which calls this and so keeps the order, goes on to its next
+ * commit at once.  Never waits for a subscriber; waits only while 64 MiB
+ * are still to send.  0, or VB_ENOMEM (the events are stored: subscribers
+ * fill the gap from the log). */
+int vb_fanout_submit(vb_fanout *fo, const uint8_t *stored, size_t len);
 
-/* Accepts NULL. */
+/* Sends what was submitted, then closes.  Accepts NULL. */
 void vb_fanout_close(vb_fanout *fo);
 
 #endif

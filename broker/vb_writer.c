@@ -46,22 +46,12 @@ struct vb_writer {
 	vb_buf tick_stored;
 };
 
-/* Send every event of *stored (varint length, bytes) out on PUB, in order. */
+/* Hand every event of *stored (varint length, bytes) to PUB, in order. */
 static void
 fan_out(vb_writer *w, const vb_buf *stored)
 {
-	size_t off = 0;
-	if (w->fo == NULL)
-		return;
-	while (off < stored->len) {
-		uint64_t n;
-		size_t used = vb_varint_decode(stored->data + off, stored->len - off, &n);
-		if (used == 0 || n > stored->len - off - used)
-			break;
-		off += used;
-		vb_fanout_publish(w->fo, stored->data + off, (size_t)n);
-		off += (size_t)n;
-	}
+	if (w->fo != NULL)
+		(void)vb_fanout_submit(w->fo, stored->data, stored->len);
 }
 
 /* A process killed in a read transaction pins every page freed after its

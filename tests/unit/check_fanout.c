@@ -1,0 +1,128 @@
+/* broker/vb_fanout: stored events out on PUB, sent by a thread of its own
+ * in the order the writer hands them over. */
+#include <nng/nng.h>
+#include <nng/protocol/pubsub0/sub.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "vb_event.h"
+#include "vb_error.h"
+#include "vb_fanout.h"
+#include "vb_test.h"
+
+/* A stored event as the writer hands it over: varint length, then the
+ * bytes of sample k with the id made unique by seq. */
+static void
+add_stored(vb_buf *out, size_t k, uint64_t seq)
+{
+	size_t n;
+	const vbt_sample *smp = vbt_samples(&n);
+	vb_event *ev = vbt_event(smp[k % n].json);
+	vb_buf pb = { 0 };
+	vb_event_set_seq(ev, seq);
+	ck_assert_int_eq(vb_event_to_pb(ev, &pb), 0);
+	ck_assert_int_eq(vb_buf_append_varint(out, pb.len), 0);
+	ck_assert_int_eq(vb_buf_append(out, pb.data, pb.len), 0);
+	vb_buf_free(&pb);
+	vb_event_free(ev);
+}
+
+/* The seq of a message received on SUB: topic, NUL, then the event. */
+static uint64_t
+seq_of(nng_msg *m, const char *want_topic)
+{
+	const char *body = nng_msg_body(m);
+	size_t tl = strnlen(body, nng_msg_len(m));
+	vb_event *ev = NULL;
+	ck_assert_uint_lt(tl, nng_msg_len(m));
+	if (want_topic)
+		ck_assert_str_eq(body, want_topic);
+	ck_assert_int_eq(vb_event_from_pb((const uint8_t *)body + tl + 1,
+	    nng_msg_len(m) - tl - 1, &ev), 0);
+	uint64_t seq = vb_event_seq(ev);
+	vb_event_free(ev);
+	return seq;
+}
+
+/* Everything submitted arrives, in order, with its type as the topic, and
+ * close sends what is still queued before it returns. */
+START_TEST(submitted_events_go_out_in_order)
+{
+	char dir[512], url[600];
+	vb_fanout *fo;
+	nng_socket sub;
+	nng_msg *m;
+	vb_buf b = { 0 };
+	size_t n;
+	const vbt_sample *smp = vbt_samples(&n);
+	uint64_t seq = 1, next;
+
+	vbt_mkdtemp(dir, sizeof(dir));
+	snprintf(url, sizeof(url), "ipc://%s/pub", dir);
+	ck_assert_int_eq(vb_fanout_open(url, NULL, 8192, 0, NULL, &fo), 0);
+	ck_assert_int_eq(nng_sub0_open(&sub), 0);
+	ck_assert_int_eq(nng_socket_set(sub, NNG_OPT_SUB_SUBSCRIBE, "", 0), 0);
+	/* SUB drops what does not fit its queue: room for all of them. */
+	ck_assert_int_eq(nng_socket_set_int(sub, NNG_OPT_RECVBUF, 8192), 0);
+	ck_assert_int_eq(nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 100), 0);
+	ck_assert_int_eq(nng_dial(sub, url, NULL, 0), 0);
+	/* PUB drops what it sends before the subscriber's pipe is up: send
+	 * probes until one arrives. */
+	for (int tries = 0;; tries++) {
+		ck_assert_int_lt(tries, 200);
+		vb_buf_reset(&b);
+		add_stored(&b, 0, seq++);
+		ck_assert_int_eq(vb_fanout_submit(fo, b.data, b.len), 0);
+		if (nng_recvmsg(sub, &m, 0) == 0) {
+			nng_msg_free(m);
+			break;
+		}
+	}
+	ck_assert_int_eq(nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 5000), 0);
+	/* Batches of 1 to 50 events, 2,000 in all; then close at once. */
+	next = seq;
+	for (size_t k = 0; k < 2000;) {
+		size_t batch = 1 + k % 50;
+		vb_buf_reset(&b);
+		for (size_t i = 0; i < batch && k < 2000; i++, k++)
+			add_stored(&b, k, seq++);
+		ck_assert_int_eq(vb_fanout_submit(fo, b.data, b.len), 0);
+	}
+	ck_assert_int_eq(vb_fanout_submit(fo, b.data, 0), 0);
+	vb_fanout_close(fo);
+	/* Probes still queued come first; then every event, in order. */
+	size_t got = 0;
+	while (got < 2000) {
+		ck_assert_int_eq(nng_recvmsg(sub, &m, 0), 0);
+		uint64_t s = seq_of(m, NULL);
+		if (s < next) {
+			nng_msg_free(m);
+			continue;
+		}
+		ck_assert_uint_eq(s, next);
+		(void)seq_of(m, smp[got % n].type);
+		nng_msg_free(m);
+		next++;
+		got++;
+	}
+	nng_close(sub);
+	vb_buf_free(&b);
+}
+END_TEST
+
+static Suite *
+fanout_suite(void)
+{
+	Suite *s = suite_create("fanout");
+	TCase *tc = tcase_create("fanout");
+	tcase_add_unchecked_fixture(tc, vbt_root_setup, vbt_root_teardown);
+	tcase_add_test(tc, submitted_events_go_out_in_order);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int
+main(void)
+{
+	return vbt_run(fanout_suite());
+}
