@@ -84,3 +84,24 @@ vb_arena_free(vb_arena *a)
 	a->limit = 0;
 	a->over = 0;
 }
+
+void
+vb_arena_mark_here(const vb_arena *a, vb_arena_mark *m)
+{
+	m->chunk = a->chunks;
+	m->used = a->used;
+	m->given = a->given;
+}
+
+void
+vb_arena_rollback(vb_arena *a, const vb_arena_mark *m)
+{
+	while (a->chunks != m->chunk) {
+		vb_arena_chunk *next = a->chunks->next;
+		free(a->chunks);
+		a->chunks = next;
+	}
+	a->used = m->used;
+	a->given = m->given;
+	a->over = 0;
+}

@@ -40,4 +40,16 @@ void vb_arena_reset(vb_arena *a);
 /* Release all memory; a is a zeroed arena after.  Accepts a zeroed arena. */
 void vb_arena_free(vb_arena *a);
 
+/* A point to go back to: what was given before it stays, what comes after
+ * can be taken back at once (an attempt that failed half-way). */
+typedef struct vb_arena_mark {
+	vb_arena_chunk *chunk;
+	size_t used, given;
+} vb_arena_mark;
+
+void vb_arena_mark_here(const vb_arena *a, vb_arena_mark *m);
+/* Take back every block given since m (chunks made since are freed); the
+ * blocks given before it stay valid.  No reset may have come between. */
+void vb_arena_rollback(vb_arena *a, const vb_arena_mark *m);
+
 #endif

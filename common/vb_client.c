@@ -153,7 +153,8 @@ lane_ready(vb_client *c, int i, lane **out)
 			return vb_err_from_nng(rv);
 		if ((rv = nng_ctx_open(&l->ctx, c->query.sock)) != 0)
 			return vb_err_from_nng(rv);
-		/* Contexts do not take the socket's resend time. */
+		/* As the socket's (a context copies it when made; said
+		 * again so that the two cannot drift apart). */
 		nng_ctx_set_ms(l->ctx, NNG_OPT_REQ_RESENDTIME, 10000);
 		l->open = 1;
 	}

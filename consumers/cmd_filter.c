@@ -172,8 +172,8 @@ finish_one(filter *f)
 {
 	batch *p = &f->b[f->head];
 	vb_query_reply r;
-	int rv = take(f, &r);
 	write_notes(f, p);
+	int rv = take(f, &r);
 	if (rv != 0) {
 		stopped(p);
 		return -1;
@@ -212,8 +212,10 @@ dispatch(filter *f, int at_end, unsigned long line)
 		return drain(f);
 	if (f->ninflight == f->depth) {
 		p = &f->b[f->head];
+		/* Its notes first: they come before its rows, and before what
+		 * a failure below says. */
+		write_notes(f, p);
 		if (take(f, &r) != 0) {
-			write_notes(f, p);
 			stopped(p);
 			return -1;
 		}
@@ -234,10 +236,8 @@ dispatch(filter *f, int at_end, unsigned long line)
 		f->ninflight++;
 		f->cur = (f->cur + 1) % NBATCH;
 	}
-	if (p != NULL) {
-		write_notes(f, p);
+	if (p != NULL)
 		write_out(f, p, &r);
-	}
 	if (rv != 0) {
 		/* What was sent before still comes back. */
 		if (drain(f) == 0)

@@ -309,7 +309,7 @@ decode_canonical(vb_ingest_req *req, const uint8_t *p, size_t len, vb_arena *a)
 	/* What unpack leaves in the fields the walk did not fill. */
 	Voicebus__V1__Event **events = pb->events;
 	voicebus__v1__ingest_request__init(pb);
-	pb->events = events;
+	pb->events = n ? events : NULL; /* as unpack leaves it */
 	pb->n_events = n;
 	if (tok != NULL) {
 		if ((pb->token = vb_arena_alloc(a, toklen + 1)) == NULL)
@@ -340,24 +340,26 @@ vb_ingest_req_decode_in(const uint8_t *p, size_t len, vb_arena *a,
 {
 	ProtobufCAllocator al = { arena_pb_alloc, arena_pb_free, a };
 	vb_ingest_req *req;
+	vb_arena_mark mark;
 
 	a->limit = 0;
 	if ((req = vb_arena_alloc(a, sizeof(*req))) == NULL)
 		return VB_ENOMEM;
 	memset(req, 0, sizeof(*req));
 	req->in_arena = 1;
+	vb_arena_mark_here(a, &mark);
 	arena_budget(a, len);
 	if (decode_canonical(req, p, len, a)) {
 		a->limit = 0;
 		*out = req;
 		return VB_OK;
 	}
-	if (a->over) {
-		a->limit = 0;
-		return VB_ETOOBIG;
-	}
-	/* What the walk took stays taken until the reset and counts: the
-	 * two together take no more than the budget. */
+	/* What the walk took goes back before protobuf-c takes its own: the
+	 * two never hold more than one budget between them. */
+	vb_arena_rollback(a, &mark);
+	memset(req, 0, sizeof(*req));
+	req->in_arena = 1;
+	arena_budget(a, len);
 	req->pb = voicebus__v1__ingest_request__unpack(&al, len, p);
 	a->limit = 0;
 	if (req->pb == NULL)
@@ -803,7 +805,7 @@ gate_reply_write(const vb_query_reply *r, vb_buf *out)
 		size_t d = decision_len(&r->decisions[i]);
 		gate += 1 + varint_len(d) + d;
 	}
-	rv |= vb_buf_reserve(out, 1 + varint_len(gate) + gate);
+	rv |= vb_buf_reserve(out, 1 + varint_len(gate) + gate + 1);
 	rv |= vb_buf_append_byte(out, 5 << 3 | 2);
 	rv |= vb_buf_append_varint(out, gate);
 	for (size_t i = 0; i < r->ndecisions && rv == 0; i++) {

@@ -155,10 +155,14 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* A request borrowed from another still encodes (the events are lent). */
 	vb_buf_reset(&buf);
 	VB_FUZZ_CHECK(vb_ingest_req_encode(evs, n, &buf) == 0, "encode failed");
-	VB_FUZZ_CHECK(vb_ingest_req_decode(buf.data, buf.len, &again) == 0,
-	    "our own request does not decode");
-	VB_FUZZ_CHECK(vb_ingest_req_count(again) == n, "%zu events became %zu",
-	    n, vb_ingest_req_count(again));
+	/* The decode budget goes by bytes, and encoding again drops bytes
+	 * that cost nothing to decode (padding, unknown fields): a request of
+	 * tiny events near the budget may then be refused as too big. */
+	int again_rv = vb_ingest_req_decode(buf.data, buf.len, &again);
+	VB_FUZZ_CHECK(again_rv == 0 || (again_rv == VB_ETOOBIG && buf.len < size),
+	    "our own request does not decode: %d", again_rv);
+	VB_FUZZ_CHECK(again_rv != 0 || vb_ingest_req_count(again) == n,
+	    "%zu events became %zu", n, again ? vb_ingest_req_count(again) : 0);
 	vb_ingest_req_free(again);
 	free(evs);
 	vb_buf_free(&buf);
