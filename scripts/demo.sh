@@ -178,7 +178,7 @@ step "Marketing asks before an upsell email to C-1001 (Anna Berg)"
 gate --customer C-1001 --purpose upsell --channel email
 echo "=> blocked, with every reason: her complaint T-4411 was resolved on 22 Nov, and its"
 echo "   14-day cool-off runs until 6 Dec (from then on the second reason alone blocks);"
-echo "   invoice INV-9003 is overdue since 14 Nov.  The technician of WO-7703 came late"
+echo "   invoice INV-9003, due on 14 Nov, is overdue.  The technician of WO-7703 came late"
 echo "   but completed the visit, so no missed-visit reason.  Marketing sees rules and"
 echo "   event ids, never the complaint text."
 
