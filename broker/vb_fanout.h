@@ -32,7 +32,8 @@ int vb_fanout_open(const char *url, const vb_tls_opts *tls, int queue,
  * fill the gap from the log). */
 int vb_fanout_submit(vb_fanout *fo, const uint8_t *stored, size_t len);
 
-/* Sends what was submitted, then closes.  Accepts NULL. */
+/* Hands what was submitted to the socket, then closes it (nng drops what
+ * a pipe has not written yet).  Accepts NULL. */
 void vb_fanout_close(vb_fanout *fo);
 
 #endif
