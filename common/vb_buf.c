@@ -69,6 +69,15 @@ vb_buf_append_varint(vb_buf *b, uint64_t v)
 	return vb_buf_append(b, tmp, n);
 }
 
+size_t
+vb_varint_len(uint64_t v)
+{
+	size_t n = 1;
+	for (; v >= 0x80; v >>= 7)
+		n++;
+	return n;
+}
+
 void
 vb_buf_reset(vb_buf *b)
 {

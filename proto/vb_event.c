@@ -1364,17 +1364,6 @@ vb_event_set_recorded(vb_event *ev, const char *recorded)
 	return set_string(&ev->pb->recorded, recorded);
 }
 
-static size_t
-varint_size(uint64_t v)
-{
-	size_t n = 1;
-	while (v >= 0x80) {
-		v >>= 7;
-		n++;
-	}
-	return n;
-}
-
 int
 vb_event_to_pb_canonical(const vb_event *ev, vb_buf *out)
 {
@@ -1392,10 +1381,10 @@ vb_event_to_pb_canonical(const vb_event *ev, vb_buf *out)
 	/* The size without them, from the whole (proto3 leaves out a zero
 	 * seq and an empty recorded; tags 6 and 7 take one byte). */
 	if (seq != 0)
-		n -= 1 + varint_size(seq);
+		n -= 1 + vb_varint_len(seq);
 	if (recorded != NULL && recorded[0] != '\0') {
 		size_t rl = strlen(recorded);
-		n -= 1 + varint_size(rl) + rl;
+		n -= 1 + vb_varint_len(rl) + rl;
 	}
 	pb->seq = 0;
 	pb->recorded = (char *)protobuf_c_empty_string;

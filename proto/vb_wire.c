@@ -403,15 +403,6 @@ vb_ingest_req_free(vb_ingest_req *req)
 	free(req);
 }
 
-static size_t
-varint_len(uint64_t v)
-{
-	size_t n = 1;
-	for (; v >= 0x80; v >>= 7)
-		n++;
-	return n;
-}
-
 /* The bytes protobuf-c packs for an IngestReply, written directly: the
  * reply of a batch is one small result per event, and building the structs
  * to pack them (two callocs, a sizing walk, a packing walk) cost more than
@@ -428,8 +419,8 @@ vb_ingest_reply_encode(const vb_ingest_result *results, size_t n, int code,
 	for (size_t i = 0; i < n; i++) {
 		const vb_ingest_result *r = &results[i];
 		size_t el = r->error ? strlen(r->error) : 0;
-		size_t sub = (r->seq ? 1 + varint_len(r->seq) : 0) +
-		    (r->duplicate ? 2 : 0) + (el ? 1 + varint_len(el) + el : 0);
+		size_t sub = (r->seq ? 1 + vb_varint_len(r->seq) : 0) +
+		    (r->duplicate ? 2 : 0) + (el ? 1 + vb_varint_len(el) + el : 0);
 		rv |= vb_buf_append_byte(out, (1 << 3) | 2);
 		rv |= vb_buf_append_varint(out, sub);
 		if (r->seq) {
@@ -773,7 +764,7 @@ static size_t
 str_field_len(const char *s)
 {
 	size_t n = s ? strlen(s) : 0;
-	return n ? 1 + varint_len(n) + n : 0;
+	return n ? 1 + vb_varint_len(n) + n : 0;
 }
 
 static size_t
@@ -782,7 +773,7 @@ decision_len(const vb_decision_msg *d)
 	return str_field_len(d->customer) + str_field_len(d->purpose) +
 	    str_field_len(d->channel) + (d->allow ? 2 : 0) +
 	    str_field_len(d->reasons) +
-	    (d->recorded_seq ? 1 + varint_len(d->recorded_seq) : 0) +
+	    (d->recorded_seq ? 1 + vb_varint_len(d->recorded_seq) : 0) +
 	    (d->recorded_duplicate ? 2 : 0);
 }
 
@@ -803,9 +794,9 @@ gate_reply_write(const vb_query_reply *r, vb_buf *out)
 	int rv = 0;
 	for (size_t i = 0; i < r->ndecisions; i++) {
 		size_t d = decision_len(&r->decisions[i]);
-		gate += 1 + varint_len(d) + d;
+		gate += 1 + vb_varint_len(d) + d;
 	}
-	rv |= vb_buf_reserve(out, 1 + varint_len(gate) + gate + 1);
+	rv |= vb_buf_reserve(out, 1 + vb_varint_len(gate) + gate + 1);
 	rv |= vb_buf_append_byte(out, 5 << 3 | 2);
 	rv |= vb_buf_append_varint(out, gate);
 	for (size_t i = 0; i < r->ndecisions && rv == 0; i++) {

@@ -197,6 +197,7 @@ START_TEST(varint_lengths_every_bit)
 			vb_buf_reset(&b);
 			ck_assert_int_eq(vb_buf_append_varint(&b, v), 0);
 			ck_assert_uint_eq(b.len, want);
+			ck_assert_uint_eq(vb_varint_len(v), want);
 			ck_assert_uint_le(b.len, 10);
 			/* Continuation bits on all but the last byte. */
 			for (size_t i = 0; i + 1 < b.len; i++)
