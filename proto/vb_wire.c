@@ -357,8 +357,6 @@ vb_ingest_req_decode_in(const uint8_t *p, size_t len, vb_arena *a,
 	/* What the walk took goes back before protobuf-c takes its own: the
 	 * two never hold more than one budget between them. */
 	vb_arena_rollback(a, &mark);
-	memset(req, 0, sizeof(*req));
-	req->in_arena = 1;
 	arena_budget(a, len);
 	req->pb = voicebus__v1__ingest_request__unpack(&al, len, p);
 	a->limit = 0;
@@ -403,6 +401,43 @@ vb_ingest_req_free(vb_ingest_req *req)
 	free(req);
 }
 
+/* ---- fields written as protobuf-c packs them ----
+ * For the replies written without it: a proto3 default (0, NULL or "") is
+ * left out, anything else goes as key and value.  Field numbers below 16:
+ * the key is one byte. */
+
+static size_t
+str_field_len(const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	return n ? 1 + vb_varint_len(n) + n : 0;
+}
+
+static int
+put_str_field(vb_buf *out, unsigned num, const char *s)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0)
+		return 0;
+	return vb_buf_append_byte(out, (uint8_t)(num << 3 | 2)) |
+	    vb_buf_append_varint(out, n) | vb_buf_append(out, s, n);
+}
+
+static size_t
+varint_field_len(uint64_t v)
+{
+	return v ? 1 + vb_varint_len(v) : 0;
+}
+
+static int
+put_varint_field(vb_buf *out, unsigned num, uint64_t v)
+{
+	if (v == 0)
+		return 0;
+	return vb_buf_append_byte(out, (uint8_t)(num << 3 | 0)) |
+	    vb_buf_append_varint(out, v);
+}
+
 /* The bytes protobuf-c packs for an IngestReply, written directly: the
  * reply of a batch is one small result per event, and building the structs
  * to pack them (two callocs, a sizing walk, a packing walk) cost more than
@@ -418,33 +453,17 @@ vb_ingest_reply_encode(const vb_ingest_result *results, size_t n, int code,
 	int rv = 0;
 	for (size_t i = 0; i < n; i++) {
 		const vb_ingest_result *r = &results[i];
-		size_t el = r->error ? strlen(r->error) : 0;
-		size_t sub = (r->seq ? 1 + vb_varint_len(r->seq) : 0) +
-		    (r->duplicate ? 2 : 0) + (el ? 1 + vb_varint_len(el) + el : 0);
+		size_t sub = varint_field_len(r->seq) + (r->duplicate ? 2 : 0) +
+		    str_field_len(r->error);
 		rv |= vb_buf_append_byte(out, (1 << 3) | 2);
 		rv |= vb_buf_append_varint(out, sub);
-		if (r->seq) {
-			rv |= vb_buf_append_byte(out, (1 << 3) | 0);
-			rv |= vb_buf_append_varint(out, r->seq);
-		}
+		rv |= put_varint_field(out, 1, r->seq);
 		if (r->duplicate)
 			rv |= vb_buf_append(out, "\x10\x01", 2);
-		if (el) {
-			rv |= vb_buf_append_byte(out, (3 << 3) | 2);
-			rv |= vb_buf_append_varint(out, el);
-			rv |= vb_buf_append(out, r->error, el);
-		}
+		rv |= put_str_field(out, 3, r->error);
 	}
-	if (error != NULL && error[0] != '\0') {
-		size_t el = strlen(error);
-		rv |= vb_buf_append_byte(out, (2 << 3) | 2);
-		rv |= vb_buf_append_varint(out, el);
-		rv |= vb_buf_append(out, error, el);
-	}
-	if (code != 0) {
-		rv |= vb_buf_append_byte(out, (3 << 3) | 0);
-		rv |= vb_buf_append_varint(out, (uint64_t)(int64_t)code);
-	}
+	rv |= put_str_field(out, 2, error);
+	rv |= put_varint_field(out, 3, (uint64_t)(int64_t)code);
 	if (rv != 0) {
 		out->len = len0; /* nothing appended, as when packing failed */
 		return VB_ENOMEM;
@@ -761,30 +780,12 @@ decisions_encode(const vb_decision_msg *d, size_t n, Voicebus__V1__Decision *sto
  * left out, as protobuf-c writes them. */
 
 static size_t
-str_field_len(const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	return n ? 1 + vb_varint_len(n) + n : 0;
-}
-
-static size_t
 decision_len(const vb_decision_msg *d)
 {
 	return str_field_len(d->customer) + str_field_len(d->purpose) +
 	    str_field_len(d->channel) + (d->allow ? 2 : 0) +
-	    str_field_len(d->reasons) +
-	    (d->recorded_seq ? 1 + vb_varint_len(d->recorded_seq) : 0) +
+	    str_field_len(d->reasons) + varint_field_len(d->recorded_seq) +
 	    (d->recorded_duplicate ? 2 : 0);
-}
-
-static int
-put_str_field(vb_buf *out, unsigned num, const char *s)
-{
-	size_t n = s ? strlen(s) : 0;
-	if (n == 0)
-		return 0;
-	return vb_buf_append_byte(out, (uint8_t)(num << 3 | 2)) |
-	    vb_buf_append_varint(out, n) | vb_buf_append(out, s, n);
 }
 
 static int
@@ -809,10 +810,7 @@ gate_reply_write(const vb_query_reply *r, vb_buf *out)
 		if (d->allow)
 			rv |= vb_buf_append(out, "\x20\x01", 2);
 		rv |= put_str_field(out, 5, d->reasons);
-		if (d->recorded_seq) {
-			rv |= vb_buf_append_byte(out, 6 << 3 | 0);
-			rv |= vb_buf_append_varint(out, d->recorded_seq);
-		}
+		rv |= put_varint_field(out, 6, d->recorded_seq);
 		if (d->recorded_duplicate)
 			rv |= vb_buf_append(out, "\x38\x01", 2);
 	}
