@@ -10,23 +10,23 @@
 #include "vb_net.h"
 #include "vb_token.h"
 
-/* A REQ context of the query socket: a request in flight of its own. */
+/* A REQ context of a socket: a request in flight of its own.  Every
+ * request goes on one (the ingest socket uses its first only). */
 typedef struct lane {
 	nng_ctx ctx;
-	nng_aio *aio;
+	nng_aio *aio; /* reused: nng_sendmsg/recvmsg allocate one per call */
 	int open;
 } lane;
 
 typedef struct endpoint {
 	char *url;
 	nng_socket sock;
-	nng_aio *aio; /* reused: nng_sendmsg/recvmsg allocate one per call */
 	int open;
+	lane lanes[VB_CLIENT_LANES];
 } endpoint;
 
 struct vb_client {
 	endpoint ingest, query;
-	lane lanes[VB_CLIENT_LANES]; /* of query: every query goes on one */
 	/* abort may come from another thread while a socket is being dialled:
 	 * the lock orders "aborted" against each endpoint's "open". */
 	pthread_mutex_t mtx;
@@ -48,8 +48,6 @@ ep_ready(vb_client *c, endpoint *ep)
 	pthread_mutex_unlock(&c->mtx);
 	if (rv != 0)
 		return rv > 0 ? VB_OK : VB_ECLOSED;
-	if (ep->aio == NULL && (rv = nng_aio_alloc(&ep->aio, NULL, NULL)) != 0)
-		return vb_err_from_nng(rv);
 	if ((rv = nng_req0_open(&ep->sock)) != 0)
 		return vb_err_from_nng(rv);
 	nng_socket_set_ms(ep->sock, NNG_OPT_SENDTIMEO, c->timeout_ms);
@@ -117,14 +115,13 @@ vb_client_close(vb_client *c)
 		nng_close(c->ingest.sock);
 	if (c->query.open)
 		nng_close(c->query.sock);
-	if (c->ingest.aio)
-		nng_aio_free(c->ingest.aio);
-	if (c->query.aio)
-		nng_aio_free(c->query.aio);
-	/* Closing the socket closed the contexts. */
-	for (int i = 0; i < VB_CLIENT_LANES; i++)
-		if (c->lanes[i].aio)
-			nng_aio_free(c->lanes[i].aio);
+	/* Closing a socket closed its contexts. */
+	for (int i = 0; i < VB_CLIENT_LANES; i++) {
+		if (c->ingest.lanes[i].aio)
+			nng_aio_free(c->ingest.lanes[i].aio);
+		if (c->query.lanes[i].aio)
+			nng_aio_free(c->query.lanes[i].aio);
+	}
 	free(c->ingest.url);
 	free(c->query.url);
 	free(c->tls_ca);
@@ -137,21 +134,21 @@ vb_client_close(vb_client *c)
 	free(c);
 }
 
-/* The query socket's lane i, opened on first use. */
+/* ep's lane i, opened (with ep) on first use. */
 static int
-lane_ready(vb_client *c, int i, lane **out)
+lane_ready(vb_client *c, endpoint *ep, int i, lane **out)
 {
 	lane *l;
 	int rv;
 	if (i < 0 || i >= VB_CLIENT_LANES)
 		return VB_EINVAL;
-	l = &c->lanes[i];
-	if ((rv = ep_ready(c, &c->query)) != 0)
+	l = &ep->lanes[i];
+	if ((rv = ep_ready(c, ep)) != 0)
 		return rv;
 	if (!l->open) {
 		if (l->aio == NULL && (rv = nng_aio_alloc(&l->aio, NULL, NULL)) != 0)
 			return vb_err_from_nng(rv);
-		if ((rv = nng_ctx_open(&l->ctx, c->query.sock)) != 0)
+		if ((rv = nng_ctx_open(&l->ctx, ep->sock)) != 0)
 			return vb_err_from_nng(rv);
 		/* As the socket's (a context copies it when made; said
 		 * again so that the two cannot drift apart). */
@@ -162,30 +159,22 @@ lane_ready(vb_client *c, int i, lane **out)
 	return VB_OK;
 }
 
-/* Send buf and then tail (NULL: nothing) as one message on ep, or on the
- * query socket's lane l (ep NULL). */
+/* Send buf and then tail (NULL: nothing) as one message on lane l. */
 static int
-send_req(vb_client *c, endpoint *ep, lane *l, const vb_buf *buf, const vb_buf *tail)
+send_req(vb_client *c, lane *l, const vb_buf *buf, const vb_buf *tail)
 {
-	nng_aio *aio;
 	nng_msg *msg;
 	int rv;
-	if (ep && (rv = ep_ready(c, ep)) != 0)
-		return rv;
-	aio = ep ? ep->aio : l->aio; /* ep_ready made it */
 	if ((rv = nng_msg_alloc(&msg, buf->len + (tail ? tail->len : 0))) != 0)
 		goto fail;
 	memcpy(nng_msg_body(msg), buf->data, buf->len);
 	if (tail && tail->len)
 		memcpy((uint8_t *)nng_msg_body(msg) + buf->len, tail->data, tail->len);
-	nng_aio_set_timeout(aio, c->timeout_ms);
-	nng_aio_set_msg(aio, msg);
-	if (ep)
-		nng_send_aio(ep->sock, aio);
-	else
-		nng_ctx_send(l->ctx, aio);
-	nng_aio_wait(aio);
-	if ((rv = nng_aio_result(aio)) != 0) {
+	nng_aio_set_timeout(l->aio, c->timeout_ms);
+	nng_aio_set_msg(l->aio, msg);
+	nng_ctx_send(l->ctx, l->aio);
+	nng_aio_wait(l->aio);
+	if ((rv = nng_aio_result(l->aio)) != 0) {
 		nng_msg_free(msg);
 		goto fail;
 	}
@@ -194,22 +183,17 @@ fail:
 	return vb_err_from_nng(rv);
 }
 
-/* The reply to the request last sent on ep, or on lane l (ep NULL).
- * *reply: nng_msg_free. */
+/* The reply to the request last sent on lane l.  *reply: nng_msg_free. */
 static int
-recv_reply(vb_client *c, endpoint *ep, lane *l, nng_msg **reply)
+recv_reply(vb_client *c, lane *l, nng_msg **reply)
 {
-	nng_aio *aio = ep ? ep->aio : l->aio;
 	int rv;
-	nng_aio_set_timeout(aio, c->timeout_ms);
-	if (ep)
-		nng_recv_aio(ep->sock, aio);
-	else
-		nng_ctx_recv(l->ctx, aio);
-	nng_aio_wait(aio);
-	if ((rv = nng_aio_result(aio)) != 0)
+	nng_aio_set_timeout(l->aio, c->timeout_ms);
+	nng_ctx_recv(l->ctx, l->aio);
+	nng_aio_wait(l->aio);
+	if ((rv = nng_aio_result(l->aio)) != 0)
 		return vb_err_from_nng(rv);
-	*reply = nng_aio_get_msg(aio);
+	*reply = nng_aio_get_msg(l->aio);
 	return VB_OK;
 }
 
@@ -219,8 +203,11 @@ static int
 roundtrip(vb_client *c, endpoint *ep, const vb_buf *buf, const vb_buf *tail,
     nng_msg **reply)
 {
-	int rv = send_req(c, ep, NULL, buf, tail);
-	return rv != 0 ? rv : recv_reply(c, ep, NULL, reply);
+	lane *l = NULL;
+	int rv = lane_ready(c, ep, 0, &l);
+	if (rv == 0)
+		rv = send_req(c, l, buf, tail);
+	return rv != 0 ? rv : recv_reply(c, l, reply);
 }
 
 int
@@ -261,14 +248,14 @@ vb_client_query_send_lane(vb_client *c, int lane_no, const vb_query_req *q)
 	vb_query_req qt = *q;
 	lane *l = NULL;
 	int rv;
-	if ((rv = lane_ready(c, lane_no, &l)) != 0)
+	if ((rv = lane_ready(c, &c->query, lane_no, &l)) != 0)
 		return rv;
 	if (qt.token == NULL || qt.token[0] == '\0')
 		qt.token = c->token;
 	vb_buf_reset(&c->buf);
 	if ((rv = vb_query_req_encode(&qt, &c->buf)) != 0)
 		return rv;
-	return send_req(c, NULL, l, &c->buf, NULL);
+	return send_req(c, l, &c->buf, NULL);
 }
 
 int
@@ -276,9 +263,9 @@ vb_client_query_recv_lane(vb_client *c, int lane_no, vb_query_reply *out)
 {
 	nng_msg *reply = NULL;
 	int rv;
-	if (lane_no < 0 || lane_no >= VB_CLIENT_LANES || !c->lanes[lane_no].open)
+	if (lane_no < 0 || lane_no >= VB_CLIENT_LANES || !c->query.lanes[lane_no].open)
 		return VB_ECLOSED; /* nothing was sent */
-	if ((rv = recv_reply(c, NULL, &c->lanes[lane_no], &reply)) != 0)
+	if ((rv = recv_reply(c, &c->query.lanes[lane_no], &reply)) != 0)
 		return rv;
 	/* A replay page's events stay in the message: no copy of each. */
 	rv = vb_query_reply_decode_keep(nng_msg_body(reply), nng_msg_len(reply), msg_release,
