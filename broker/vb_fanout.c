@@ -58,6 +58,7 @@ static void *
 sender_main(void *arg)
 {
 	vb_fanout *fo = arg;
+	pthread_setname_np(pthread_self(), "vb-fanout");
 	pthread_mutex_lock(&fo->mtx);
 	for (;;) {
 		while (fo->queue.len == 0 && !fo->stopping)

@@ -54,6 +54,10 @@ worker_main(void *arg)
 {
 	rep_worker *wk = arg;
 	vb_rep *r = wk->r;
+	char name[16];
+	/* "vb-ingest-3": top -H and perf tell the pools apart. */
+	snprintf(name, sizeof(name), "vb-%.6s-%zu", r->what, wk->index);
+	pthread_setname_np(pthread_self(), name);
 	for (;;) {
 		nng_msg *msg;
 		int rv;

@@ -23,7 +23,11 @@
 #define META_CUSTOMERS "c:"
 #define META_FORMAT "format"
 #define META_CUST_APPLIED "cust_applied"
-#define STORE_FORMAT 1
+/* 2: the log holds runs of events (vb_store_log.c).  A format 1 store
+ * (one event per record) reads as it is and becomes format 2 at open;
+ * a broker of format 1 refuses a format 2 store rather than misread it. */
+#define STORE_FORMAT 2
+#define STORE_FORMAT_OLDEST 1
 
 /* Counters added by one transaction, written once at its end. */
 static void
@@ -92,22 +96,19 @@ lock_dir(const char *dir, int *fd_out)
 static int
 pending_recover(vb_store *st, MDB_cursor *cur)
 {
-	size_t from = (size_t)st->cust_applied + 1;
-	MDB_val k = { sizeof(from), &from }, v;
 	char customer[VB_CUSTOMER_MAX + 1];
+	store_rec r;
 	int rv;
 
-	for (rv = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rv == 0;
-	    rv = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	for (rv = store_log_seek(cur, st->cust_applied + 1, &r); rv == 0;
+	    rv = store_log_next(cur, &r)) {
 		vb_event_peek pk;
-		size_t seq;
-		memcpy(&seq, k.mv_data, sizeof(seq));
-		if (vb_event_peek_pb(v.mv_data, v.mv_size, &pk) != 0 ||
+		if (vb_event_peek_pb(r.ev.mv_data, r.ev.mv_size, &pk) != 0 ||
 		    pk.customer_len > VB_CUSTOMER_MAX)
 			return MDB_CORRUPTED;
 		memcpy(customer, pk.customer, pk.customer_len);
 		customer[pk.customer_len] = '\0';
-		if (vb_pending_add(st->pend, customer, seq) < 0)
+		if (vb_pending_add(st->pend, customer, r.seq) < 0)
 			return ENOMEM;
 	}
 	return rv == MDB_NOTFOUND ? 0 : rv;
@@ -120,6 +121,8 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
+	MDB_stat ms;
+	uint64_t last;
 	int rv, dead = 0;
 
 	if ((st = calloc(1, sizeof(*st))) == NULL)
@@ -170,6 +173,9 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	if ((rv = mdb_env_open(st->env, dir, MDB_NOTLS | MDB_NOMETASYNC, 0640)) != 0)
 		goto fail_mdb;
 	st->page_size = (size_t)sysconf(_SC_PAGESIZE);
+	if ((rv = mdb_env_stat(st->env, &ms)) != 0)
+		goto fail_mdb;
+	st->run_max = store_log_run_max(ms.ms_psize);
 	/* A process killed inside a read transaction leaves its slot taken. */
 	mdb_reader_check(st->env, &dead);
 	if (dead > 0)
@@ -198,23 +204,24 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 		uint32_t fmt = 0;
 		if (v.mv_size == sizeof(fmt))
 			memcpy(&fmt, v.mv_data, sizeof(fmt));
-		if (fmt != STORE_FORMAT) {
-			vb_log_error(st->log, "S002", "%s: data format %u, this broker reads %d",
-			    dir, fmt, STORE_FORMAT);
+		if (fmt < STORE_FORMAT_OLDEST || fmt > STORE_FORMAT) {
+			vb_log_error(st->log, "S002", "%s: data format %u, this broker reads %d to %d",
+			    dir, fmt, STORE_FORMAT_OLDEST, STORE_FORMAT);
 			rv = VB_ECORRUPT;
 			goto fail;
 		}
+		if (fmt < STORE_FORMAT) {
+			fmt = STORE_FORMAT;
+			v.mv_size = sizeof(fmt);
+			v.mv_data = &fmt;
+			if ((rv = mdb_put(txn, st->meta, &k, &v, 0)) != 0)
+				goto fail_mdb;
+		}
 	}
-	if ((rv = mdb_cursor_open(txn, st->dlog, &cur)) != 0)
+	if ((rv = mdb_cursor_open(txn, st->dlog, &cur)) != 0 ||
+	    (rv = store_log_last(cur, &last)) != 0)
 		goto fail_mdb;
-	rv = mdb_cursor_get(cur, &k, &v, MDB_LAST);
-	if (rv == 0) {
-		size_t seq;
-		memcpy(&seq, k.mv_data, sizeof(seq));
-		st->last_seq = seq;
-	} else if (rv != MDB_NOTFOUND) {
-		goto fail_mdb;
-	}
+	st->last_seq = last;
 	/* A store without the key predates deferred customer entries: its
 	 * cust index is complete. */
 	k.mv_size = strlen(META_CUST_APPLIED);
@@ -473,13 +480,8 @@ store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
 		start += vn - 1;
 	}
 	memcpy(t->stored->data + lenpos, vb, vn);
-	k.mv_size = sizeof(s);
-	k.mv_data = &s;
-	v.mv_size = elen;
-	v.mv_data = t->stored->data + start;
-	/* Keys only ever grow: MDB_APPEND fills pages to the brim and skips
-	 * the search. */
-	if ((rv = mdb_put(t->txn, st->dlog, &k, &v, MDB_APPEND)) != 0)
+	/* Into the log with the events around it, as one record. */
+	if ((rv = store_log_add(t, s, lenpos)) != 0)
 		return rv;
 	/* The customer index entry waits in memory (vb_pending.h); a
 	 * customer new to both is a new customer. */
@@ -523,7 +525,8 @@ txn_run(vb_store *st, const char *recorded, vb_buf *stored, store_txn_fn fn,
 		return rv;
 	if ((rv = fn(&t, arg)) != 0)
 		goto fail;
-	if ((rv = store_gate_finish(&t, NULL)) != 0)
+	if ((rv = store_gate_finish(&t, NULL)) != 0 ||
+	    (rv = store_log_flush(&t)) != 0)
 		goto fail;
 	if (t.customers > 0)
 		counter_add(&t, 'c', "", t.customers);
@@ -723,7 +726,7 @@ store_customer_seqs(vb_store *st, MDB_txn *txn, const char *customer,
 /* The state of one replay page. */
 typedef struct page {
 	const vb_store_filter *f;
-	MDB_txn *txn;
+	MDB_cursor *cur;          /* on the log */
 	vb_store *st;
 	size_t limit, max_bytes, scan_max;
 	size_t count, bytes, scanned;
@@ -749,9 +752,7 @@ page_event(page *pg, uint64_t seq, MDB_val *lv)
 	if (pg->count >= pg->limit || pg->bytes >= pg->max_bytes || pg->scanned >= pg->scan_max)
 		return PAGE_FULL;
 	if (lv == NULL) {
-		size_t s = (size_t)seq;
-		MDB_val k = { sizeof(s), &s };
-		if ((rv = mdb_get(pg->txn, pg->st->dlog, &k, &v)) != 0)
+		if ((rv = store_log_get(pg->cur, seq, &v)) != 0)
 			return rv;
 		lv = &v;
 	}
@@ -784,8 +785,8 @@ vb_store_replay(vb_store *st, const vb_store_filter *f, size_t limit,
 {
 	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
-	MDB_val k, v;
-	size_t seq, from = f->from_seq ? (size_t)f->from_seq : 1;
+	store_rec r;
+	uint64_t from = f->from_seq ? f->from_seq : 1;
 	page pg = { f, NULL, st, limit, max_bytes, scan_max, 0, 0, 0, cb, arg, 0, next_seq,
 		NULL, NULL };
 	int rv;
@@ -796,26 +797,21 @@ vb_store_replay(vb_store *st, const vb_store_filter *f, size_t limit,
 	/* Only what is durable: a commit not yet flushed could still be
 	 * undone by a crash, and its seqs given to other events. */
 	*last_seq = atomic_load(&st->durable_seq);
-	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
+	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0 ||
+	    (rv = mdb_cursor_open(txn, st->dlog, &cur)) != 0)
 		goto out;
-	pg.txn = txn;
+	pg.cur = cur;
 	if (f->customer && f->customer[0]) {
 		rv = store_customer_seqs(st, txn, f->customer, from, *last_seq, page_by_seq, &pg);
 		if (rv == 0)
 			rv = MDB_NOTFOUND; /* went through them all */
 	} else {
-		if ((rv = mdb_cursor_open(txn, st->dlog, &cur)) != 0)
-			goto out;
-		k.mv_size = sizeof(from);
-		k.mv_data = &from;
-		for (rv = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE); rv == 0;
-		    rv = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-			memcpy(&seq, k.mv_data, sizeof(seq));
-			if (seq > *last_seq) {
+		for (rv = store_log_seek(cur, from, &r); rv == 0; rv = store_log_next(cur, &r)) {
+			if (r.seq > *last_seq) {
 				rv = MDB_NOTFOUND;
 				break;
 			}
-			if ((rv = page_event(&pg, seq, &v)) != 0)
+			if ((rv = page_event(&pg, r.seq, &r.ev)) != 0)
 				break;
 		}
 	}
@@ -1018,9 +1014,12 @@ vb_store_stats(vb_store *st, vb_stats *out)
 	out->used_bytes = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
 	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
 		goto out;
-	if ((rv = mdb_stat(txn, st->dlog, &ms)) != 0)
+	/* Seqs have no gaps: the last is the count. */
+	if ((rv = mdb_cursor_open(txn, st->dlog, &cur)) != 0 ||
+	    (rv = store_log_last(cur, &out->events)) != 0)
 		goto out;
-	out->events = ms.ms_entries;
+	mdb_cursor_close(cur);
+	cur = NULL;
 	if ((rv = mdb_cursor_open(txn, st->meta, &cur)) != 0)
 		goto out;
 	for (rv = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rv == 0;

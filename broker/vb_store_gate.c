@@ -143,7 +143,7 @@ store_txn_free_gate(store_txn *t)
 
 typedef struct {
 	vb_store *st;
-	MDB_txn *txn;
+	MDB_cursor *log;
 	int64_t at_us;
 	vb_state *s;
 } fold_arg;
@@ -153,8 +153,7 @@ static int
 fold_one(void *arg, uint64_t seq)
 {
 	fold_arg *a = arg;
-	size_t sq = (size_t)seq;
-	MDB_val lk = { sizeof(sq), &sq }, lv;
+	MDB_val lv;
 	vb_event *ev;
 	vb_fact f;
 	int64_t us;
@@ -162,7 +161,7 @@ fold_one(void *arg, uint64_t seq)
 	vb_event_peek pk;
 	int rv;
 
-	if ((rv = mdb_get(a->txn, a->st->dlog, &lk, &lv)) != 0)
+	if ((rv = store_log_get(a->log, seq, &lv)) != 0)
 		return rv;
 	/* Most events are of no use to the gate: look before decoding. */
 	if (vb_event_peek_pb(lv.mv_data, lv.mv_size, &pk) != 0 || pk.time_len >= sizeof(tbuf))
@@ -187,14 +186,27 @@ static int
 fold_from_log(vb_store *st, MDB_txn *txn, const char *customer, int64_t at_us,
     uint64_t hi, vb_state *s)
 {
-	fold_arg a = { st, txn, at_us, s };
+	fold_arg a = { st, NULL, at_us, s };
 	int rv;
 
 	memset(s, 0, sizeof(*s));
+	if ((rv = mdb_cursor_open(txn, st->dlog, &a.log)) != 0)
+		return rv;
 	rv = store_customer_seqs(st, txn, customer, 0, hi, fold_one, &a);
+	mdb_cursor_close(a.log);
 	if (rv != 0)
 		vb_state_free(s);
 	return rv;
+}
+
+int
+store_txn_fold(store_txn *t, const char *customer, int64_t at_us, vb_state *s)
+{
+	int rv;
+	/* The customer's latest events may still wait in the open run. */
+	if ((rv = store_log_flush(t)) != 0)
+		return rv;
+	return fold_from_log(t->st, t->txn, customer, at_us, UINT64_MAX, s);
 }
 
 int
@@ -260,7 +272,7 @@ publish_change(store_txn *t, const char *customer, const vb_state *s,
 	memset(&now_state, 0, sizeof(now_state));
 	future = vb_state_next_after(s, t->recorded_us);
 	if (future != 0) {
-		if ((rv = fold_from_log(st, t->txn, customer, t->recorded_us, UINT64_MAX, &now_state)) != 0)
+		if ((rv = store_txn_fold(t, customer, t->recorded_us, &now_state)) != 0)
 			return rv;
 		s = &now_state;
 	}
@@ -387,7 +399,7 @@ store_gate_record(store_txn *t, vb_store_item *it, vb_buf *aux)
 	s = &tc->st;
 	memset(&logged, 0, sizeof(logged));
 	if (vb_gate_needs_log(s, t->recorded_us)) {
-		if ((rv = fold_from_log(st, t->txn, it->customer, t->recorded_us, UINT64_MAX, &logged)) != 0)
+		if ((rv = store_txn_fold(t, it->customer, t->recorded_us, &logged)) != 0)
 			return rv;
 		s = &logged;
 	}
@@ -542,7 +554,7 @@ rebuild_txn(store_txn *t, void *arg)
 		customer[k.mv_size] = '\0';
 		mdb_cursor_count(cur, &ndup);
 		a->events += ndup;
-		if ((rv = fold_from_log(st, t->txn, customer, INT64_MAX, UINT64_MAX, &s)) != 0)
+		if ((rv = store_txn_fold(t, customer, INT64_MAX, &s)) != 0)
 			break;
 		vb_buf_reset(&t->scratch);
 		int has = s.ncases || s.missed_event || s.completed_us || s.ninvoices ||

@@ -33,6 +33,7 @@ struct vb_store {
 	vb_pending *pend;
 	uint64_t map_size_max;
 	size_t page_size;        /* the system's, for madvise */
+	size_t run_max;          /* the largest run of the log, in bytes */
 	/* Where the data file is mapped, once found (vb_store_release_pages;
 	 * the writer thread only, which is also the one that remaps). */
 	int map_known;
@@ -61,6 +62,10 @@ typedef struct store_txn {
 	const char *recorded;
 	int64_t recorded_us;
 	vb_buf *stored;          /* varint length + bytes per stored event */
+	/* The run of events not yet in the log (vb_store_log.c): seqs from
+	 * run_seq, bytes [run_start, run_end) of stored. */
+	uint64_t run_seq;
+	size_t run_start, run_end, run_n;
 	struct {
 		char key[80];
 		uint64_t delta;
@@ -72,6 +77,36 @@ typedef struct store_txn {
 	touched **tc_list;       /* the same, in the order first touched */
 	vb_buf scratch;
 } store_txn;
+
+/* ---- the log's records (vb_store_log.c) ---- */
+
+/* One event of a log record, and the rest of its run. */
+typedef struct store_rec {
+	uint64_t seq;              /* of ev */
+	MDB_val ev;                /* its bytes, in the map */
+	const uint8_t *next, *end; /* the run's later events */
+} store_rec;
+
+/* r on the first event of record (k, v); MDB_CORRUPTED if malformed. */
+int store_rec_open(store_rec *r, const MDB_val *k, const MDB_val *v);
+/* r on the record's next event; MDB_NOTFOUND after its last. */
+int store_rec_next(store_rec *r);
+/* cur (on the log) and r on the first event with seq >= from;
+ * MDB_NOTFOUND if none. */
+int store_log_seek(MDB_cursor *cur, uint64_t from, store_rec *r);
+/* r on the next event, the next record's first if need be. */
+int store_log_next(MDB_cursor *cur, store_rec *r);
+/* The event of seq, or MDB_NOTFOUND. */
+int store_log_get(MDB_cursor *cur, uint64_t seq, MDB_val *ev);
+/* The seq of the log's last event, 0 if it has none. */
+int store_log_last(MDB_cursor *cur, uint64_t *seq);
+size_t store_log_run_max(size_t page_size);
+/* The event of seq, at stored offset at (its varint length) up to the end
+ * of t->stored, joins the open run; a full run goes to the log first. */
+int store_log_add(store_txn *t, uint64_t seq, size_t at);
+/* Put the open run in the log: before the commit, and before anything
+ * in the transaction reads the log. */
+int store_log_flush(store_txn *t);
 
 /* Append one event (canonical bytes, no seq) to the log and its indexes;
  * id NULL: not in the id index (the broker's own events).  *seq_out,
@@ -91,6 +126,9 @@ int store_txn_find_id(store_txn *t, const char *id, uint64_t *seq);
 int store_commit(vb_store *st, MDB_txn *txn, uint64_t seq);
 
 /* Gate side (vb_store_gate.c). */
+/* Fold customer's events up to at_us from the log, in t (whose open run
+ * goes to the log first). */
+int store_txn_fold(store_txn *t, const char *customer, int64_t at_us, vb_state *s);
 touched *store_gate_touch(store_txn *t, const char *customer, int *err);
 int store_gate_apply(store_txn *t, const char *customer, const vb_fact *f);
 int store_gate_record(store_txn *t, vb_store_item *it, vb_buf *aux);

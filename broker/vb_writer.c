@@ -298,6 +298,7 @@ static void *
 writer_main(void *arg)
 {
 	vb_writer *w = arg;
+	pthread_setname_np(pthread_self(), "vb-writer");
 	for (;;) {
 		vb_job *group;
 		int stopping;

@@ -18,6 +18,7 @@
 #include "vb_event.h"
 #include "vb_state.h"
 #include "vb_store.h"
+#include "vb_store_impl.h"
 #include "vb_time.h"
 #include "vb_wire.h"
 #include "vb_test.h"
@@ -1610,6 +1611,218 @@ START_TEST(check_readers_clears_dead_process)
 }
 END_TEST
 
+/* ---- the log's records: runs of events (vb_store_log.c) ---- */
+
+/* The meta database's "format" of the closed store in dir: set to fmt,
+ * or read when fmt is 0. */
+static uint32_t
+store_format(const char *dir, uint32_t fmt)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi mdbi;
+	MDB_val k = { 6, "format" }, v = { sizeof(fmt), &fmt };
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 8), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0640), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &mdbi), 0);
+	if (fmt != 0) {
+		ck_assert_int_eq(mdb_put(txn, mdbi, &k, &v, 0), 0);
+	} else {
+		ck_assert_int_eq(mdb_get(txn, mdbi, &k, &v), 0);
+		ck_assert_uint_eq(v.mv_size, sizeof(fmt));
+		memcpy(&fmt, v.mv_data, sizeof(fmt));
+	}
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	return fmt;
+}
+
+/* The records of the closed store's log. */
+static size_t
+log_records(const char *dir)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi log;
+	MDB_stat ms;
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 8), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, MDB_RDONLY, 0), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "log", 0, &log), 0);
+	ck_assert_int_eq(mdb_stat(txn, log, &ms), 0);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return ms.ms_entries;
+}
+
+/* Replaying from every seq, and every customer, gives exactly the events
+ * from there on, with their own bytes. */
+static void
+check_every_start(vb_store *st, uint64_t n)
+{
+	for (uint64_t from = 1; from <= n + 1; from++) {
+		vb_store_filter f = { .from_seq = from };
+		got g = { 0 };
+		size_t pages;
+		replay_all(st, &f, (size_t)(from % 7) + 1, SIZE_MAX, SIZE_MAX, &g, &pages);
+		ck_assert_uint_eq(g.n, n + 1 - from);
+		for (size_t i = 0; i < g.n; i++)
+			ck_assert_uint_eq(g.seqs[i], from + i);
+		got_free(&g);
+	}
+}
+
+START_TEST(log_runs_hold_consecutive_events)
+{
+	char dir[1024], id[32];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	batch b = { 0 };
+	/* Small events share records; one too big for a run stands alone,
+	 * in the middle of a batch. */
+	for (int i = 0; i < 60; i++) {
+		snprintf(id, sizeof(id), "r-%02d", i);
+		batch_add(&b, id, "order.placed", i % 2 ? "C-odd" : "C-even",
+		    "2026-11-20T09:00:00Z", i == 30 ? 3000 : (size_t)(i % 5) * 40);
+	}
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	batch_free(&b);
+	/* A batch of one, then a duplicate beside a new event. */
+	batch_add(&b, "r-60", "order.placed", "C-odd", "2026-11-20T09:00:00Z", 0);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	batch_free(&b);
+	batch_add(&b, "r-05", "order.placed", "C-odd", "2026-11-20T09:00:00Z", 0);
+	batch_add(&b, "r-61", "order.placed", "C-even", "2026-11-20T09:00:00Z", 0);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	ck_assert_int_eq(b.items[0].duplicate, 1);
+	ck_assert_uint_eq(b.items[0].seq, 6);
+	ck_assert_uint_eq(b.items[1].seq, 62);
+	batch_free(&b);
+	check_every_start(st, 62);
+
+	/* By customer: the lookups by seq land inside runs. */
+	vb_store_filter f = { .customer = "C-odd" };
+	got g = { 0 };
+	size_t pages;
+	replay_all(st, &f, 3, SIZE_MAX, SIZE_MAX, &g, &pages);
+	ck_assert_uint_eq(g.n, 31);
+	for (size_t i = 0; i < 30; i++)
+		ck_assert_uint_eq(g.seqs[i], 2 * i + 2);
+	ck_assert_uint_eq(g.seqs[30], 61);
+	got_free(&g);
+
+	vb_stats s;
+	ck_assert_int_eq(vb_store_stats(st, &s), 0);
+	ck_assert_uint_eq(s.events, 62);
+	vb_store_stats_free(&s);
+	vb_store_close(st);
+
+	/* Fewer records than events, and all of them again after a reopen. */
+	size_t records = log_records(dir);
+	ck_assert_uint_lt(records, 20);
+	ck_assert_uint_ge(records, 5);
+	st = open_store(dir, 16 * MiB, 1 * GiB);
+	ck_assert_uint_eq(vb_store_last_seq(st), 62);
+	check_every_start(st, 62);
+	vb_store_close(st);
+}
+END_TEST
+
+START_TEST(log_reads_format_1)
+{
+	char dir[1024], id[32];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	batch b = { 0 };
+	/* One event per append: one event per record, as format 1 wrote. */
+	for (int i = 0; i < 5; i++) {
+		snprintf(id, sizeof(id), "old-%d", i);
+		batch_add(&b, id, "complaint.opened", "C1", "2026-11-20T09:00:00Z", 0);
+		ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+		batch_free(&b);
+	}
+	vb_store_close(st);
+	ck_assert_uint_eq(log_records(dir), 5);
+	store_format(dir, 1);
+
+	st = open_store(dir, 16 * MiB, 1 * GiB);
+	ck_assert_uint_eq(vb_store_last_seq(st), 5);
+	for (int i = 0; i < 10; i++) {
+		snprintf(id, sizeof(id), "new-%d", i);
+		batch_add(&b, id, "complaint.opened", "C1", "2026-11-20T09:00:00Z", 0);
+	}
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	ck_assert_uint_eq(b.items[0].seq, 6);
+	batch_free(&b);
+	check_every_start(st, 15);
+	vb_store_close(st);
+	ck_assert_uint_eq(store_format(dir, 0), 2);
+	ck_assert_uint_lt(log_records(dir), 15);
+}
+END_TEST
+
+START_TEST(log_refuses_newer_format)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	vb_store_close(st);
+	store_format(dir, 3);
+	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB };
+	st = NULL;
+	ck_assert_int_eq(vb_store_open(dir, &o, &st), VB_ECORRUPT);
+	ck_assert_ptr_null(st);
+}
+END_TEST
+
+START_TEST(log_malformed_records)
+{
+	size_t seq = 7;
+	MDB_val k = { sizeof(seq), &seq }, v;
+	store_rec r;
+	/* An event: its bytes whole. */
+	uint8_t ev[] = { 0x0a, 0x01, 'x' };
+	v.mv_size = sizeof(ev);
+	v.mv_data = ev;
+	ck_assert_int_eq(store_rec_open(&r, &k, &v), 0);
+	ck_assert_uint_eq(r.seq, 7);
+	ck_assert_uint_eq(r.ev.mv_size, 3);
+	ck_assert_int_eq(store_rec_next(&r), MDB_NOTFOUND);
+	/* A run of two, then its end. */
+	uint8_t run[] = { 0x00, 0x01, 0x0a, 0x02, 0x0a, 0x0b };
+	v.mv_size = sizeof(run);
+	v.mv_data = run;
+	ck_assert_int_eq(store_rec_open(&r, &k, &v), 0);
+	ck_assert_uint_eq(r.seq, 7);
+	ck_assert_uint_eq(r.ev.mv_size, 1);
+	ck_assert_int_eq(store_rec_next(&r), 0);
+	ck_assert_uint_eq(r.seq, 8);
+	ck_assert_uint_eq(r.ev.mv_size, 2);
+	ck_assert_int_eq(store_rec_next(&r), MDB_NOTFOUND);
+	/* Empty, a run of nothing, a length past the end, an empty event, a
+	 * bad key. */
+	v.mv_size = 0;
+	ck_assert_int_eq(store_rec_open(&r, &k, &v), MDB_CORRUPTED);
+	v.mv_size = 1;
+	ck_assert_int_eq(store_rec_open(&r, &k, &v), MDB_CORRUPTED);
+	uint8_t past[] = { 0x00, 0x05, 0x0a };
+	v.mv_size = sizeof(past);
+	v.mv_data = past;
+	ck_assert_int_eq(store_rec_open(&r, &k, &v), MDB_CORRUPTED);
+	uint8_t empty[] = { 0x00, 0x00 };
+	v.mv_size = sizeof(empty);
+	v.mv_data = empty;
+	ck_assert_int_eq(store_rec_open(&r, &k, &v), MDB_CORRUPTED);
+	k.mv_size = 4;
+	v.mv_size = sizeof(ev);
+	v.mv_data = ev;
+	ck_assert_int_eq(store_rec_open(&r, &k, &v), MDB_CORRUPTED);
+	/* A run stays on leaf pages: two to a 4 KiB page. */
+	ck_assert_uint_lt(2 * (store_log_run_max(4096) + 1 + 8 + 8 + 2), 4096 - 16);
+	ck_assert_uint_gt(store_log_run_max(4096), 1900);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -1642,6 +1855,15 @@ store_suite(void)
 	tcase_add_test(tc, replay_pages_by_size_and_scan);
 	tcase_add_test(tc, replay_callback_stops);
 	tcase_add_test(tc, stats_counts);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("records");
+	tcase_add_unchecked_fixture(tc, vbt_root_setup, vbt_root_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, log_runs_hold_consecutive_events);
+	tcase_add_test(tc, log_reads_format_1);
+	tcase_add_test(tc, log_refuses_newer_format);
+	tcase_add_test(tc, log_malformed_records);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("map");
