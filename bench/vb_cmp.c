@@ -206,7 +206,9 @@ usage(FILE *out, const char *prog)
 	    "  --server-pid PID    the server's process: its peak RSS is reported\n"
 	    "  --perf FILE         perf record the server during the measured part\n"
 	    "  --callgrind         the server runs under callgrind: zero its counters\n"
-	    "                      before the measured part and dump them after\n",
+	    "                      before the measured part and dump them after\n"
+	    "  --random-ids        w1-w3: event ids in no order (as UUIDs would be),\n"
+	    "                      not counting up per publisher\n",
 	    prog);
 }
 
@@ -254,6 +256,7 @@ main(int argc, char **argv)
 		O_PID,
 		O_PERF,
 		O_CALLGRIND,
+		O_RANDOM_IDS,
 		O_HELP
 	};
 	static const struct option longopts[] = {
@@ -271,6 +274,7 @@ main(int argc, char **argv)
 		{ "server-pid", required_argument, NULL, O_PID },
 		{ "perf", required_argument, NULL, O_PERF },
 		{ "callgrind", no_argument, NULL, O_CALLGRIND },
+		{ "random-ids", no_argument, NULL, O_RANDOM_IDS },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -279,7 +283,7 @@ main(int argc, char **argv)
 		.customers = 100000,
 		.audience = 1000000,
 		.replay_events = 1000000 };
-	int o, rv;
+	int o, rv, random_ids = 0;
 
 	c.be = vb_cmp_backend_get();
 	/* Ids must be new to the server: a fresh one is expected, but a
@@ -306,6 +310,7 @@ main(int argc, char **argv)
 		case O_PID: c.server = (pid_t)atoi(optarg); break;
 		case O_PERF: c.perf_out = optarg; break;
 		case O_CALLGRIND: c.callgrind = 1; break;
+		case O_RANDOM_IDS: random_ids = 1; break;
 		case O_HELP: usage(stdout, argv[0]); return 0;
 		default: usage(stderr, argv[0]); return 2;
 		}
@@ -330,8 +335,14 @@ main(int argc, char **argv)
 		    argv[0]);
 		return 2;
 	}
+	if (random_ids && strcmp(c.workload, "w1") && strcmp(c.workload, "w2") &&
+	    strcmp(c.workload, "w3")) {
+		fprintf(stderr, "%s: --random-ids is for w1, w2 and w3\n", argv[0]);
+		return 2;
+	}
 	if ((rv = vb_cmp_tmpl_make(&c.t)) != 0)
 		return 1;
+	c.t.random_ids = random_ids;
 	if ((rv = c.be->open(c.spec, &c.sys)) != 0) {
 		free(c.t.p);
 		return 1;

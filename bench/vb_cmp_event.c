@@ -105,7 +105,10 @@ vb_cmp_event_make(const vb_cmp_tmpl *t, uint8_t *dst, unsigned phase,
 	uint64_t cust =
 	    (i * 2654435761ULL + thread * 104729ULL + phase * 7919ULL) % 100000;
 	memcpy(dst, t->p, t->len);
-	vb_cmp_put_digits(dst + t->id_off, ID_DIGITS, n);
+	/* An odd multiplier not divisible by 5 is a bijection modulo 10^16. */
+	uint64_t id = t->random_ids ?
+	    (uint64_t)(((unsigned __int128)n * 0x9E3779B97F4A7C15ULL) % 10000000000000000ULL) : n;
+	vb_cmp_put_digits(dst + t->id_off, ID_DIGITS, id);
 	vb_cmp_put_digits(dst + t->order_off, ID_DIGITS, n);
 	vb_cmp_put_digits(dst + t->cust_off, 6, cust);
 }
