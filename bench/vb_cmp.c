@@ -188,7 +188,8 @@ usage(FILE *out, const char *prog)
 	    "usage: %s --workload W --connect SPEC [options]\n"
 	    "Run one workload of docs/benchmarks.md against a running server.\n"
 	    "  --workload W        w1 (1 publisher, 1 event/request), w2 (8 publishers),\n"
-	    "                      w3 (batches of 100: 1 and 8 publishers), w4 (publish to\n"
+	    "                      w3 (batches of 100: 1 and 8 publishers), w3r (w3's 8\n"
+	    "                      publishers, ids in no order, as UUIDs would be), w4 (publish to\n"
 	    "                      receipt), w5 (replay), w6 (lookups, filter), retail,\n"
 	    "                      fsync (the disk's fsyncs/s in --dir; no server)\n"
 	    "  --connect SPEC      the server (voicebus: INGEST,PUB,QUERY URLs;\n"
@@ -206,9 +207,7 @@ usage(FILE *out, const char *prog)
 	    "  --server-pid PID    the server's process: its peak RSS is reported\n"
 	    "  --perf FILE         perf record the server during the measured part\n"
 	    "  --callgrind         the server runs under callgrind: zero its counters\n"
-	    "                      before the measured part and dump them after\n"
-	    "  --random-ids        w1-w3: event ids in no order (as UUIDs would be),\n"
-	    "                      not counting up per publisher\n",
+	    "                      before the measured part and dump them after\n",
 	    prog);
 }
 
@@ -225,6 +224,10 @@ dispatch(vb_cmp_ctx *c)
 		if (rv != 0 || c->callgrind)
 			return rv;
 		return vb_cmp_work_publish(c, "w3_8", 8, 100, 0);
+	}
+	if (!strcmp(w, "w3r")) {
+		c->t.random_ids = 1;
+		return vb_cmp_work_publish(c, "w3r_8", 8, 100, 0);
 	}
 	if (!strcmp(w, "w4"))
 		return vb_cmp_work_e2e(c);
@@ -256,7 +259,6 @@ main(int argc, char **argv)
 		O_PID,
 		O_PERF,
 		O_CALLGRIND,
-		O_RANDOM_IDS,
 		O_HELP
 	};
 	static const struct option longopts[] = {
@@ -274,7 +276,6 @@ main(int argc, char **argv)
 		{ "server-pid", required_argument, NULL, O_PID },
 		{ "perf", required_argument, NULL, O_PERF },
 		{ "callgrind", no_argument, NULL, O_CALLGRIND },
-		{ "random-ids", no_argument, NULL, O_RANDOM_IDS },
 		{ "help", no_argument, NULL, O_HELP },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -283,7 +284,7 @@ main(int argc, char **argv)
 		.customers = 100000,
 		.audience = 1000000,
 		.replay_events = 1000000 };
-	int o, rv, random_ids = 0;
+	int o, rv;
 
 	c.be = vb_cmp_backend_get();
 	/* Ids must be new to the server: a fresh one is expected, but a
@@ -310,7 +311,6 @@ main(int argc, char **argv)
 		case O_PID: c.server = (pid_t)atoi(optarg); break;
 		case O_PERF: c.perf_out = optarg; break;
 		case O_CALLGRIND: c.callgrind = 1; break;
-		case O_RANDOM_IDS: random_ids = 1; break;
 		case O_HELP: usage(stdout, argv[0]); return 0;
 		default: usage(stderr, argv[0]); return 2;
 		}
@@ -335,14 +335,8 @@ main(int argc, char **argv)
 		    argv[0]);
 		return 2;
 	}
-	if (random_ids && strcmp(c.workload, "w1") && strcmp(c.workload, "w2") &&
-	    strcmp(c.workload, "w3")) {
-		fprintf(stderr, "%s: --random-ids is for w1, w2 and w3\n", argv[0]);
-		return 2;
-	}
 	if ((rv = vb_cmp_tmpl_make(&c.t)) != 0)
 		return 1;
-	c.t.random_ids = random_ids;
 	if ((rv = c.be->open(c.spec, &c.sys)) != 0) {
 		free(c.t.p);
 		return 1;

@@ -21,7 +21,7 @@ typedef struct vb_cmp_tmpl {
 	uint8_t *p;
 	size_t len;
 	size_t id_off, order_off, cust_off; /* of their digits */
-	int random_ids; /* ids in no order, as UUIDs would be (--random-ids) */
+	int random_ids; /* ids in no order, as UUIDs would be (w3r) */
 } vb_cmp_tmpl;
 
 /* One run of the driver: its options and its state. */
@@ -62,7 +62,7 @@ int vb_cmp_tmpl_make(vb_cmp_tmpl *t);
 /* Write width decimal digits of v at dst. */
 void vb_cmp_put_digits(uint8_t *dst, size_t width, uint64_t v);
 /* Write event number i of (phase, thread) into dst (t->len bytes): a new
- * id and order, a customer among 100,000.  With t->random_ids the id's
+ * id and order, a customer among 100,000.  With t->random_ids (w3r) the id's
  * digits are the number scrambled (a bijection, so still new), which
  * vb_cmp_event_parse cannot read back. */
 void vb_cmp_event_make(const vb_cmp_tmpl *t, uint8_t *dst, unsigned phase,

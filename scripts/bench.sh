@@ -24,7 +24,7 @@ and print one table: the median of --runs runs per cell.
   --seconds S      length of one timed run (2)
   --dir DIR        where the servers keep their data: the disk measured
                    (default $TMPDIR or /tmp)
-  --only LIST      workloads, comma-separated, of w1 w2 w3 w4 w5 w6 retail
+  --only LIST      workloads, comma-separated, of w1 w2 w3 w3r w4 w5 w6 retail
   --systems LIST   of voicebus jetstream jetstream-always redis-always
                    redis-everysec (default: all)
   --profile DIR    also perf record voicebusd during workloads 2, 3 and 5,
@@ -54,7 +54,7 @@ audience=1000000
 cg_w3_events=20000
 cg_w5_events=200000
 base=${TMPDIR:-/tmp}
-only=w1,w2,w3,w4,w5,w6,retail
+only=w1,w2,w3,w3r,w4,w5,w6,retail
 systems_arg=voicebus,jetstream,jetstream-always,redis-always,redis-everysec
 profile=
 callgrind=1
@@ -117,7 +117,7 @@ for s in "${wanted[@]}"; do
 done
 IFS=, read -r -a workloads <<<"$only"
 for w in "${workloads[@]}"; do
-	case $w in w1 | w2 | w3 | w4 | w5 | w6 | retail) ;;
+	case $w in w1 | w2 | w3 | w3r | w4 | w5 | w6 | retail) ;;
 	*) die "--only: unknown workload $w" ;;
 	esac
 done
@@ -479,7 +479,7 @@ has() { # has SYS: whether SYS was asked for (and can run)
 t_start=$(date +%s)
 for w in "${workloads[@]}"; do
 	case $w in
-	w1 | w2 | w3 | w4 | retail)
+	w1 | w2 | w3 | w3r | w4 | retail)
 		for r in $(seq 1 "$runs"); do
 			measure_fsync 1
 			say "$w: run $r of $runs"
@@ -571,6 +571,7 @@ w2||w2.p99|ack p99, us|lat|vb js jsa ra re
 w3|3  batches of 100 events|w3_1.rate|1 publisher, events/s|rate|vb js jsa ra re
 w3||w3_8.rate|8 publishers, events/s|rate|vb js jsa ra re
 w3||cg.w3|instructions/event|int|vb
+w3r|3r batches of 100, ids in no order (as UUIDs)|w3r_8.rate|8 publishers, events/s|rate|vb js jsa ra re
 w4|4  publish to subscriber, at half of 1's rate|w4.p50|p50, us|lat|vb js jsa ra re
 w4||w4.p99|p99, us|lat|vb js jsa ra re
 w4||w4.offered_rate|offered, events/s|info|vb js jsa ra re
