@@ -28,13 +28,13 @@ seconds=${VB_FUZZ_SECONDS:-60}
 # short, an export needs a few records.
 declare -A max_len=(
 	[event_pb]=4096 [event_json]=4096 [ingest_req]=16384 [query_req]=1024
-	[ingest_reply]=4096 [query_reply]=16384 [state]=4096 [csv]=8192
+	[ingest_reply]=4096 [query_reply]=16384 [state]=4096 [log_record]=4096 [csv]=8192
 	[adapter_rows]=8192
 )
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
 	targets=(event_pb event_json ingest_req query_req ingest_reply query_reply
-		state csv adapter_rows)
+		state log_record csv adapter_rows)
 fi
 
 failed=()

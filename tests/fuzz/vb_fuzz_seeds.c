@@ -14,6 +14,8 @@
  *   ingest_reply  replies with seqs, duplicates and errors, and a refusal;
  *   query_reply   a reply of every kind (a replay page of the events);
  *   state         each customer's state folded from the events;
+ *   log_record    each event's stored form alone, runs of them as the
+ *                 writer makes them, and a run cut short;
  *   csv, adapter_rows  the CSV files given (tests/data, the adapters'
  *                 examples) and EVENTS.jsonl (the adapters' --jsonl).
  * Exit 0, or 1 with the reason on stderr. */
@@ -315,6 +317,41 @@ wire_seeds(vb_event **evs, size_t n)
 	vb_buf_free(&b);
 }
 
+/* ---- log_record: stored events, alone and in runs ---- */
+
+static void
+log_seeds(vb_event **evs, size_t n)
+{
+	vb_buf run = { 0 }, ev = { 0 };
+	char name[32];
+	size_t runs = 0;
+	vb_buf_append_byte(&run, 0);
+	for (size_t i = 0; i < n; i++) {
+		vb_buf_reset(&ev);
+		if (vb_event_to_pb_canonical(evs[i], &ev) != 0 ||
+		    vb_event_pb_tail(1000 + i, "2026-11-20T09:12:01.000500Z", &ev) != 0)
+			die("log_record", "encode");
+		snprintf(name, sizeof(name), "event-%02zu", i);
+		put("log_record", name, ev.data, ev.len);
+		/* Runs of up to half a page, as the writer makes them. */
+		if (run.len > 1 && run.len + 10 + ev.len > 2000) {
+			snprintf(name, sizeof(name), "run-%02zu", runs++);
+			put_buf("log_record", name, &run);
+			vb_buf_append_byte(&run, 0);
+		}
+		vb_buf_append_varint(&run, ev.len);
+		vb_buf_append(&run, ev.data, ev.len);
+	}
+	if (run.len > 1) {
+		snprintf(name, sizeof(name), "run-%02zu", runs);
+		put("log_record", name, run.data, run.len);
+		if (run.len > 4)
+			put("log_record", "run-cut", run.data, run.len - 3);
+	}
+	vb_buf_free(&run);
+	vb_buf_free(&ev);
+}
+
 /* ---- state: each customer's events folded ---- */
 
 static void
@@ -402,6 +439,7 @@ main(int argc, char **argv)
 	hostile_json();
 	wire_seeds(evs, n);
 	state_seeds(evs, n);
+	log_seeds(evs, n);
 
 	for (int i = 3; i < argc; i++) {
 		char *csv = slurp(argv[i], &len);
