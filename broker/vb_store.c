@@ -975,7 +975,7 @@ mapped_bytes(void)
 }
 
 /* File pages mapped above this are let go by vb_store_trim. */
-#define TRIM_ABOVE (24u << 20)
+#define TRIM_ABOVE (16u << 20)
 
 void
 vb_store_trim(vb_store *st)

@@ -199,7 +199,7 @@ size_t vb_store_pending(vb_store *st);
  * where the map is, and is the one that moves it. */
 void vb_store_release_pages(vb_store *st);
 
-/* vb_store_release_pages when more than 24 MiB of file pages are mapped
+/* vb_store_release_pages when more than 16 MiB of file pages are mapped
  * (/proc/self/statm).  The writer thread only, between commits.  (Not
  * after queries: gate batches read tens of MiB of pages each, and
  * faulting them in again after every trim made voicebus filter half

@@ -59,7 +59,7 @@ fan_out(vb_writer *w, const vb_buf *stored)
  * table, so every few seconds costs nothing. */
 #define READER_CHECK_US (5 * 1000000)
 /* How often the writer looks at how much of the map is mapped in. */
-#define TRIM_CHECK_US 20000
+#define TRIM_CHECK_US 10000
 
 /* Intervals (and the idle wait) go by the monotonic clock: a step back of
  * the wall clock (NTP, an operator) must not stop the ticks until it
