@@ -77,12 +77,8 @@ store_log_seek(MDB_cursor *cur, uint64_t from, store_rec *r)
 	at = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
 	if (at != 0 && at != MDB_NOTFOUND)
 		return at;
-	if (at == 0) {
-		if ((rv = store_rec_open(r, &k, &v)) != 0)
-			return rv;
-		if (r->seq == from)
-			return 0;
-	}
+	if (at == 0 && k.mv_size == sizeof(s) && memcmp(k.mv_data, &s, sizeof(s)) == 0)
+		return store_rec_open(r, &k, &v);
 	/* from may be inside the record before. */
 	rv = mdb_cursor_get(cur, &k, &v, at == 0 ? MDB_PREV : MDB_LAST);
 	if (rv == 0) {

@@ -1615,18 +1615,28 @@ END_TEST
 
 /* The meta database's "format" of the closed store in dir: set to fmt,
  * or read when fmt is 0. */
-static uint32_t
-store_format(const char *dir, uint32_t fmt)
+/* A transaction (MDB_RDONLY or 0) on the closed store in dir, and the
+ * database name of it. */
+static MDB_txn *
+raw_txn(const char *dir, unsigned flags, const char *name, MDB_dbi *dbi)
 {
 	MDB_env *env;
 	MDB_txn *txn;
-	MDB_dbi mdbi;
-	MDB_val k = { 6, "format" }, v = { sizeof(fmt), &fmt };
 	ck_assert_int_eq(mdb_env_create(&env), 0);
 	ck_assert_int_eq(mdb_env_set_maxdbs(env, 8), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0640), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &mdbi), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, flags, 0640), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, flags, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, name, 0, dbi), 0);
+	return txn;
+}
+
+static uint32_t
+store_format(const char *dir, uint32_t fmt)
+{
+	MDB_dbi mdbi;
+	MDB_txn *txn = raw_txn(dir, 0, "meta", &mdbi);
+	MDB_env *env = mdb_txn_env(txn);
+	MDB_val k = { 6, "format" }, v = { sizeof(fmt), &fmt };
 	if (fmt != 0) {
 		ck_assert_int_eq(mdb_put(txn, mdbi, &k, &v, 0), 0);
 	} else {
@@ -1643,15 +1653,10 @@ store_format(const char *dir, uint32_t fmt)
 static size_t
 log_records(const char *dir)
 {
-	MDB_env *env;
-	MDB_txn *txn;
 	MDB_dbi log;
 	MDB_stat ms;
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, 8), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, MDB_RDONLY, 0), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "log", 0, &log), 0);
+	MDB_txn *txn = raw_txn(dir, MDB_RDONLY, "log", &log);
+	MDB_env *env = mdb_txn_env(txn);
 	ck_assert_int_eq(mdb_stat(txn, log, &ms), 0);
 	mdb_txn_abort(txn);
 	mdb_env_close(env);
