@@ -13,7 +13,15 @@
 #include "vb_validate.h"
 #include "vb_wire.h"
 
-/* One worker's buffers, reused from request to request. */
+/* One worker's buffers, reused from request to request up to a request of
+ * WORKER_KEEP_EVENTS events and WORKER_KEEP_BYTES per buffer; a bigger
+ * one's are freed after its reply.  Every worker would otherwise hold what
+ * the largest batch it ever served needed: the socket hands requests to its
+ * contexts in turn, so with 16 workers a publisher of 1,000-event batches
+ * alone made them hold 31 MiB. */
+#define WORKER_KEEP_EVENTS 256
+#define WORKER_KEEP_BYTES (256u << 10)
+
 typedef struct worker {
 	struct vb_ingest *in;
 	size_t index;
@@ -54,6 +62,39 @@ worker_reserve(worker *wk, size_t n)
 		return VB_ENOMEM;
 	wk->cap = n;
 	return VB_OK;
+}
+
+static void
+worker_drop_arrays(worker *wk)
+{
+	free(wk->items);
+	free(wk->item_of);
+	free(wk->results);
+	free(wk->errs);
+	wk->items = NULL;
+	wk->item_of = NULL;
+	wk->results = NULL;
+	wk->errs = NULL;
+	wk->cap = 0;
+}
+
+/* After a request: let go of what only a big one needed (the arena does
+ * so itself at its reset, by wk->arena.keep). */
+static void
+worker_trim(worker *wk)
+{
+	if (wk->cap > WORKER_KEEP_EVENTS)
+		worker_drop_arrays(wk);
+	if (wk->pb.cap > WORKER_KEEP_BYTES)
+		vb_buf_free(&wk->pb);
+}
+
+static void
+worker_free(worker *wk)
+{
+	vb_arena_free(&wk->arena);
+	vb_buf_free(&wk->pb);
+	worker_drop_arrays(wk);
 }
 
 static int
@@ -214,6 +255,7 @@ handle(worker *wk, const uint8_t *p, size_t len)
 done:
 	vb_ingest_req_free(req);
 	vb_arena_reset(&wk->arena);
+	worker_trim(wk);
 	return rv;
 }
 
@@ -248,6 +290,7 @@ vb_ingest_open(const vb_config *cfg, vb_writer *w, vb_log *log, vb_ingest **out)
 	for (size_t i = 0; i < in->nworkers; i++) {
 		in->workers[i].in = in;
 		in->workers[i].index = i;
+		in->workers[i].arena.keep = WORKER_KEEP_BYTES;
 	}
 	vb_auth_limit_init(&in->denials);
 	vb_tls_opts tls = { cfg->tls_cert, cfg->tls_key, cfg->tls_key_password, NULL };
@@ -267,13 +310,7 @@ vb_ingest_close(vb_ingest *in, int drain_ms)
 		return;
 	vb_rep_close(in->rep, drain_ms);
 	for (size_t i = 0; i < in->nworkers; i++) {
-		worker *wk = &in->workers[i];
-		vb_arena_free(&wk->arena);
-		vb_buf_free(&wk->pb);
-		free(wk->items);
-		free(wk->item_of);
-		free(wk->results);
-		free(wk->errs);
+		worker_free(&in->workers[i]);
 	}
 	free(in->workers);
 	vb_auth_limit_fini(&in->denials);

@@ -6,18 +6,18 @@
 
 #include "vb_error.h"
 
-/* Most customers have one or two events pending: their seqs live in the
- * slot, and a customer costs the writer no malloc of its own. */
-#define INLINE_SEQS 2
-
+/* Most customers have one event pending: its seq lives in the slot, and
+ * such a customer costs the writer no malloc of its own.  A slot is 32
+ * bytes: the table is the bulk of this memory (some 100,000 customers
+ * between two folds). */
 typedef struct slot {
 	char *customer;     /* NULL: free; else in the pool */
-	uint64_t hash;      /* of customer: most probes end on it */
+	uint32_t hash;      /* of customer: most probes end on it */
+	uint32_t n, cap;    /* seqs held, room for them */
 	union {
-		uint64_t inl[INLINE_SEQS]; /* while cap <= INLINE_SEQS */
+		uint64_t inl;   /* while cap == 1 */
 		uint64_t *heap;
 	} u;
-	size_t n, cap;
 } slot;
 
 /* The customers' names, copied in blocks freed all at once by clear. */
@@ -41,7 +41,7 @@ struct vb_pending {
 static uint64_t *
 slot_seqs(slot *s)
 {
-	return s->cap <= INLINE_SEQS ? s->u.inl : s->u.heap;
+	return s->cap == 1 ? &s->u.inl : s->u.heap;
 }
 
 static char *
@@ -64,19 +64,19 @@ pool_strdup(vb_pending *p, const char *str)
 	return d;
 }
 
-static uint64_t
+static uint32_t
 hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	uint32_t h = 2166136261u; /* FNV-1a */
 	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 1099511628211ull;
+		h = (h ^ (uint8_t)*s) * 16777619u;
 	return h;
 }
 
 /* The slot of customer (whose hash is h), or the free slot where it would
  * go. */
 static slot *
-find(slot *slots, size_t cap, const char *customer, uint64_t h)
+find(slot *slots, size_t cap, const char *customer, uint32_t h)
 {
 	for (size_t i = h & (cap - 1);; i = (i + 1) & (cap - 1))
 		if (slots[i].customer == NULL ||
@@ -111,20 +111,29 @@ vb_pending_open(vb_pending **out)
 	return VB_OK;
 }
 
+/* Empty the table.  It keeps its size for the next round of entries,
+ * which is likely to need as much (growing it again would rehash every
+ * entry, and hold the old table and the new at once), unless it is
+ * over four times what this round needed, or free_table. */
 static void
-clear_locked(vb_pending *p)
+clear_locked(vb_pending *p, int free_table)
 {
 	for (size_t i = 0; i < p->cap; i++)
-		if (p->slots[i].cap > INLINE_SEQS)
+		if (p->slots[i].cap > 1)
 			free(p->slots[i].u.heap);
-	free(p->slots);
 	while (p->pool) {
 		pool_block *next = p->pool->next;
 		free(p->pool);
 		p->pool = next;
 	}
-	p->slots = NULL;
-	p->cap = p->used = p->count = 0;
+	if (free_table || (p->cap > 1024 && p->used * 16 < p->cap * 3)) {
+		free(p->slots);
+		p->slots = NULL;
+		p->cap = 0;
+	} else if (p->cap > 0) {
+		memset(p->slots, 0, p->cap * sizeof(*p->slots));
+	}
+	p->used = p->count = 0;
 }
 
 void
@@ -132,7 +141,7 @@ vb_pending_close(vb_pending *p)
 {
 	if (p == NULL)
 		return;
-	clear_locked(p);
+	clear_locked(p, 1);
 	pthread_mutex_destroy(&p->mtx);
 	free(p);
 }
@@ -140,13 +149,14 @@ vb_pending_close(vb_pending *p)
 int
 vb_pending_add(vb_pending *p, const char *customer, uint64_t seq)
 {
-	uint64_t h = hash(customer);
+	uint32_t h = hash(customer);
 	slot *s;
 	int rv = VB_ENOMEM, fresh;
 
 	pthread_mutex_lock(&p->mtx);
-	/* At most half full: probes stay short. */
-	if ((p->used + 1) * 2 > p->cap && grow(p) != 0)
+	/* At most three quarters full: probes stay short (the stored hash
+	 * spares a string compare on most of them). */
+	if ((p->used + 1) * 4 > p->cap * 3 && grow(p) != 0)
 		goto out;
 	s = find(p->slots, p->cap, customer, h);
 	if (s->customer == NULL) {
@@ -154,17 +164,19 @@ vb_pending_add(vb_pending *p, const char *customer, uint64_t seq)
 			goto out;
 		s->hash = h;
 		s->n = 0;
-		s->cap = INLINE_SEQS;
+		s->cap = 1;
 		p->used++;
 	}
 	fresh = s->n == 0;
 	if (s->n == s->cap) {
-		size_t cap = s->cap * 2;
+		if (s->cap > UINT32_MAX / 2)
+			goto out;
+		uint32_t cap = s->cap * 2;
 		uint64_t *q = malloc(cap * sizeof(*q));
 		if (q == NULL)
 			goto out;
 		memcpy(q, slot_seqs(s), s->n * sizeof(*q));
-		if (s->cap > INLINE_SEQS)
+		if (s->cap > 1)
 			free(s->u.heap);
 		s->u.heap = q;
 		s->cap = cap;
@@ -196,7 +208,7 @@ int
 vb_pending_get(vb_pending *p, const char *customer, uint64_t hi,
     uint64_t **seqs, size_t *n, size_t *cap)
 {
-	uint64_t h = hash(customer);
+	uint32_t h = hash(customer);
 	int rv = VB_OK;
 	pthread_mutex_lock(&p->mtx);
 	if (p->cap > 0) {
@@ -266,6 +278,6 @@ void
 vb_pending_clear(vb_pending *p)
 {
 	pthread_mutex_lock(&p->mtx);
-	clear_locked(p);
+	clear_locked(p, 0);
 	pthread_mutex_unlock(&p->mtx);
 }

@@ -31,10 +31,10 @@ struct vb_writer {
 	size_t max_events;
 	int tick_ms;
 	int linger_us;
-	int64_t last_tick_us;    /* mono_us() */
-	int64_t last_readers_us; /* mono_us() */
-	int64_t last_trim_us;    /* mono_us() */
-	int64_t last_fold_us;    /* mono_us(): customer index entries written */
+	int64_t last_tick_us;    /* vb_time_mono_us() */
+	int64_t last_readers_us; /* vb_time_mono_us() */
+	int64_t last_trim_us;    /* vb_time_mono_us() */
+	int64_t last_fold_us;    /* vb_time_mono_us(): customer index entries written */
 	vb_store *store;
 	vb_fanout *fo;
 	vb_log *log;
@@ -61,16 +61,9 @@ fan_out(vb_writer *w, const vb_buf *stored)
 /* How often the writer looks at how much of the map is mapped in. */
 #define TRIM_CHECK_US 10000
 
-/* Intervals (and the idle wait) go by the monotonic clock: a step back of
- * the wall clock (NTP, an operator) must not stop the ticks until it
- * catches up.  The gate's "now" stays the wall clock. */
-static int64_t
-mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
+/* Intervals (and the idle wait) go by the monotonic clock
+ * (vb_time_mono_us): a step back of the wall clock must not stop the
+ * ticks until it catches up.  The gate's "now" stays the wall clock. */
 
 /* Customer index entries wait in memory (vb_pending.h) until this many
  * have gathered: sorted, they share pages of the index. */
@@ -155,7 +148,7 @@ settle(vb_writer *w)
 static void
 chores(vb_writer *w)
 {
-	int64_t mono = mono_us();
+	int64_t mono = vb_time_mono_us();
 	maybe_fold(w, mono);
 	/* The pages commits read through the map count in the broker's RSS
 	 * until let go: a second of heavy writes would pile up hundreds of
@@ -173,7 +166,7 @@ chores(vb_writer *w)
 static int
 tick_due(vb_writer *w)
 {
-	return mono_us() - w->last_tick_us >= (int64_t)w->tick_ms * 1000;
+	return vb_time_mono_us() - w->last_tick_us >= (int64_t)w->tick_ms * 1000;
 }
 
 /* Every tick_ms: let go of the map's pages, and publish what the clock
@@ -181,7 +174,7 @@ tick_due(vb_writer *w)
 static void
 tick(vb_writer *w)
 {
-	w->last_tick_us = mono_us();
+	w->last_tick_us = vb_time_mono_us();
 	vb_store_release_pages(w->store);
 	vb_buf_reset(&w->tick_stored);
 	/* Published once durable, as any stored event. */
@@ -350,7 +343,7 @@ vb_writer_start(vb_store *store, vb_fanout *fo, size_t max_events,
 	w->max_events = max_events;
 	w->tick_ms = tick_ms > 0 ? tick_ms : 1000;
 	w->linger_us = linger_us > 0 ? linger_us : 0;
-	w->last_fold_us = mono_us();
+	w->last_fold_us = vb_time_mono_us();
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

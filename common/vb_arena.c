@@ -64,7 +64,7 @@ vb_arena_reset(vb_arena *a)
 	if (c != NULL) {
 		free_chain(c->next);
 		c->next = NULL;
-		if (c->size > VB_ARENA_KEEP_MAX) {
+		if (c->size > (a->keep ? a->keep : VB_ARENA_KEEP_MAX)) {
 			free(c);
 			a->chunks = NULL;
 		}

@@ -19,13 +19,16 @@ typedef struct vb_arena {
 	size_t given;           /* bytes asked for since the last reset */
 	size_t limit;           /* most bytes given between resets; 0: none */
 	int over;               /* an allocation was refused for the limit */
+	size_t keep;            /* the largest chunk kept across a reset;
+	                         * 0: VB_ARENA_KEEP_MAX */
 } vb_arena;
 
 /* Blocks are aligned for any type (max_align_t). */
 #define VB_ARENA_ALIGN _Alignof(max_align_t)
 
-/* Bigger than this, the chunk kept across a reset is freed instead: one
- * huge request does not pin its memory for the life of the worker. */
+/* Bigger than this (or than a->keep), the chunk kept across a reset is
+ * freed instead: one huge request does not pin its memory for the life of
+ * the worker. */
 #define VB_ARENA_KEEP_MAX (4u << 20)
 
 /* n bytes (n may be 0: a valid unique pointer), owned by a and valid until

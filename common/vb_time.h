@@ -22,6 +22,9 @@ void vb_civil_from_days(int64_t days, int *y, int *m, int *d);
 
 /* The current time in microseconds since the epoch. */
 int64_t vb_time_now(void);
+/* Microseconds of the monotonic clock, for intervals: unlike the wall
+ * clock it never steps back (NTP, an operator). */
+int64_t vb_time_mono_us(void);
 
 /* Parse a duration such as "14d", "24h", "90m", "30s" into microseconds. */
 int vb_duration_parse(const char *s, int64_t *out_us);

@@ -130,6 +130,21 @@ START_TEST(reset_drops_a_huge_chunk)
 }
 END_TEST
 
+/* A chosen keep lowers the line: a chunk above it goes at the reset, one
+ * at or below it stays. */
+START_TEST(reset_honours_keep)
+{
+	vb_arena a = { .keep = 64u << 10 };
+	ck_assert_ptr_nonnull(vb_arena_alloc(&a, (64u << 10) + 1));
+	vb_arena_reset(&a);
+	ck_assert_ptr_null(a.chunks);
+	ck_assert_ptr_nonnull(vb_arena_alloc(&a, 1000));
+	vb_arena_reset(&a);
+	ck_assert_ptr_nonnull(a.chunks);
+	vb_arena_free(&a);
+}
+END_TEST
+
 /* A rollback takes back what came after the mark, chunks and all, and
  * keeps what came before; the count of bytes given goes back too. */
 START_TEST(rollback_to_a_mark)
@@ -175,6 +190,7 @@ arena_suite(void)
 	tcase_add_test(tc, limit_counts_bytes_asked);
 	tcase_add_test(tc, reset_keeps_one_chunk_that_fits);
 	tcase_add_test(tc, reset_drops_a_huge_chunk);
+	tcase_add_test(tc, reset_honours_keep);
 	tcase_add_test(tc, rollback_to_a_mark);
 	suite_add_tcase(s, tc);
 	return s;

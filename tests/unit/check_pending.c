@@ -126,6 +126,40 @@ START_TEST(slots_move_with_their_seqs)
 }
 END_TEST
 
+/* Rounds of entries between clears, as between the writer's folds: the
+ * table is kept (and emptied) for a round as big, let go after a small
+ * one; nothing of a round is seen in the next, in either case. */
+START_TEST(rounds_across_clears)
+{
+	vb_pending *p;
+	char c[32];
+	uint64_t s[4];
+	const unsigned sizes[] = { 30000, 30000, 100, 30000, 5 };
+	uint64_t seq = 0;
+	ck_assert_int_eq(vb_pending_open(&p), 0);
+	for (size_t r = 0; r < sizeof(sizes) / sizeof(sizes[0]); r++) {
+		for (unsigned i = 0; i < sizes[r]; i++) {
+			snprintf(c, sizeof(c), "R%zu-%u", r % 2, i);
+			ck_assert_int_eq(vb_pending_add(p, c, ++seq), 1);
+			if (i % 5 == 0)
+				ck_assert_int_eq(vb_pending_add(p, c, ++seq), 0);
+		}
+		ck_assert_uint_eq(vb_pending_count(p), sizes[r] + (sizes[r] + 4) / 5);
+		walk w = { "", 0, 0 };
+		ck_assert_int_eq(vb_pending_each_sorted(p, walk_cb, &w), 0);
+		ck_assert_uint_eq(w.customers, sizes[r]);
+		snprintf(c, sizeof(c), "R%zu-%u", r % 2, sizes[r] - 1);
+		ck_assert_uint_eq(get(p, c, UINT64_MAX, s, 4), (sizes[r] - 1) % 5 ? 1 : 2);
+		vb_pending_clear(p);
+		ck_assert_uint_eq(vb_pending_count(p), 0);
+		ck_assert_uint_eq(get(p, c, UINT64_MAX, s, 4), 0);
+		snprintf(c, sizeof(c), "R%zu-0", r % 2);
+		ck_assert_uint_eq(get(p, c, UINT64_MAX, s, 4), 0);
+	}
+	vb_pending_close(p);
+}
+END_TEST
+
 static Suite *
 pending_suite(void)
 {
@@ -134,6 +168,7 @@ pending_suite(void)
 	tcase_add_test(tc, add_get_drop);
 	tcase_add_test(tc, many_customers_sorted);
 	tcase_add_test(tc, slots_move_with_their_seqs);
+	tcase_add_test(tc, rounds_across_clears);
 	suite_add_tcase(s, tc);
 	return s;
 }
