@@ -1,12 +1,14 @@
-/* vb_pending: the customer index entries stored events have not yet had
- * written into the store's `cust` index, in memory.
+/* vb_pending: the index entries stored events have not yet had written
+ * into the store's B-trees, in memory: customer -> seqs for the `cust`
+ * index, id -> seq for `ids` (one instance each; "customer" below is the
+ * key either way).
  *
  * Writing (customer, seq) into a B-tree for every event dirties one page at
  * a random place per event: with customers spread over 100,000, that was
  * five sixths of what a batched ingest wrote to disk.  The event itself
  * already names its customer, so the entry can wait: the broker keeps the
  * latest entries here and writes them in one sorted pass every so many
- * events (vb_store_fold_customers), where they share pages.  After a
+ * events (vb_store_fold), where they share pages.  After a
  * crash the entries come back from the log (every event after the folded
  * seq), so nothing depends on this memory surviving.
  *
@@ -35,6 +37,10 @@ void vb_pending_drop_after(vb_pending *p, uint64_t after);
  * *cap allocated; realloc'd as needed, the caller frees).  0 or VB_ENOMEM. */
 int vb_pending_get(vb_pending *p, const char *customer, uint64_t hi,
     uint64_t **seqs, size_t *n, size_t *cap);
+
+/* The first seq of customer: 1 and *seq if it has entries, else 0.  The
+ * id index's lookup (one seq per id). */
+int vb_pending_first(vb_pending *p, const char *customer, uint64_t *seq);
 
 /* Entries held (seqs, over all customers). */
 size_t vb_pending_count(vb_pending *p);

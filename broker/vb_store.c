@@ -23,10 +23,13 @@
 #define META_CUSTOMERS "c:"
 #define META_FORMAT "format"
 #define META_CUST_APPLIED "cust_applied"
-/* 2: the log holds runs of events (vb_store_log.c).  A format 1 store
- * (one event per record) reads as it is and becomes format 2 at open;
- * a broker of format 1 refuses a format 2 store rather than misread it. */
-#define STORE_FORMAT 2
+/* 2: the log holds runs of events (vb_store_log.c).  3: the ids of the
+ * events after ids_applied are not in the ids index yet, but in memory
+ * (vb_store_ids.c).  An older store reads as it is and becomes the
+ * current format at open (its ids index is complete); an older broker
+ * refuses a newer store rather than misread it (a format 2 broker would
+ * store again the events whose ids are not in the index yet). */
+#define STORE_FORMAT 3
 #define STORE_FORMAT_OLDEST 1
 
 /* Counters added by one transaction, written once at its end. */
@@ -91,27 +94,51 @@ lock_dir(const char *dir, int *fd_out)
 	return VB_OK;
 }
 
-/* Put every event after st->cust_applied back in st->pend; cur is on the
- * log. */
+/* Put every event after st->cust_applied back in st->pend, and the ids
+ * of those after st->ids_applied in st->idpend; cur is on the log. */
 static int
 pending_recover(vb_store *st, MDB_cursor *cur)
 {
 	char customer[VB_CUSTOMER_MAX + 1];
+	uint64_t from = st->cust_applied < st->ids_applied ? st->cust_applied : st->ids_applied;
 	store_rec r;
 	int rv;
 
-	for (rv = store_log_seek(cur, st->cust_applied + 1, &r); rv == 0;
+	for (rv = store_log_seek(cur, from + 1, &r); rv == 0;
 	    rv = store_log_next(cur, &r)) {
 		vb_event_peek pk;
 		if (vb_event_peek_pb(r.ev.mv_data, r.ev.mv_size, &pk) != 0 ||
 		    pk.customer_len > VB_CUSTOMER_MAX)
 			return MDB_CORRUPTED;
+		if ((rv = store_ids_recover(st, &pk, r.seq)) != 0)
+			return rv;
+		if (r.seq <= st->cust_applied)
+			continue;
 		memcpy(customer, pk.customer, pk.customer_len);
 		customer[pk.customer_len] = '\0';
 		if (vb_pending_add(st->pend, customer, r.seq) < 0)
 			return ENOMEM;
 	}
 	return rv == MDB_NOTFOUND ? 0 : rv;
+}
+
+/* meta key: its uint64 value in *out, or when there is none, *out = dflt,
+ * written. */
+static int
+meta_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t dflt, uint64_t *out)
+{
+	MDB_val k = { strlen(key), (void *)key }, v;
+	int rv = mdb_get(txn, meta, &k, &v);
+	if (rv == 0 && v.mv_size == sizeof(uint64_t)) {
+		memcpy(out, v.mv_data, sizeof(uint64_t));
+		return 0;
+	}
+	if (rv != 0 && rv != MDB_NOTFOUND)
+		return rv;
+	*out = dflt;
+	v.mv_size = sizeof(dflt);
+	v.mv_data = &dflt;
+	return mdb_put(txn, meta, &k, &v, 0);
 }
 
 int
@@ -142,7 +169,8 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	pthread_rwlockattr_setkind_np(&la, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&st->maplock, &la);
 	pthread_rwlockattr_destroy(&la);
-	if ((rv = vb_pending_open(&st->pend)) != 0)
+	if ((rv = vb_pending_open(&st->pend)) != 0 ||
+	    (rv = vb_pending_open(&st->idpend)) != 0)
 		goto fail;
 	if ((st->dir = strdup(dir)) == NULL) {
 		rv = VB_ENOMEM;
@@ -222,22 +250,13 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	    (rv = store_log_last(cur, &last)) != 0)
 		goto fail_mdb;
 	st->last_seq = last;
-	/* A store without the key predates deferred customer entries: its
-	 * cust index is complete. */
-	k.mv_size = strlen(META_CUST_APPLIED);
-	k.mv_data = META_CUST_APPLIED;
-	if ((rv = mdb_get(txn, st->meta, &k, &v)) == 0 && v.mv_size == sizeof(uint64_t)) {
-		memcpy(&st->cust_applied, v.mv_data, sizeof(uint64_t));
-	} else if (rv == MDB_NOTFOUND || rv == 0) {
-		uint64_t applied = st->last_seq;
-		st->cust_applied = applied;
-		v.mv_size = sizeof(applied);
-		v.mv_data = &applied;
-		if ((rv = mdb_put(txn, st->meta, &k, &v, 0)) != 0)
-			goto fail_mdb;
-	} else {
+	/* A store without the keys predates deferred customer entries, or
+	 * deferred ids: those indexes are complete. */
+	if ((rv = meta_u64(txn, st->meta, META_CUST_APPLIED, st->last_seq,
+	         &st->cust_applied)) != 0 ||
+	    (rv = meta_u64(txn, st->meta, META_IDS_APPLIED, st->last_seq,
+	         &st->ids_applied)) != 0)
 		goto fail_mdb;
-	}
 	/* The entries not folded into cust when the broker stopped (or
 	 * crashed) come back from the events themselves. */
 	if ((rv = pending_recover(st, cur)) != 0)
@@ -277,8 +296,8 @@ vb_store_close(vb_store *st)
 	if (st == NULL)
 		return;
 	/* A clean stop leaves nothing to recover at the next start. */
-	if (st->env && st->pend && vb_pending_count(st->pend) > 0)
-		(void)vb_store_fold_customers(st);
+	if (st->env && st->pend && st->idpend)
+		(void)vb_store_fold(st);
 	if (st->env) {
 		(void)vb_store_sync(st); /* mdb_env_close does not */
 		mdb_env_close(st->env);
@@ -286,6 +305,7 @@ vb_store_close(vb_store *st)
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
 	vb_pending_close(st->pend);
+	vb_pending_close(st->idpend);
 	pthread_rwlock_destroy(&st->maplock);
 	free(st->dir);
 	free(st);
@@ -409,13 +429,7 @@ maybe_grow(vb_store *st, size_t incoming, int force)
 int
 store_txn_find_id(store_txn *t, const char *id, uint64_t *seq)
 {
-	MDB_val k = { strlen(id), (void *)id }, v;
-	int rv = mdb_get(t->txn, t->st->ids, &k, &v);
-	if (rv == 0 && v.mv_size == sizeof(uint64_t))
-		memcpy(seq, v.mv_data, sizeof(uint64_t));
-	else if (rv == 0)
-		rv = MDB_CORRUPTED;
-	return rv;
+	return store_ids_find(t, id, seq);
 }
 
 int
@@ -424,28 +438,20 @@ store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
     uint64_t *seq_out, size_t *off, size_t *len)
 {
 	vb_store *st = t->st;
-	size_t s = (size_t)++t->seq, n;
+	size_t s, n;
 	MDB_val k, v;
 	int rv;
 
 	if (id != NULL) {
-		k.mv_size = strlen(id);
-		k.mv_data = (void *)id;
-		v.mv_size = sizeof(s);
-		v.mv_data = &s;
-		/* The put is the duplicate check: on an id stored before, LMDB
-		 * hands back its seq and nothing was written. */
-		rv = mdb_put(t->txn, st->ids, &k, &v, MDB_NOOVERWRITE);
-		if (rv == MDB_KEYEXIST) {
-			t->seq--;
-			if (v.mv_size != sizeof(uint64_t))
-				return MDB_CORRUPTED;
-			memcpy(seq_out, v.mv_data, sizeof(uint64_t));
+		/* Stored before: its seq, and nothing is written. */
+		if ((rv = store_ids_find(t, id, seq_out)) == 0)
 			return MDB_KEYEXIST;
-		}
-		if (rv != 0)
+		if (rv != MDB_NOTFOUND)
 			return rv;
 	}
+	s = (size_t)++t->seq;
+	if (id != NULL && (rv = store_ids_add(t, id, s)) != 0)
+		return rv;
 	/* The stored form: the publisher's bytes, then seq and recorded as
 	 * fields 6 and 7 (protobuf merges them), behind a varint length for
 	 * the writer's fan-out. */
@@ -542,6 +548,7 @@ fail:
 	if (t.txn)
 		mdb_txn_abort(t.txn);
 	vb_pending_drop_after(st->pend, atomic_load(&st->last_seq));
+	vb_pending_drop_after(st->idpend, atomic_load(&st->last_seq));
 	store_txn_free_gate(&t);
 	stored->len = stored_base;
 	return rv;
@@ -881,8 +888,8 @@ fold_txn(vb_store *st, uint64_t upto)
 	return store_commit(st, txn, upto);
 }
 
-int
-vb_store_fold_customers(vb_store *st)
+static int
+fold_customers(vb_store *st)
 {
 	size_t n = vb_pending_count(st->pend);
 	uint64_t upto = atomic_load(&st->last_seq);
@@ -984,10 +991,42 @@ vb_store_trim(vb_store *st)
 		vb_store_release_pages(st);
 }
 
+static int
+fold_ids(vb_store *st)
+{
+	size_t n = vb_pending_count(st->idpend);
+	int rv;
+
+	if (n == 0)
+		return VB_OK;
+	if ((rv = maybe_grow(st, n * 64, 0)) != 0)
+		return rv;
+	for (int attempt = 0;; attempt++) {
+		rv = store_fold_ids(st);
+		if (rv != MDB_MAP_FULL || attempt == 3 || maybe_grow(st, n * 64, 1) != 0)
+			break;
+	}
+	if (rv != 0) {
+		/* As above: they stay in memory, and are tried again. */
+		vb_log_error(st->log, "S010", "writing %zu ids into the id index: %s", n,
+		    mdb_strerror(rv));
+		return vb_err_from_mdb(rv);
+	}
+	return VB_OK;
+}
+
+int
+vb_store_fold(vb_store *st)
+{
+	int rv = fold_customers(st), rv2 = fold_ids(st);
+	return rv != 0 ? rv : rv2;
+}
+
 size_t
 vb_store_pending(vb_store *st)
 {
-	return vb_pending_count(st->pend);
+	size_t c = vb_pending_count(st->pend), i = vb_pending_count(st->idpend);
+	return c > i ? c : i;
 }
 
 int

@@ -1,10 +1,11 @@
 /* vb_store: the broker's durable state in one LMDB environment.
  *
  *   log    seq -> stored event bytes (integer keys, appended in order)
- *   ids    event id -> seq (idempotency, no time window)
+ *   ids    event id -> seq (idempotency, no time window); the latest
+ *          wait in memory and are written in batches (vb_store_fold)
  *   cust   customer -> seq, sorted duplicates (replay by customer); the
  *          latest entries wait in memory and are written in batches
- *          (vb_store_fold_customers)
+ *          (vb_store_fold)
  *   meta   counters per type and source, the format version
  *   state  customer -> what the gate knows of them (vb_state)
  *   supp   customer -> what is blocked for them now (JSON, as last published)
@@ -181,14 +182,15 @@ int vb_store_replay(vb_store *st, const vb_store_filter *f, size_t limit,
 int vb_store_stats(vb_store *st, vb_stats *out);
 void vb_store_stats_free(vb_stats *s);
 
-/* Customer index entries wait in memory (vb_pending.h) until this writes
- * them into the cust index in one sorted transaction; the writer calls it
- * every so many events and before a rebuild, vb_store_close at the end.
- * Called by the one writer thread, between appends.  0 or a VB_E code
- * (the entries then stay pending). */
-int vb_store_fold_customers(vb_store *st);
+/* Customer index entries and ids wait in memory (vb_pending.h) until this
+ * writes them into the cust index (in one sorted transaction) and the ids
+ * index (in id order, in transactions of a bounded size); the writer
+ * calls it every so many events and before a rebuild, vb_store_close at
+ * the end.  Called by the one writer thread, between appends.  0 or a
+ * VB_E code (the entries then stay pending). */
+int vb_store_fold(vb_store *st);
 
-/* Entries waiting. */
+/* Entries waiting: the larger of the two indexes' counts. */
 size_t vb_store_pending(vb_store *st);
 
 /* Unmap the data file's pages from the process (MADV_DONTNEED): they stay

@@ -604,7 +604,7 @@ vb_store_rebuild(vb_store *st, int64_t now_us, vb_buf *stored,
 	char now[VB_TIME_BUFSZ];
 	int rv;
 	/* The rebuild walks customers by the cust index: complete it first. */
-	if ((rv = vb_store_fold_customers(st)) != 0)
+	if ((rv = vb_store_fold(st)) != 0)
 		return rv;
 	rv = store_write(st, 1 << 20, vb_time_format(now_us, now), stored,
 	    rebuild_txn, &a, "rebuild");

@@ -31,6 +31,11 @@ struct vb_store {
 	 * exclusively, so a reader's snapshot and pend agree. */
 	uint64_t cust_applied;
 	vb_pending *pend;
+	/* The ids index likewise: every id of the events up to ids_applied
+	 * is in ids, the later ones in idpend (vb_store_ids.c).  The writer
+	 * thread only. */
+	uint64_t ids_applied;
+	vb_pending *idpend;
 	uint64_t map_size_max;
 	size_t page_size;        /* the system's, for madvise */
 	size_t run_max;          /* the largest run of the log, in bytes */
@@ -119,6 +124,25 @@ int store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
 
 /* The seq an id was stored under, or MDB_NOTFOUND. */
 int store_txn_find_id(store_txn *t, const char *id, uint64_t *seq);
+
+/* ---- the id index (vb_store_ids.c) ---- */
+
+#define META_IDS_APPLIED "ids_applied"
+
+/* The seq id was stored under (in memory or in the tree), or MDB_NOTFOUND. */
+int store_ids_find(store_txn *t, const char *id, uint64_t *seq);
+/* id, new, stored as seq in t: into memory until the next fold.  A failed
+ * transaction takes its ids back with vb_pending_drop_after. */
+int store_ids_add(store_txn *t, const char *id, uint64_t seq);
+/* At open: the id of the logged event pk (seq) back in memory if it is
+ * not in the tree yet. */
+struct vb_event_peek;
+int store_ids_recover(vb_store *st, const struct vb_event_peek *pk, uint64_t seq);
+/* Write the ids in memory into the tree, in id order, in transactions of
+ * a bounded size; then ids_applied is the last seq.  An LMDB code; on
+ * failure the ids stay in memory, and those already written are harmless
+ * (the same seq) when written again. */
+int store_fold_ids(vb_store *st);
 
 /* Commit txn, a write transaction that leaves last_seq at seq, and
  * account for what its flush made durable.  Returns mdb_txn_commit's

@@ -82,7 +82,7 @@ maybe_fold(vb_writer *w, int64_t mono)
 	if (n < FOLD_EVENTS && mono - w->last_fold_us < FOLD_AFTER_US)
 		return;
 	w->last_fold_us = mono;
-	(void)vb_store_fold_customers(w->store); /* logged; tried again later */
+	(void)vb_store_fold(w->store); /* logged; tried again later */
 }
 
 /* Results back to b's jobs, then wake their submitters: replies leave

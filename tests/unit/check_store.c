@@ -249,7 +249,7 @@ dataset(vb_store *st, meta *m)
 			ck_assert_int_eq(batch_append(st, &b, NULL), 0);
 			batch_free(&b);
 			if (i == ds_fold_at)
-				ck_assert_int_eq(vb_store_fold_customers(st), 0);
+				ck_assert_int_eq(vb_store_fold(st), 0);
 		}
 	}
 	ck_assert_uint_eq(vb_store_last_seq(st), DS_N);
@@ -835,7 +835,7 @@ START_TEST(customer_index_deferred)
 	ck_assert_int_eq(vb_store_stats(st, &stats), 0);
 	ck_assert_uint_eq(stats.customers, 3);
 	vb_store_stats_free(&stats);
-	ck_assert_int_eq(vb_store_fold_customers(st), 0);
+	ck_assert_int_eq(vb_store_fold(st), 0);
 	ck_assert_uint_eq(vb_store_pending(st), 0);
 	f.from_seq = 0;
 	ck_assert_uint_eq(check_filter(st, m, &f), 14);
@@ -1649,18 +1649,25 @@ store_format(const char *dir, uint32_t fmt)
 	return fmt;
 }
 
+/* The entries of database name in the closed store. */
+static size_t
+db_entries(const char *dir, const char *name)
+{
+	MDB_dbi dbi;
+	MDB_stat ms;
+	MDB_txn *txn = raw_txn(dir, MDB_RDONLY, name, &dbi);
+	MDB_env *env = mdb_txn_env(txn);
+	ck_assert_int_eq(mdb_stat(txn, dbi, &ms), 0);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+	return ms.ms_entries;
+}
+
 /* The records of the closed store's log. */
 static size_t
 log_records(const char *dir)
 {
-	MDB_dbi log;
-	MDB_stat ms;
-	MDB_txn *txn = raw_txn(dir, MDB_RDONLY, "log", &log);
-	MDB_env *env = mdb_txn_env(txn);
-	ck_assert_int_eq(mdb_stat(txn, log, &ms), 0);
-	mdb_txn_abort(txn);
-	mdb_env_close(env);
-	return ms.ms_entries;
+	return db_entries(dir, "log");
 }
 
 /* Replaying from every seq, and every customer, gives exactly the events
@@ -1762,7 +1769,7 @@ START_TEST(log_reads_format_1)
 	batch_free(&b);
 	check_every_start(st, 15);
 	vb_store_close(st);
-	ck_assert_uint_eq(store_format(dir, 0), 2);
+	ck_assert_uint_eq(store_format(dir, 0), 3);
 	ck_assert_uint_lt(log_records(dir), 15);
 }
 END_TEST
@@ -1772,11 +1779,169 @@ START_TEST(log_refuses_newer_format)
 	char dir[1024];
 	vb_store *st = fresh_store(dir, sizeof(dir));
 	vb_store_close(st);
-	store_format(dir, 3);
+	store_format(dir, 4);
 	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB };
 	st = NULL;
 	ck_assert_int_eq(vb_store_open(dir, &o, &st), VB_ECORRUPT);
 	ck_assert_ptr_null(st);
+}
+END_TEST
+
+/* ---- the id index (vb_store_ids.c) ---- */
+
+/* An id of no order, as a UUID's: i scrambled (a bijection mod 2^32). */
+static void
+random_id(char *buf, size_t len, const char *prefix, uint32_t i)
+{
+	snprintf(buf, len, "%s%08x", prefix, (uint32_t)(i * 2654435761u) ^ 0x5bd1e995u);
+}
+
+/* Append ids prefix<n> for n in [from, to) and expect each to be new
+ * (want_seq0 == 0) or a duplicate of seq want_seq0 + (n - from). */
+static void
+ids_round(vb_store *st, const char *prefix, uint32_t from, uint32_t to, uint64_t want_seq0)
+{
+	for (uint32_t lo = from; lo < to; lo += 500) {
+		batch b = { 0 };
+		char id[48];
+		uint32_t hi = lo + 500 < to ? lo + 500 : to;
+		uint64_t before = vb_store_last_seq(st);
+		for (uint32_t i = lo; i < hi; i++) {
+			random_id(id, sizeof(id), prefix, i);
+			batch_add(&b, id, "order.placed", "C-1", "2026-11-20T09:12:00Z", 0);
+		}
+		ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+		for (uint32_t i = lo; i < hi; i++) {
+			vb_store_item *it = &b.items[i - lo];
+			if (want_seq0 == 0) {
+				ck_assert_int_eq(it->duplicate, 0);
+				ck_assert_uint_eq(it->seq, before + 1 + (i - lo));
+			} else {
+				ck_assert_msg(it->duplicate, "id %u not seen as stored before", i);
+				ck_assert_uint_eq(it->seq, want_seq0 + (i - from));
+			}
+		}
+		batch_free(&b);
+	}
+}
+
+/* The entries of the closed store's ids index. */
+static size_t
+ids_entries(const char *dir)
+{
+	return db_entries(dir, "ids");
+}
+
+/* Ids wait in memory, answer duplicates from there, then from the tree
+ * once folded (in transactions of 4,096: 9,000 ids take three), and
+ * after a reopen. */
+START_TEST(ids_wait_then_fold)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	ids_round(st, "u-", 0, 9000, 0);
+	ck_assert_uint_eq(vb_store_pending(st), 9000);
+	/* In memory, and within one call: the first of two is stored. */
+	ids_round(st, "u-", 1000, 1200, 1001);
+	batch b = { 0 };
+	batch_add(&b, "twice", "order.placed", "C-1", "2026-11-20T09:12:00Z", 0);
+	batch_add(&b, "twice", "order.placed", "C-2", "2026-11-20T09:12:00Z", 0);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	ck_assert(!b.items[0].duplicate && b.items[1].duplicate);
+	ck_assert_uint_eq(b.items[1].seq, b.items[0].seq);
+	batch_free(&b);
+	ck_assert_int_eq(vb_store_fold(st), 0);
+	ck_assert_uint_eq(vb_store_pending(st), 0);
+	ids_round(st, "u-", 0, 9000, 1);
+	ids_round(st, "v-", 0, 100, 0);
+	vb_store_close(st);
+	/* The close folded the last 100: nothing left to recover. */
+	ck_assert_uint_eq(ids_entries(dir), 9101);
+	st = open_store(dir, 16 * MiB, 1 * GiB);
+	ck_assert_uint_eq(vb_store_pending(st), 0);
+	ids_round(st, "u-", 8500, 9000, 8501);
+	ids_round(st, "v-", 0, 100, 9002);
+	vb_store_close(st);
+}
+END_TEST
+
+/* After a crash the ids not in the tree yet come back from the log, and
+ * only those the index had: the broker's own suppression.changed events
+ * ("suppression:SEQ") were never in it, and a publisher's event of such
+ * an id is new. */
+START_TEST(ids_come_back_after_crash)
+{
+	char dir[1024];
+	vbt_mkdtemp(dir, sizeof(dir));
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB };
+		vb_store *cs = NULL;
+		batch b = { 0 };
+		if (vb_store_open(dir, &o, &cs) != 0)
+			_exit(1);
+		batch_add_facts(&b, "crash", 50, 0);
+		if (batch_append(cs, &b, NULL) != 0 || vb_store_last_seq(cs) != 57)
+			_exit(2);
+		_exit(0); /* no close, no fold */
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	ck_assert_uint_eq(ids_entries(dir), 0);
+	vb_store *st = open_store(dir, 16 * MiB, 1 * GiB);
+	batch b = { 0 };
+	batch_add_facts(&b, "crash", 50, 0);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	uint64_t seen[58] = { 0 };
+	for (size_t i = 0; i < b.n; i++) {
+		ck_assert_msg(b.items[i].duplicate, "crash-%zu stored again", i);
+		ck_assert(b.items[i].seq >= 1 && b.items[i].seq <= 57);
+		ck_assert(!seen[b.items[i].seq]);
+		seen[b.items[i].seq] = 1;
+	}
+	batch_free(&b);
+	ck_assert_uint_eq(vb_store_last_seq(st), 57);
+	for (int k = 1; k <= 57; k++) {
+		char id[48];
+		snprintf(id, sizeof(id), "suppression:%d", k);
+		batch_add(&b, id, "order.placed", "C-1", "2026-11-20T09:12:00Z", 0);
+	}
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	for (size_t i = 0; i < b.n; i++)
+		ck_assert_msg(!b.items[i].duplicate, "%s taken for the broker's event",
+		    vb_event_id(b.evs[i]));
+	batch_free(&b);
+	vb_store_close(st);
+	ck_assert_uint_eq(ids_entries(dir), 50 + 57);
+}
+END_TEST
+
+/* A format 2 store has every id in the tree and no ids_applied: it reads
+ * as it is, and becomes format 3. */
+START_TEST(ids_of_a_format_2_store)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	ids_round(st, "old-", 0, 700, 0);
+	vb_store_close(st);
+	MDB_dbi mdbi;
+	MDB_txn *txn = raw_txn(dir, 0, "meta", &mdbi);
+	MDB_env *env = mdb_txn_env(txn);
+	MDB_val k = { 11, "ids_applied" };
+	ck_assert_int_eq(mdb_del(txn, mdbi, &k, NULL), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	store_format(dir, 2);
+	st = open_store(dir, 16 * MiB, 1 * GiB);
+	ck_assert_uint_eq(vb_store_pending(st), 0);
+	ids_round(st, "old-", 0, 700, 1);
+	ids_round(st, "new-", 0, 10, 0);
+	vb_store_close(st);
+	ck_assert_uint_eq(store_format(dir, 0), 3);
+	ck_assert_uint_eq(ids_entries(dir), 710);
 }
 END_TEST
 
@@ -1869,6 +2034,14 @@ store_suite(void)
 	tcase_add_test(tc, log_reads_format_1);
 	tcase_add_test(tc, log_refuses_newer_format);
 	tcase_add_test(tc, log_malformed_records);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("ids");
+	tcase_add_unchecked_fixture(tc, vbt_root_setup, vbt_root_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, ids_wait_then_fold);
+	tcase_add_test(tc, ids_come_back_after_crash);
+	tcase_add_test(tc, ids_of_a_format_2_store);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("map");
