@@ -298,7 +298,8 @@ vb_pending_each_sorted(vb_pending *p,
 		int j = 0;
 		for (; j < 8 && c[j]; j++)
 			key = key << 8 | c[j];
-		key <<= 8 * (8 - j);
+		if (j > 0 && j < 8) /* short: pad with zeros (a shift of 64 is undefined) */
+			key <<= 8 * (8 - j);
 		order[i].key = key;
 		order[i].cp = cp + (size_t)j; /* the rest, compared only on a tie */
 	}
