@@ -226,6 +226,11 @@ vb_event_validate(const vb_event *ev, int64_t *time_us, char *err,
 	if (vb_event_is_redacted(ev))
 		FAIL("redacted: set by the broker on the copies it hands out; a "
 		    "publisher sends the whole event");
+	/* The broker's to set; a seq JSON cannot carry (over 2^63 - 1, the
+	 * largest integer of the JSON form) could not be read back. */
+	if (vb_event_seq(ev) > (uint64_t)INT64_MAX)
+		FAIL("seq: %llu is over %lld, the largest a seq may be",
+		    (unsigned long long)vb_event_seq(ev), (long long)INT64_MAX);
 	if ((n = strlen(id)) == 0)
 		FAIL("id: missing");
 	if (n > VB_ID_MAX)

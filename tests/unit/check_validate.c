@@ -150,6 +150,18 @@ START_TEST(id_rules)
 }
 END_TEST
 
+/* The broker sets seq; one the JSON form cannot carry is refused. */
+START_TEST(seq_rules)
+{
+	vb_event *ev = sample_edit(S_ORDER_PLACED, "shop-5001-placed", "shop-5001-placed");
+	vb_event_set_seq(ev, (uint64_t)INT64_MAX);
+	assert_valid(ev);
+	ev = sample_edit(S_ORDER_PLACED, "shop-5001-placed", "shop-5001-placed");
+	vb_event_set_seq(ev, (uint64_t)INT64_MAX + 1);
+	assert_invalid(ev, "seq: 9223372036854775808 is over 9223372036854775807");
+}
+END_TEST
+
 START_TEST(customer_rules)
 {
 	char c[200], json[512];
@@ -659,6 +671,7 @@ validate_suite(void)
 
 	tc = tcase_create("rules");
 	tcase_add_test(tc, id_rules);
+	tcase_add_test(tc, seq_rules);
 	tcase_add_test(tc, customer_rules);
 	tcase_add_test(tc, source_rules);
 	tcase_add_test(tc, type_rules);
