@@ -427,12 +427,6 @@ maybe_grow(vb_store *st, size_t incoming, int force)
 }
 
 int
-store_txn_find_id(store_txn *t, const char *id, uint64_t *seq)
-{
-	return store_ids_find(t, id, seq);
-}
-
-int
 store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
     const char *id, const char *customer, const char *type, const char *source,
     uint64_t *seq_out, size_t *off, size_t *len)
@@ -888,34 +882,45 @@ fold_txn(vb_store *st, uint64_t upto)
 	return store_commit(st, txn, upto);
 }
 
+/* One attempt at the customer fold: exclusive, so that no reader sees
+ * the index with the entries and st->pend with them too, or with
+ * neither. */
 static int
-fold_customers(vb_store *st)
+fold_customers(vb_store *st, uint64_t upto)
 {
-	size_t n = vb_pending_count(st->pend);
+	pthread_rwlock_wrlock(&st->maplock);
+	int rv = fold_txn(st, upto);
+	if (rv == 0) {
+		st->cust_applied = upto;
+		vb_pending_clear(st->pend);
+	}
+	pthread_rwlock_unlock(&st->maplock);
+	return rv;
+}
+
+/* Write the entries waiting in p into their index with fn (one attempt,
+ * an LMDB code), growing the map and trying again when it is full.  On
+ * failure the entries stay waiting, and are tried again at the next fold:
+ * harmless for now. */
+static int
+fold_index(vb_store *st, vb_pending *p, size_t bytes_each,
+    int (*fn)(vb_store *st, uint64_t upto), const char *code, const char *what)
+{
+	size_t n = vb_pending_count(p);
 	uint64_t upto = atomic_load(&st->last_seq);
 	int rv;
 
 	if (n == 0)
 		return VB_OK;
-	if ((rv = maybe_grow(st, n * 32, 0)) != 0)
+	if ((rv = maybe_grow(st, n * bytes_each, 0)) != 0)
 		return rv;
 	for (int attempt = 0;; attempt++) {
-		/* Exclusive: no reader may see the index with the entries and
-		 * st->pend with them too, or with neither. */
-		pthread_rwlock_wrlock(&st->maplock);
-		rv = fold_txn(st, upto);
-		if (rv == 0) {
-			st->cust_applied = upto;
-			vb_pending_clear(st->pend);
-		}
-		pthread_rwlock_unlock(&st->maplock);
-		if (rv != MDB_MAP_FULL || attempt == 3 || maybe_grow(st, n * 32, 1) != 0)
+		rv = fn(st, upto);
+		if (rv != MDB_MAP_FULL || attempt == 3 || maybe_grow(st, n * bytes_each, 1) != 0)
 			break;
 	}
 	if (rv != 0) {
-		/* Harmless for now: the entries stay pending, and are tried again. */
-		vb_log_error(st->log, "S008", "writing %zu customer index entries: %s", n,
-		    mdb_strerror(rv));
+		vb_log_error(st->log, code, "writing %zu %s: %s", n, what, mdb_strerror(rv));
 		return vb_err_from_mdb(rv);
 	}
 	return VB_OK;
@@ -991,34 +996,13 @@ vb_store_trim(vb_store *st)
 		vb_store_release_pages(st);
 }
 
-static int
-fold_ids(vb_store *st)
-{
-	size_t n = vb_pending_count(st->idpend);
-	int rv;
-
-	if (n == 0)
-		return VB_OK;
-	if ((rv = maybe_grow(st, n * 64, 0)) != 0)
-		return rv;
-	for (int attempt = 0;; attempt++) {
-		rv = store_fold_ids(st);
-		if (rv != MDB_MAP_FULL || attempt == 3 || maybe_grow(st, n * 64, 1) != 0)
-			break;
-	}
-	if (rv != 0) {
-		/* As above: they stay in memory, and are tried again. */
-		vb_log_error(st->log, "S010", "writing %zu ids into the id index: %s", n,
-		    mdb_strerror(rv));
-		return vb_err_from_mdb(rv);
-	}
-	return VB_OK;
-}
-
 int
 vb_store_fold(vb_store *st)
 {
-	int rv = fold_customers(st), rv2 = fold_ids(st);
+	int rv = fold_index(st, st->pend, 32, fold_customers, "S008",
+	    "customer index entries");
+	int rv2 = fold_index(st, st->idpend, 64, store_fold_ids, "S010",
+	    "ids into the id index");
 	return rv != 0 ? rv : rv2;
 }
 

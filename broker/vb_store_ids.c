@@ -142,15 +142,11 @@ fold_one(void *arg, const char *id, const uint64_t *seqs, size_t n)
 }
 
 int
-store_fold_ids(vb_store *st)
+store_fold_ids(vb_store *st, uint64_t upto)
 {
-	size_t n = vb_pending_count(st->idpend);
-	uint64_t upto = atomic_load(&st->last_seq);
 	fold_arg a = { st, NULL, NULL, 0 };
 	int rv;
 
-	if (n == 0)
-		return 0;
 	/* Readers never look at ids: the shared lock only keeps the map
 	 * where it is, as for any write. */
 	pthread_rwlock_rdlock(&st->maplock);

@@ -122,9 +122,6 @@ int store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
     const char *id, const char *customer, const char *type, const char *source,
     uint64_t *seq_out, size_t *off, size_t *len);
 
-/* The seq an id was stored under, or MDB_NOTFOUND. */
-int store_txn_find_id(store_txn *t, const char *id, uint64_t *seq);
-
 /* ---- the id index (vb_store_ids.c) ---- */
 
 #define META_IDS_APPLIED "ids_applied"
@@ -138,11 +135,12 @@ int store_ids_add(store_txn *t, const char *id, uint64_t seq);
  * not in the tree yet. */
 struct vb_event_peek;
 int store_ids_recover(vb_store *st, const struct vb_event_peek *pk, uint64_t seq);
-/* Write the ids in memory into the tree, in id order, in transactions of
- * a bounded size; then ids_applied is the last seq.  An LMDB code; on
- * failure the ids stay in memory, and those already written are harmless
- * (the same seq) when written again. */
-int store_fold_ids(vb_store *st);
+/* Write the ids in memory (those of the events up to upto, the last seq)
+ * into the tree, in id order, in transactions of a bounded size; then
+ * ids_applied is upto.  An LMDB code; on failure the ids stay in memory,
+ * and those already written are harmless (the same seq) when written
+ * again. */
+int store_fold_ids(vb_store *st, uint64_t upto);
 
 /* Commit txn, a write transaction that leaves last_seq at seq, and
  * account for what its flush made durable.  Returns mdb_txn_commit's

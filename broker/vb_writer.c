@@ -54,16 +54,16 @@ fan_out(vb_writer *w, const vb_buf *stored)
 		(void)vb_fanout_submit(w->fo, stored->data, stored->len);
 }
 
+/* Intervals (and the idle wait) go by the monotonic clock
+ * (vb_time_mono_us): a step back of the wall clock must not stop the
+ * ticks until it catches up.  The gate's "now" stays the wall clock. */
+
 /* A process killed in a read transaction pins every page freed after its
  * snapshot until its slot is cleared; the check is a scan of the reader
  * table, so every few seconds costs nothing. */
 #define READER_CHECK_US (5 * 1000000)
 /* How often the writer looks at how much of the map is mapped in. */
 #define TRIM_CHECK_US 10000
-
-/* Intervals (and the idle wait) go by the monotonic clock
- * (vb_time_mono_us): a step back of the wall clock must not stop the
- * ticks until it catches up.  The gate's "now" stays the wall clock. */
 
 /* Customer index entries wait in memory (vb_pending.h) until this many
  * have gathered: sorted, they share pages of the index. */

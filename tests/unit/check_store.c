@@ -809,6 +809,37 @@ START_TEST(replay_customer)
 }
 END_TEST
 
+/* A crash as the store sees it: a child process opens the store in dir,
+ * appends the batch fill makes and exits without closing (no fold, no
+ * last flush but the commit's own). */
+static void
+crash_after_append(const char *dir, void (*fill)(batch *b))
+{
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB };
+		vb_store *cs = NULL;
+		batch b = { 0 };
+		if (vb_store_open(dir, &o, &cs) != 0)
+			_exit(1);
+		fill(&b);
+		_exit(batch_append(cs, &b, NULL) == 0 ? 0 : 2);
+	}
+	int status;
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert(WIFEXITED(status));
+	ck_assert_int_eq(WEXITSTATUS(status), 0);
+}
+
+static void
+late_events(batch *b)
+{
+	batch_add(b, "late-1", "order.placed", "C0", "2026-11-03T00:00:00Z", 0);
+	batch_add(b, "late-2", "order.placed", "C7", "2026-11-03T00:00:00Z", 0);
+	batch_add(b, "late-3", "complaint.opened", "C7", "2026-11-03T01:00:00Z", 0);
+}
+
 START_TEST(customer_index_deferred)
 {
 	char dir[1024];
@@ -843,23 +874,7 @@ START_TEST(customer_index_deferred)
 
 	/* A crash: entries never written to the index come back from the
 	 * log at the next open. */
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB };
-		vb_store *cs = NULL;
-		batch b = { 0 };
-		if (vb_store_open(dir, &o, &cs) != 0)
-			_exit(1);
-		batch_add(&b, "late-1", "order.placed", "C0", "2026-11-03T00:00:00Z", 0);
-		batch_add(&b, "late-2", "order.placed", "C7", "2026-11-03T00:00:00Z", 0);
-		batch_add(&b, "late-3", "complaint.opened", "C7", "2026-11-03T01:00:00Z", 0);
-		_exit(batch_append(cs, &b, NULL) == 0 ? 0 : 2); /* no close, no fold */
-	}
-	int status;
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status));
-	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	crash_after_append(dir, late_events);
 	st = open_store(dir, 16 * MiB, 1 * GiB);
 	ck_assert_uint_eq(vb_store_pending(st), 3);
 	got g = { 0 };
@@ -1865,6 +1880,12 @@ START_TEST(ids_wait_then_fold)
 }
 END_TEST
 
+static void
+crash_facts(batch *b)
+{
+	batch_add_facts(b, "crash", 50, 0);
+}
+
 /* After a crash the ids not in the tree yet come back from the log, and
  * only those the index had: the broker's own suppression.changed events
  * ("suppression:SEQ") were never in it, and a publisher's event of such
@@ -1873,25 +1894,11 @@ START_TEST(ids_come_back_after_crash)
 {
 	char dir[1024];
 	vbt_mkdtemp(dir, sizeof(dir));
-	pid_t pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB };
-		vb_store *cs = NULL;
-		batch b = { 0 };
-		if (vb_store_open(dir, &o, &cs) != 0)
-			_exit(1);
-		batch_add_facts(&b, "crash", 50, 0);
-		if (batch_append(cs, &b, NULL) != 0 || vb_store_last_seq(cs) != 57)
-			_exit(2);
-		_exit(0); /* no close, no fold */
-	}
-	int status;
-	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
-	ck_assert(WIFEXITED(status));
-	ck_assert_int_eq(WEXITSTATUS(status), 0);
+	crash_after_append(dir, crash_facts);
 	ck_assert_uint_eq(ids_entries(dir), 0);
 	vb_store *st = open_store(dir, 16 * MiB, 1 * GiB);
+	/* 50 complaints and a suppression.changed for each of 7 customers. */
+	ck_assert_uint_eq(vb_store_last_seq(st), 57);
 	batch b = { 0 };
 	batch_add_facts(&b, "crash", 50, 0);
 	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
