@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/random.h>
 #include <sys/mman.h>
 #include <sys/sysmacros.h>
 #include <sys/resource.h>
@@ -23,6 +24,7 @@
 #define META_CUSTOMERS "c:"
 #define META_FORMAT "format"
 #define META_CUST_APPLIED "cust_applied"
+#define META_SUPP_KEY "supp_key"
 /* 2: the log holds runs of events (vb_store_log.c).  3: the ids of the
  * events after ids_applied are not in the ids index yet, but in memory
  * (vb_store_ids.c).  An older store reads as it is and becomes the
@@ -120,6 +122,28 @@ pending_recover(vb_store *st, MDB_cursor *cur)
 			return ENOMEM;
 	}
 	return rv == MDB_NOTFOUND ? 0 : rv;
+}
+
+/* The key of the suppression lists' digests: meta's, or a new random one
+ * written there. */
+static int
+supp_key(MDB_txn *txn, MDB_dbi meta, uint8_t key[VB_SIPHASH_KEYSZ])
+{
+	MDB_val k = { strlen(META_SUPP_KEY), META_SUPP_KEY }, v;
+	int rv = mdb_get(txn, meta, &k, &v);
+	if (rv == 0) {
+		if (v.mv_size != VB_SIPHASH_KEYSZ)
+			return MDB_CORRUPTED;
+		memcpy(key, v.mv_data, VB_SIPHASH_KEYSZ);
+		return 0;
+	}
+	if (rv != MDB_NOTFOUND)
+		return rv;
+	if (getrandom(key, VB_SIPHASH_KEYSZ, 0) != VB_SIPHASH_KEYSZ)
+		return errno ? errno : EIO;
+	v.mv_size = VB_SIPHASH_KEYSZ;
+	v.mv_data = key;
+	return mdb_put(txn, meta, &k, &v, 0);
 }
 
 /* meta key: its uint64 value in *out, or when there is none, *out = dflt,
@@ -255,7 +279,8 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	if ((rv = meta_u64(txn, st->meta, META_CUST_APPLIED, st->last_seq,
 	         &st->cust_applied)) != 0 ||
 	    (rv = meta_u64(txn, st->meta, META_IDS_APPLIED, st->last_seq,
-	         &st->ids_applied)) != 0)
+	         &st->ids_applied)) != 0 ||
+	    (rv = supp_key(txn, st->meta, st->supp_key)) != 0)
 		goto fail_mdb;
 	/* The entries not folded into cust when the broker stopped (or
 	 * crashed) come back from the events themselves. */

@@ -8,7 +8,8 @@
  *          (vb_store_fold)
  *   meta   counters per type and source, the format version
  *   state  customer -> what the gate knows of them (vb_state)
- *   supp   customer -> what is blocked for them now (JSON, as last published)
+ *   supp   customer -> a digest of what is blocked for them now, as last
+ *          published (the list itself is in the suppression.changed event)
  *   timers (time, customer) -> when their decisions may change by the clock
  *
  * An event, its id and its customer's state change are written in one

@@ -250,6 +250,34 @@ put_json_event(store_txn *t, const char *customer, const char *json,
 	return rv;
 }
 
+/* supp keeps, for each customer with something blocked, a digest of the
+ * list last published (its length and keyed hash, 16 bytes) rather than
+ * the list: the lists run to kilobytes, each in LMDB overflow pages of its
+ * own (half the data file of a gate-heavy store, and a page rewritten per
+ * change), while all they are needed for is "has it changed?".  The
+ * lists themselves are in the suppression.changed events of the log.
+ * Stores written before keep the JSON until the customer's next change. */
+#define SUPP_DIGEST 16
+
+static void
+supp_digest(const vb_store *st, const vb_buf *blocked, uint8_t d[SUPP_DIGEST])
+{
+	uint64_t len = blocked->len, h = vb_siphash(st->supp_key, blocked->data, blocked->len);
+	memcpy(d, &len, 8);
+	memcpy(d + 8, &h, 8);
+}
+
+/* Whether supp's value v says blocked is what was last published.  No
+ * list is as short as a digest: a purpose, a channel and a reason alone
+ * take more bytes. */
+static int
+supp_same(const MDB_val *v, const vb_buf *blocked, const uint8_t d[SUPP_DIGEST])
+{
+	if (v->mv_size == SUPP_DIGEST)
+		return memcmp(v->mv_data, d, SUPP_DIGEST) == 0;
+	return v->mv_size == blocked->len && memcmp(v->mv_data, blocked->data, blocked->len) == 0;
+}
+
 /* Compare what is blocked for tc now with what was last published; on a
  * change, store the new list and a suppression.changed event, and set a
  * timer for when it may change by the clock. */
@@ -264,6 +292,7 @@ publish_change(store_txn *t, const char *customer, const vb_state *s,
 	int64_t next_us = 0, future;
 	uint64_t seq;
 	char now[VB_TIME_BUFSZ], id[48];
+	uint8_t digest[SUPP_DIGEST];
 	int rv, empty;
 
 	/* What is blocked now is decided by the facts of now: a state that
@@ -294,6 +323,7 @@ publish_change(store_txn *t, const char *customer, const vb_state *s,
 			goto out;
 	}
 	empty = blocked.len == 2; /* "[]" */
+	supp_digest(st, &blocked, digest);
 	rv = mdb_get(t->txn, st->supp, &k, &v);
 	if (rv == MDB_NOTFOUND) {
 		if (empty) {
@@ -302,15 +332,15 @@ publish_change(store_txn *t, const char *customer, const vb_state *s,
 		}
 	} else if (rv != 0) {
 		goto out;
-	} else if (v.mv_size == blocked.len && memcmp(v.mv_data, blocked.data, blocked.len) == 0) {
+	} else if (supp_same(&v, &blocked, digest)) {
 		rv = 0;
 		goto out;
 	}
 	if (empty) {
 		rv = mdb_del(t->txn, st->supp, &k, NULL);
 	} else {
-		v.mv_size = blocked.len;
-		v.mv_data = blocked.data;
+		v.mv_size = SUPP_DIGEST;
+		v.mv_data = digest;
 		rv = mdb_put(t->txn, st->supp, &k, &v, 0);
 	}
 	if (rv != 0)

@@ -9,6 +9,7 @@
 #include <stdatomic.h>
 
 #include "vb_pending.h"
+#include "vb_siphash.h"
 #include "vb_store.h"
 
 struct vb_store {
@@ -36,6 +37,9 @@ struct vb_store {
 	 * thread only. */
 	uint64_t ids_applied;
 	vb_pending *idpend;
+	/* Keys the digests of the suppression lists in supp (vb_store_gate.c):
+	 * random per store, kept in meta. */
+	uint8_t supp_key[VB_SIPHASH_KEYSZ];
 	uint64_t map_size_max;
 	size_t page_size;        /* the system's, for madvise */
 	size_t run_max;          /* the largest run of the log, in bytes */
