@@ -123,17 +123,20 @@ pending_recover(vb_store *st, MDB_cursor *cur)
 }
 
 /* meta key: its uint64 value in *out, or when there is none, *out = dflt,
- * written. */
+ * written.  A value of another size is MDB_CORRUPTED: taking it for none
+ * would mark an index complete that is not. */
 static int
 meta_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t dflt, uint64_t *out)
 {
 	MDB_val k = { strlen(key), (void *)key }, v;
 	int rv = mdb_get(txn, meta, &k, &v);
-	if (rv == 0 && v.mv_size == sizeof(uint64_t)) {
+	if (rv == 0) {
+		if (v.mv_size != sizeof(uint64_t))
+			return MDB_CORRUPTED;
 		memcpy(out, v.mv_data, sizeof(uint64_t));
 		return 0;
 	}
-	if (rv != 0 && rv != MDB_NOTFOUND)
+	if (rv != MDB_NOTFOUND)
 		return rv;
 	*out = dflt;
 	v.mv_size = sizeof(dflt);
@@ -276,6 +279,7 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 		st->last_txn = st->durable_txn = info.me_last_txnid;
 		st->durable_seq = st->last_seq;
 	}
+	st->opened = 1;
 	*out = st;
 	return VB_OK;
 fail_mdb:
@@ -295,8 +299,14 @@ vb_store_close(vb_store *st)
 {
 	if (st == NULL)
 		return;
-	/* A clean stop leaves nothing to recover at the next start. */
-	if (st->env && st->pend && st->idpend)
+	/* A clean stop leaves nothing to recover at the next start.  Only a
+	 * store that finished opening: after a failed open the pendings may
+	 * hold part of the log's tail (pending_recover stopped at a bad
+	 * event), and a fold would mark the indexes complete up to a seq
+	 * they are not.  LMDB refused that fold only because the open's
+	 * database handles went with its aborted transaction: not a thing to
+	 * lean on, and the map grew and S008/S010 followed the S003. */
+	if (st->opened)
 		(void)vb_store_fold(st);
 	if (st->env) {
 		(void)vb_store_sync(st); /* mdb_env_close does not */

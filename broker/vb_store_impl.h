@@ -44,6 +44,9 @@ struct vb_store {
 	int map_known;
 	uintptr_t map_lo, map_hi;
 	int lock_fd;
+	/* Set once vb_store_open has finished: only then are pend and idpend
+	 * whole, and may vb_store_close fold them. */
+	int opened;
 	char *dir;
 	vb_log *log;
 	vb_rules rules;

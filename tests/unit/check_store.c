@@ -2000,6 +2000,128 @@ START_TEST(log_malformed_records)
 }
 END_TEST
 
+/* ---- the folds, and the marks of how far they went ---- */
+
+/* Put key -> data into database name of the closed store in dir. */
+static void
+raw_put(const char *dir, const char *name, const void *key, size_t klen,
+    const void *data, size_t dlen)
+{
+	MDB_dbi dbi;
+	MDB_txn *txn = raw_txn(dir, 0, name, &dbi);
+	MDB_env *env = mdb_txn_env(txn);
+	MDB_val k = { klen, (void *)key }, v = { dlen, (void *)data };
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* The value of key in database name of the closed store in dir: its
+ * first cap bytes into buf, its size into *len. */
+static void
+raw_get(const char *dir, const char *name, const char *key, void *buf,
+    size_t cap, size_t *len)
+{
+	MDB_dbi dbi;
+	MDB_txn *txn = raw_txn(dir, MDB_RDONLY, name, &dbi);
+	MDB_env *env = mdb_txn_env(txn);
+	MDB_val k = { strlen(key), (void *)key }, v;
+	ck_assert_int_eq(mdb_get(txn, dbi, &k, &v), 0);
+	memcpy(buf, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
+	*len = v.mv_size;
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+}
+
+/* The 8-byte value of key in database name of the closed store in dir. */
+static uint64_t
+raw_u64(const char *dir, const char *name, const char *key)
+{
+	uint64_t x;
+	size_t len;
+	raw_get(dir, name, key, &x, sizeof(x), &len);
+	ck_assert_uint_eq(len, sizeof(x));
+	return x;
+}
+
+/* Open and close the store in dir, logging into memory: vb_store_open's
+ * code; the lines logged with code, and all the lines logged. */
+static int
+open_logged(const char *dir, const char *code, size_t *logged, size_t *lines)
+{
+	vb_store *st = NULL;
+	vbt_capture cap;
+	vb_log log;
+	vb_log_init(&log, vbt_capture_open(&cap), "test", VB_LOG_INFO);
+	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB,
+		.log = &log };
+	int rv = vb_store_open(dir, &o, &st);
+	vb_store_close(st);
+	*logged = vbt_capture_count(&cap, code);
+	*lines = vbt_capture_count(&cap, "\n");
+	vbt_capture_close(&cap);
+	return rv;
+}
+
+/* A failed open writes nothing, and says only why it failed.  Here
+ * pending_recover has put the log's tail back in memory up to a bad
+ * event when it stops.  The close used to fold those entries: LMDB
+ * refused (the open's database handles went with its aborted
+ * transaction), but only after the map had grown, and with S008 and
+ * S010 "Invalid argument" after the S003 that matters. */
+START_TEST(failed_open_writes_nothing)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	meta m[DS_N];
+	size_t logged, lines;
+
+	dataset(st, m);
+	vb_store_close(st); /* both indexes complete up to DS_N */
+	crash_after_append(dir, late_events);
+	/* After them, an event whose bytes end inside its first field. */
+	uint8_t bad[] = { 0x0a, 0x05, 'x' };
+	size_t seq = DS_N + 4;
+	raw_put(dir, "log", &seq, sizeof(seq), bad, sizeof(bad));
+	size_t cust = db_entries(dir, "cust"), ids = db_entries(dir, "ids");
+
+	ck_assert_int_eq(open_logged(dir, " S003 ", &logged, &lines),
+	    VB_ECORRUPT);
+	ck_assert_uint_eq(logged, 1);
+	ck_assert_msg(lines == 1, "%zu lines logged, want the S003 alone",
+	    lines);
+	ck_assert_uint_eq(raw_u64(dir, "meta", "cust_applied"), DS_N);
+	ck_assert_uint_eq(raw_u64(dir, "meta", "ids_applied"), DS_N);
+	ck_assert_uint_eq(db_entries(dir, "cust"), cust);
+	ck_assert_uint_eq(db_entries(dir, "ids"), ids);
+}
+END_TEST
+
+/* A mark of another size than 8 bytes is a damaged store, not a store
+ * from before the mark: the open refuses it and leaves it as it is. */
+START_TEST(bad_mark_refused)
+{
+	static const char *const keys[] = { "cust_applied", "ids_applied" };
+	for (size_t i = 0; i < 2; i++) {
+		char dir[1024];
+		vb_store *st = fresh_store(dir, sizeof(dir));
+		size_t logged, lines;
+		ids_round(st, "m-", 0, 10, 0);
+		vb_store_close(st);
+		raw_put(dir, "meta", keys[i], strlen(keys[i]), "abc", 3);
+		ck_assert_int_eq(open_logged(dir, " S003 ", &logged, &lines),
+		    VB_ECORRUPT);
+		ck_assert_uint_eq(logged, 1);
+		ck_assert_uint_eq(lines, 1);
+		char val[8];
+		size_t len;
+		raw_get(dir, "meta", keys[i], val, sizeof(val), &len);
+		ck_assert_uint_eq(len, 3);
+		ck_assert_mem_eq(val, "abc", 3);
+	}
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -2049,6 +2171,13 @@ store_suite(void)
 	tcase_add_test(tc, ids_wait_then_fold);
 	tcase_add_test(tc, ids_come_back_after_crash);
 	tcase_add_test(tc, ids_of_a_format_2_store);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("folds");
+	tcase_add_unchecked_fixture(tc, vbt_root_setup, vbt_root_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, failed_open_writes_nothing);
+	tcase_add_test(tc, bad_mark_refused);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("map");
