@@ -909,18 +909,21 @@ fold_customers(vb_store *st, uint64_t upto)
 }
 
 /* Write the entries waiting in p into their index with fn (one attempt,
- * an LMDB code), growing the map and trying again when it is full.  On
- * failure the entries stay waiting, and are tried again at the next fold:
- * harmless for now. */
+ * an LMDB code), growing the map and trying again when it is full; the
+ * index's mark (applied) then says the last seq.  On failure the entries
+ * stay waiting, and are tried again at the next fold: harmless for now. */
 static int
-fold_index(vb_store *st, vb_pending *p, size_t bytes_each,
+fold_index(vb_store *st, vb_pending *p, uint64_t applied, size_t bytes_each,
     int (*fn)(vb_store *st, uint64_t upto), const char *code, const char *what)
 {
 	size_t n = vb_pending_count(p);
 	uint64_t upto = atomic_load(&st->last_seq);
 	int rv;
 
-	if (n == 0)
+	/* Nothing waiting may still leave the mark behind: the broker's own
+	 * events have no id, and the open scans the log from the mark on.
+	 * fn with nothing to write moves just the mark. */
+	if (n == 0 && applied >= upto)
 		return VB_OK;
 	if ((rv = maybe_grow(st, n * bytes_each, 0)) != 0)
 		return rv;
@@ -1007,12 +1010,18 @@ vb_store_trim(vb_store *st)
 }
 
 int
+store_fold_cust(vb_store *st)
+{
+	return fold_index(st, st->pend, st->cust_applied, 32, fold_customers,
+	    "S008", "customer index entries");
+}
+
+int
 vb_store_fold(vb_store *st)
 {
-	int rv = fold_index(st, st->pend, 32, fold_customers, "S008",
-	    "customer index entries");
-	int rv2 = fold_index(st, st->idpend, 64, store_fold_ids, "S010",
-	    "ids into the id index");
+	int rv = store_fold_cust(st);
+	int rv2 = fold_index(st, st->idpend, st->ids_applied, 64,
+	    store_fold_ids, "S010", "ids into the id index");
 	return rv != 0 ? rv : rv2;
 }
 
