@@ -147,17 +147,20 @@ supp_key(MDB_txn *txn, MDB_dbi meta, uint8_t key[VB_SIPHASH_KEYSZ])
 }
 
 /* meta key: its uint64 value in *out, or when there is none, *out = dflt,
- * written. */
+ * written.  A value of another size is MDB_CORRUPTED: taking it for none
+ * would mark an index complete that is not. */
 static int
 meta_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t dflt, uint64_t *out)
 {
 	MDB_val k = { strlen(key), (void *)key }, v;
 	int rv = mdb_get(txn, meta, &k, &v);
-	if (rv == 0 && v.mv_size == sizeof(uint64_t)) {
+	if (rv == 0) {
+		if (v.mv_size != sizeof(uint64_t))
+			return MDB_CORRUPTED;
 		memcpy(out, v.mv_data, sizeof(uint64_t));
 		return 0;
 	}
-	if (rv != 0 && rv != MDB_NOTFOUND)
+	if (rv != MDB_NOTFOUND)
 		return rv;
 	*out = dflt;
 	v.mv_size = sizeof(dflt);
@@ -301,6 +304,7 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 		st->last_txn = st->durable_txn = info.me_last_txnid;
 		st->durable_seq = st->last_seq;
 	}
+	st->opened = 1;
 	*out = st;
 	return VB_OK;
 fail_mdb:
@@ -320,8 +324,14 @@ vb_store_close(vb_store *st)
 {
 	if (st == NULL)
 		return;
-	/* A clean stop leaves nothing to recover at the next start. */
-	if (st->env && st->pend && st->idpend)
+	/* A clean stop leaves nothing to recover at the next start.  Only a
+	 * store that finished opening: after a failed open the pendings may
+	 * hold part of the log's tail (pending_recover stopped at a bad
+	 * event), and a fold would mark the indexes complete up to a seq
+	 * they are not.  LMDB refused that fold only because the open's
+	 * database handles went with its aborted transaction: not a thing to
+	 * lean on, and the map grew and S008/S010 followed the S003. */
+	if (st->opened)
 		(void)vb_store_fold(st);
 	if (st->env) {
 		(void)vb_store_sync(st); /* mdb_env_close does not */
@@ -924,18 +934,21 @@ fold_customers(vb_store *st, uint64_t upto)
 }
 
 /* Write the entries waiting in p into their index with fn (one attempt,
- * an LMDB code), growing the map and trying again when it is full.  On
- * failure the entries stay waiting, and are tried again at the next fold:
- * harmless for now. */
+ * an LMDB code), growing the map and trying again when it is full; the
+ * index's mark (applied) then says the last seq.  On failure the entries
+ * stay waiting, and are tried again at the next fold: harmless for now. */
 static int
-fold_index(vb_store *st, vb_pending *p, size_t bytes_each,
+fold_index(vb_store *st, vb_pending *p, uint64_t applied, size_t bytes_each,
     int (*fn)(vb_store *st, uint64_t upto), const char *code, const char *what)
 {
 	size_t n = vb_pending_count(p);
 	uint64_t upto = atomic_load(&st->last_seq);
 	int rv;
 
-	if (n == 0)
+	/* Nothing waiting may still leave the mark behind: the broker's own
+	 * events have no id, and the open scans the log from the mark on.
+	 * fn with nothing to write moves just the mark. */
+	if (n == 0 && applied >= upto)
 		return VB_OK;
 	if ((rv = maybe_grow(st, n * bytes_each, 0)) != 0)
 		return rv;
@@ -1022,12 +1035,18 @@ vb_store_trim(vb_store *st)
 }
 
 int
+store_fold_cust(vb_store *st)
+{
+	return fold_index(st, st->pend, st->cust_applied, 32, fold_customers,
+	    "S008", "customer index entries");
+}
+
+int
 vb_store_fold(vb_store *st)
 {
-	int rv = fold_index(st, st->pend, 32, fold_customers, "S008",
-	    "customer index entries");
-	int rv2 = fold_index(st, st->idpend, 64, store_fold_ids, "S010",
-	    "ids into the id index");
+	int rv = store_fold_cust(st);
+	int rv2 = fold_index(st, st->idpend, st->ids_applied, 64,
+	    store_fold_ids, "S010", "ids into the id index");
 	return rv != 0 ? rv : rv2;
 }
 

@@ -186,9 +186,11 @@ void vb_store_stats_free(vb_stats *s);
 /* Customer index entries and ids wait in memory (vb_pending.h) until this
  * writes them into the cust index (in one sorted transaction) and the ids
  * index (in id order, in transactions of a bounded size); the writer
- * calls it every so many events and before a rebuild, vb_store_close at
- * the end.  Called by the one writer thread, between appends.  0 or a
- * VB_E code (the entries then stay pending). */
+ * calls it every so many events (a rebuild folds the cust index alone),
+ * vb_store_close at the end.  Each index's mark (cust_applied,
+ * ids_applied) then says the last seq, even with nothing to write for it.
+ * Called by the one writer thread, between appends.  0 or a VB_E code
+ * (the entries then stay pending). */
 int vb_store_fold(vb_store *st);
 
 /* Entries waiting: the larger of the two indexes' counts. */

@@ -633,8 +633,10 @@ vb_store_rebuild(vb_store *st, int64_t now_us, vb_buf *stored,
 	rebuild_arg a = { 0, 0, 0 };
 	char now[VB_TIME_BUFSZ];
 	int rv;
-	/* The rebuild walks customers by the cust index: complete it first. */
-	if ((rv = vb_store_fold(st)) != 0)
+	/* The rebuild walks customers by the cust index: complete it first.
+	 * Only it: the ids have nothing to do with the rebuild, and an ids
+	 * fold that fails (S010) must not stop it. */
+	if ((rv = store_fold_cust(st)) != 0)
 		return rv;
 	rv = store_write(st, 1 << 20, vb_time_format(now_us, now), stored,
 	    rebuild_txn, &a, "rebuild");

@@ -133,10 +133,15 @@ fold_one(void *arg, const char *id, const uint64_t *seqs, size_t n)
 	v.mv_size = sizeof(s);
 	v.mv_data = &s;
 	/* An id already there was put by a fold that stopped half-way (or
-	 * before a crash): the same seq. */
+	 * before a crash): the same seq, which LMDB hands back in v.  Another
+	 * seq is a tree that disagrees with the log: keeping either would
+	 * answer some publisher's retry with the wrong event. */
 	rv = mdb_cursor_put(a->cur, &k, &v, MDB_NOOVERWRITE);
-	if (rv == MDB_KEYEXIST)
-		rv = 0;
+	if (rv == MDB_KEYEXIST) {
+		int same = v.mv_size == sizeof(s) &&
+		    memcmp(v.mv_data, &s, sizeof(s)) == 0;
+		rv = same ? 0 : MDB_CORRUPTED;
+	}
 	a->in_txn++;
 	return rv;
 }

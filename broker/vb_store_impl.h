@@ -48,6 +48,9 @@ struct vb_store {
 	int map_known;
 	uintptr_t map_lo, map_hi;
 	int lock_fd;
+	/* Set once vb_store_open has finished: only then are pend and idpend
+	 * whole, and may vb_store_close fold them. */
+	int opened;
 	char *dir;
 	vb_log *log;
 	vb_rules rules;
@@ -143,8 +146,12 @@ int store_ids_recover(vb_store *st, const struct vb_event_peek *pk, uint64_t seq
  * into the tree, in id order, in transactions of a bounded size; then
  * ids_applied is upto.  An LMDB code; on failure the ids stay in memory,
  * and those already written are harmless (the same seq) when written
- * again. */
+ * again.  An id the tree holds under another seq: MDB_CORRUPTED. */
 int store_fold_ids(vb_store *st, uint64_t upto);
+/* The customer half of vb_store_fold: the entries in memory into the cust
+ * index, then cust_applied is the last seq (logged as S008 on failure).
+ * A VB_E code. */
+int store_fold_cust(vb_store *st);
 
 /* Commit txn, a write transaction that leaves last_seq at seq, and
  * account for what its flush made durable.  Returns mdb_txn_commit's

@@ -34,7 +34,8 @@ struct vb_writer {
 	int64_t last_tick_us;    /* vb_time_mono_us() */
 	int64_t last_readers_us; /* vb_time_mono_us() */
 	int64_t last_trim_us;    /* vb_time_mono_us() */
-	int64_t last_fold_us;    /* vb_time_mono_us(): customer index entries written */
+	int64_t last_fold_us;    /* vb_time_mono_us(); see maybe_fold */
+	int fold_failed;         /* the last fold failed */
 	vb_store *store;
 	vb_fanout *fo;
 	vb_log *log;
@@ -77,12 +78,19 @@ maybe_fold(vb_writer *w, int64_t mono)
 	size_t n = vb_store_pending(w->store);
 	if (n == 0) {
 		w->last_fold_us = mono;
+		w->fold_failed = 0;
 		return;
 	}
-	if (n < FOLD_EVENTS && mono - w->last_fold_us < FOLD_AFTER_US)
+	/* After a failed fold the count says nothing: at map_size_max a
+	 * fold's transaction may not fit while small commits still do, and
+	 * the count stays past FOLD_EVENTS; trying again after every group
+	 * would log S008/S010 as often.  The entries wait in memory
+	 * meanwhile, which is harmless. */
+	if ((n < FOLD_EVENTS || w->fold_failed) &&
+	    mono - w->last_fold_us < FOLD_AFTER_US)
 		return;
 	w->last_fold_us = mono;
-	(void)vb_store_fold(w->store); /* logged; tried again later */
+	w->fold_failed = vb_store_fold(w->store) != 0; /* logged */
 }
 
 /* Results back to b's jobs, then wake their submitters: replies leave

@@ -131,14 +131,20 @@ batch_append(vb_store *st, batch *b, vb_buf *stored)
 /* ---- opening ---- */
 
 static vb_store *
-open_store(const char *dir, uint64_t map_size, uint64_t map_size_max)
+open_store_opts(const char *dir, const vb_store_opts *o)
 {
-	vb_store_opts o = { .map_size = map_size, .map_size_max = map_size_max };
 	vb_store *st = NULL;
-	int rv = vb_store_open(dir, &o, &st);
+	int rv = vb_store_open(dir, o, &st);
 	ck_assert_msg(rv == 0, "vb_store_open(%s) = %d (%s)", dir, rv, vb_strerror(rv));
 	ck_assert_ptr_nonnull(st);
 	return st;
+}
+
+static vb_store *
+open_store(const char *dir, uint64_t map_size, uint64_t map_size_max)
+{
+	vb_store_opts o = { .map_size = map_size, .map_size_max = map_size_max };
+	return open_store_opts(dir, &o);
 }
 
 static vb_store *
@@ -1460,6 +1466,18 @@ START_TEST(map_size_capped_at_max)
 }
 END_TEST
 
+/* An item whose event the gate folds. */
+static void
+batch_add_fact(batch *b, const char *id, const char *type, const char *customer,
+    const char *time, size_t pad)
+{
+	int64_t us;
+	batch_add(b, id, type, customer, time, pad);
+	ck_assert_int_eq(vb_time_parse(time, &us), 0);
+	ck_assert_int_eq(
+	    vb_fact_from_event(b->evs[b->n - 1], us, &b->items[b->n - 1].fact), 0);
+}
+
 /* Items of a batch whose events the gate folds (complaints open a case),
  * so that a failed commit would also have written customer state. */
 static void
@@ -1467,13 +1485,10 @@ batch_add_facts(batch *b, const char *prefix, size_t n, size_t pad)
 {
 	for (size_t i = 0; i < n; i++) {
 		char id[48], cust[16];
-		int64_t us;
 		snprintf(id, sizeof(id), "%s-%zu", prefix, i);
 		snprintf(cust, sizeof(cust), "F-%zu", i % 7);
-		batch_add(b, id, "complaint.opened", cust, "2026-11-20T09:12:00Z", pad);
-		ck_assert_int_eq(vb_time_parse("2026-11-20T09:12:00Z", &us), 0);
-		ck_assert_int_eq(vb_fact_from_event(b->evs[b->n - 1], us,
-		    &b->items[b->n - 1].fact), 0);
+		batch_add_fact(b, id, "complaint.opened", cust,
+		    "2026-11-20T09:12:00Z", pad);
 	}
 }
 
@@ -2000,6 +2015,235 @@ START_TEST(log_malformed_records)
 }
 END_TEST
 
+/* ---- the folds, and the marks of how far they went ---- */
+
+/* Put key -> data into database name of the closed store in dir. */
+static void
+raw_put(const char *dir, const char *name, const void *key, size_t klen,
+    const void *data, size_t dlen)
+{
+	MDB_dbi dbi;
+	MDB_txn *txn = raw_txn(dir, 0, name, &dbi);
+	MDB_env *env = mdb_txn_env(txn);
+	MDB_val k = { klen, (void *)key }, v = { dlen, (void *)data };
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+}
+
+/* The value of key in database name of the closed store in dir: its
+ * first cap bytes into buf, its size into *len. */
+static void
+raw_get(const char *dir, const char *name, const char *key, void *buf,
+    size_t cap, size_t *len)
+{
+	MDB_dbi dbi;
+	MDB_txn *txn = raw_txn(dir, MDB_RDONLY, name, &dbi);
+	MDB_env *env = mdb_txn_env(txn);
+	MDB_val k = { strlen(key), (void *)key }, v;
+	ck_assert_int_eq(mdb_get(txn, dbi, &k, &v), 0);
+	memcpy(buf, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
+	*len = v.mv_size;
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+}
+
+/* The 8-byte value of key in database name of the closed store in dir. */
+static uint64_t
+raw_u64(const char *dir, const char *name, const char *key)
+{
+	uint64_t x;
+	size_t len;
+	raw_get(dir, name, key, &x, sizeof(x), &len);
+	ck_assert_uint_eq(len, sizeof(x));
+	return x;
+}
+
+/* Open and close the store in dir, logging into memory: vb_store_open's
+ * code; the lines logged with code, and all the lines logged. */
+static int
+open_logged(const char *dir, const char *code, size_t *logged, size_t *lines)
+{
+	vb_store *st = NULL;
+	vbt_capture cap;
+	vb_log log;
+	vb_log_init(&log, vbt_capture_open(&cap), "test", VB_LOG_INFO);
+	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB,
+		.log = &log };
+	int rv = vb_store_open(dir, &o, &st);
+	vb_store_close(st);
+	*logged = vbt_capture_count(&cap, code);
+	*lines = vbt_capture_count(&cap, "\n");
+	vbt_capture_close(&cap);
+	return rv;
+}
+
+/* A failed open writes nothing, and says only why it failed.  Here
+ * pending_recover has put the log's tail back in memory up to a bad
+ * event when it stops.  The close used to fold those entries: LMDB
+ * refused (the open's database handles went with its aborted
+ * transaction), but only after the map had grown, and with S008 and
+ * S010 "Invalid argument" after the S003 that matters. */
+START_TEST(failed_open_writes_nothing)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	meta m[DS_N];
+	size_t logged, lines;
+
+	dataset(st, m);
+	vb_store_close(st); /* both indexes complete up to DS_N */
+	crash_after_append(dir, late_events);
+	/* After them, an event whose bytes end inside its first field. */
+	uint8_t bad[] = { 0x0a, 0x05, 'x' };
+	size_t seq = DS_N + 4;
+	raw_put(dir, "log", &seq, sizeof(seq), bad, sizeof(bad));
+	size_t cust = db_entries(dir, "cust"), ids = db_entries(dir, "ids");
+
+	ck_assert_int_eq(open_logged(dir, " S003 ", &logged, &lines),
+	    VB_ECORRUPT);
+	ck_assert_uint_eq(logged, 1);
+	ck_assert_msg(lines == 1, "%zu lines logged, want the S003 alone",
+	    lines);
+	ck_assert_uint_eq(raw_u64(dir, "meta", "cust_applied"), DS_N);
+	ck_assert_uint_eq(raw_u64(dir, "meta", "ids_applied"), DS_N);
+	ck_assert_uint_eq(db_entries(dir, "cust"), cust);
+	ck_assert_uint_eq(db_entries(dir, "ids"), ids);
+}
+END_TEST
+
+/* A mark of another size than 8 bytes is a damaged store, not a store
+ * from before the mark: the open refuses it and leaves it as it is. */
+START_TEST(bad_mark_refused)
+{
+	static const char *const keys[] = { "cust_applied", "ids_applied" };
+	for (size_t i = 0; i < 2; i++) {
+		char dir[1024];
+		vb_store *st = fresh_store(dir, sizeof(dir));
+		size_t logged, lines;
+		ids_round(st, "m-", 0, 10, 0);
+		vb_store_close(st);
+		raw_put(dir, "meta", keys[i], strlen(keys[i]), "abc", 3);
+		ck_assert_int_eq(open_logged(dir, " S003 ", &logged, &lines),
+		    VB_ECORRUPT);
+		ck_assert_uint_eq(logged, 1);
+		ck_assert_uint_eq(lines, 1);
+		char val[8];
+		size_t len;
+		raw_get(dir, "meta", keys[i], val, sizeof(val), &len);
+		ck_assert_uint_eq(len, 3);
+		ck_assert_mem_eq(val, "abc", 3);
+	}
+}
+END_TEST
+
+/* A store whose log's last three events (late_events, appended by a
+ * crashed process) wait in memory, while the ids tree already holds
+ * late-2 under seq 1: a tree that disagrees with the log.  Logging into
+ * log. */
+static vb_store *
+store_with_wrong_id(char *dir, size_t dirlen, vb_log *log)
+{
+	vb_store *st = fresh_store(dir, dirlen);
+	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB,
+		.log = log };
+	meta m[DS_N];
+	size_t one = 1;
+
+	dataset(st, m);
+	vb_store_close(st);
+	crash_after_append(dir, late_events);
+	raw_put(dir, "ids", "late-2", 6, &one, sizeof(one));
+	st = open_store_opts(dir, &o);
+	ck_assert_uint_eq(vb_store_pending(st), 3);
+	return st;
+}
+
+/* An id the tree holds under another seq than the one being folded is
+ * damage, not a fold that stopped half-way: the fold fails with S010,
+ * the ids stay in memory (and answer for their events), and neither the
+ * tree nor ids_applied changes. */
+START_TEST(ids_fold_refuses_another_seq)
+{
+	char dir[1024];
+	vbt_capture cap;
+	vb_log log;
+	batch b = { 0 };
+
+	vb_log_init(&log, vbt_capture_open(&cap), "test", VB_LOG_INFO);
+	vb_store *st = store_with_wrong_id(dir, sizeof(dir), &log);
+	ck_assert_int_eq(vb_store_fold(st), VB_ECORRUPT);
+	ck_assert_uint_eq(vbt_capture_count(&cap, " S010 "), 1);
+	ck_assert_uint_eq(vb_store_pending(st), 3);
+	late_events(&b);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	for (size_t i = 0; i < b.n; i++) {
+		ck_assert(b.items[i].duplicate);
+		ck_assert_uint_eq(b.items[i].seq, DS_N + 1 + i);
+	}
+	batch_free(&b);
+	vb_store_close(st);
+	vbt_capture_close(&cap);
+	ck_assert_uint_eq(raw_u64(dir, "meta", "ids_applied"), DS_N);
+	ck_assert_uint_eq(raw_u64(dir, "ids", "late-2"), 1);
+	ck_assert_uint_eq(db_entries(dir, "ids"), DS_N + 1);
+}
+END_TEST
+
+/* The rebuild needs the cust index complete, not the ids: an ids fold
+ * that fails does not stop it. */
+START_TEST(rebuild_folds_customers_only)
+{
+	char dir[1024];
+	vbt_capture cap;
+	vb_log log;
+	vb_buf stored = { 0 };
+	uint64_t c, e, ch;
+
+	vb_log_init(&log, vbt_capture_open(&cap), "test", VB_LOG_INFO);
+	vb_store *st = store_with_wrong_id(dir, sizeof(dir), &log);
+	ck_assert_int_eq(
+	    vb_store_rebuild(st, 1800000000000000LL, &stored, &c, &e, &ch), 0);
+	ck_assert_uint_eq(e, DS_N + 3);
+	ck_assert_uint_eq(vbt_capture_count(&cap, " S010 "), 0);
+	vb_store_close(st);
+	vbt_capture_close(&cap);
+	vb_buf_free(&stored);
+}
+END_TEST
+
+/* The marks follow the log also where an index has nothing to write:
+ * the broker's own events (here the clock's suppression.changed at the
+ * end of a cool-off) have no id, and an ids_applied left behind them
+ * would make every open scan them again. */
+START_TEST(marks_follow_events_without_ids)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	batch b = { 0 };
+	vb_buf stored = { 0 };
+	int64_t later;
+
+	batch_add_fact(&b, "mk-opened", "complaint.opened", "F-0",
+	    "2026-11-20T09:00:00Z", 0);
+	batch_add_fact(&b, "mk-resolved", "complaint.resolved", "F-0",
+	    "2026-11-20T09:10:00Z", 0);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	batch_free(&b);
+	ck_assert_int_eq(vb_store_fold(st), 0);
+	uint64_t folded = vb_store_last_seq(st);
+	ck_assert_int_eq(vb_time_parse("2026-12-20T00:00:00Z", &later), 0);
+	ck_assert_int_eq(vb_store_tick(st, later, &stored), 0);
+	uint64_t last = vb_store_last_seq(st);
+	ck_assert_uint_gt(last, folded);
+	ck_assert_int_eq(vb_store_fold(st), 0);
+	vb_store_close(st);
+	ck_assert_uint_eq(raw_u64(dir, "meta", "cust_applied"), last);
+	ck_assert_uint_eq(raw_u64(dir, "meta", "ids_applied"), last);
+	vb_buf_free(&stored);
+}
+END_TEST
+
 static Suite *
 store_suite(void)
 {
@@ -2049,6 +2293,16 @@ store_suite(void)
 	tcase_add_test(tc, ids_wait_then_fold);
 	tcase_add_test(tc, ids_come_back_after_crash);
 	tcase_add_test(tc, ids_of_a_format_2_store);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("folds");
+	tcase_add_unchecked_fixture(tc, vbt_root_setup, vbt_root_teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, failed_open_writes_nothing);
+	tcase_add_test(tc, bad_mark_refused);
+	tcase_add_test(tc, ids_fold_refuses_another_seq);
+	tcase_add_test(tc, rebuild_folds_customers_only);
+	tcase_add_test(tc, marks_follow_events_without_ids);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("map");

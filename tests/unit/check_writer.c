@@ -1,6 +1,7 @@
 /* Unit tests of broker/vb_writer: group commit, and acknowledgements that
  * come only once a commit is durable (the meta page flushed by the next
  * commit or by a flush of its own, vb_store.h). */
+#include <lmdb.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -9,7 +10,9 @@
 #include "vb_buf.h"
 #include "vb_error.h"
 #include "vb_event.h"
+#include "vb_log.h"
 #include "vb_store.h"
+#include "vb_store_impl.h"
 #include "vb_writer.h"
 #include "vb_test.h"
 
@@ -50,6 +53,21 @@ one_free(one *o)
 	vb_buf_free(&o->pb);
 }
 
+/* Submit a new event of id prefix<i> through w: the seq it was given. */
+static uint64_t
+submit_new(vb_writer *w, const char *prefix, int i, const char *customer)
+{
+	one o;
+	char id[32];
+	snprintf(id, sizeof(id), "%s%d", prefix, i);
+	one_make(&o, id, customer);
+	ck_assert_int_eq(vb_writer_submit(w, &o.job), 0);
+	ck_assert(!o.item.duplicate);
+	uint64_t seq = o.item.seq;
+	one_free(&o);
+	return seq;
+}
+
 /* A store in a new directory and a writer over it (no fan-out). */
 static vb_store *
 fresh_writer(int linger_us, vb_writer **w)
@@ -71,16 +89,11 @@ acks_one_at_a_time(int linger_us)
 	vb_writer *w = NULL;
 	vb_store *st = fresh_writer(linger_us, &w);
 	for (int i = 0; i < 50; i++) {
-		one o;
-		char id[32];
-		snprintf(id, sizeof(id), "e-%d", i);
-		one_make(&o, id, "C-1");
-		ck_assert_int_eq(vb_writer_submit(w, &o.job), 0);
-		ck_assert_uint_eq(o.item.seq, (uint64_t)i + 1);
+		ck_assert_uint_eq(submit_new(w, "e-", i, "C-1"),
+		    (uint64_t)i + 1);
 		/* Nothing else comes to carry its meta page: the writer must
 		 * have flushed it before answering. */
 		ck_assert_uint_eq(vb_store_durable_seq(st), (uint64_t)i + 1);
-		one_free(&o);
 	}
 	vb_writer_stop(w);
 	vb_store_close(st);
@@ -239,6 +252,76 @@ START_TEST(stop_answers_queued)
 }
 END_TEST
 
+/* ---- folds ---- */
+
+/* n events of ids prefix<i> appended to st directly, as if no writer had
+ * folded meanwhile. */
+static void
+append_unfolded(vb_store *st, const char *prefix, size_t n)
+{
+	enum { CHUNK = 4096 };
+	static one o[CHUNK];
+	static vb_store_item items[CHUNK];
+	vb_buf stored = { 0 };
+
+	for (size_t done = 0; done < n;) {
+		size_t k = n - done < CHUNK ? n - done : CHUNK;
+		for (size_t i = 0; i < k; i++) {
+			char id[32];
+			snprintf(id, sizeof(id), "%s%zu", prefix, done + i);
+			one_make(&o[i], id, "C-1");
+			items[i] = o[i].item;
+		}
+		vb_buf_reset(&stored);
+		ck_assert_int_eq(vb_store_append(st, items, k, "2026-11-20T09:12:01Z",
+		    &stored, NULL), 0);
+		for (size_t i = 0; i < k; i++)
+			one_free(&o[i]);
+		done += k;
+	}
+	vb_buf_free(&stored);
+}
+
+/* A fold that fails is tried again FOLD_AFTER_US (10 s) later, however
+ * many entries wait: not after every group, logging each time.  The
+ * fold fails here because the ids tree holds a pending id under another
+ * seq (vb_store_ids.c); a map at map_size_max, with room for small
+ * commits and not for a fold's, fails the same way every time. */
+START_TEST(failed_fold_backs_off)
+{
+	char dir[1024];
+	vbt_capture cap;
+	vb_log log;
+	vb_writer *w = NULL;
+	vb_store *st = NULL;
+	MDB_txn *txn;
+	size_t other = 2; /* fold-0 is seq 1 */
+	MDB_val k = { 6, "fold-0" }, v = { sizeof(other), &other };
+
+	vb_log_init(&log, vbt_capture_open(&cap), "test", VB_LOG_INFO);
+	vb_store_opts opts = { .map_size = 16 * MiB, .map_size_max = 1024 * MiB,
+		.log = &log };
+	vbt_mkdtemp(dir, sizeof(dir));
+	ck_assert_int_eq(vb_store_open(dir, &opts, &st), 0);
+	/* More than FOLD_EVENTS (65,536) waiting: a fold is due at once. */
+	append_unfolded(st, "fold-", 70000);
+	ck_assert_int_eq(mdb_txn_begin(st->env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_put(txn, st->ids, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+
+	ck_assert_int_eq(vb_writer_start(st, NULL, 1000, 1000, 0, &log, &w), 0);
+	for (int i = 0; i < 20; i++)
+		ck_assert_uint_eq(submit_new(w, "after-", i, "C-2"),
+		    70000 + 1 + i);
+	vb_writer_stop(w);
+	/* The 20 groups took far less than 10 s: one attempt, at the first. */
+	ck_assert_uint_gt(vb_store_pending(st), 70000);
+	ck_assert_uint_eq(vbt_capture_count(&cap, " S010 "), 1);
+	vb_store_close(st);
+	vbt_capture_close(&cap);
+}
+END_TEST
+
 static Suite *
 writer_suite(void)
 {
@@ -250,6 +333,12 @@ writer_suite(void)
 	tcase_add_test(tc, many_publishers_acked_durable);
 	tcase_add_test(tc, duplicate_answered_once_durable);
 	tcase_add_test(tc, stop_answers_queued);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("folds");
+	tcase_add_unchecked_fixture(tc, vbt_root_setup, vbt_root_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, failed_fold_backs_off);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -148,6 +148,45 @@ vbt_write_file(const char *dir, const char *name, const char *text, char *path,
 	ck_assert_int_eq(fclose(f), 0);
 }
 
+/* ---- captured output ---- */
+
+/* A stream into memory, for a vb_log whose messages a test counts. */
+typedef struct vbt_capture {
+	FILE *f;
+	char *text;
+	size_t len;
+} vbt_capture;
+
+static inline FILE *
+vbt_capture_open(vbt_capture *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->f = open_memstream(&c->text, &c->len);
+	ck_assert_ptr_nonnull(c->f);
+	return c->f;
+}
+
+/* How often s occurs in what was written so far.  Only while nothing
+ * else writes to the stream: the text may move as it grows. */
+static inline size_t
+vbt_capture_count(vbt_capture *c, const char *s)
+{
+	size_t n = 0;
+	ck_assert_int_eq(fflush(c->f), 0);
+	for (const char *p = c->text; (p = strstr(p, s)) != NULL;
+	     p += strlen(s))
+		n++;
+	return n;
+}
+
+static inline void
+vbt_capture_close(vbt_capture *c)
+{
+	fclose(c->f);
+	free(c->text);
+	memset(c, 0, sizeof(*c));
+}
+
 /* ---- sample events ---- */
 
 /* One valid event of each type of the contract, every payload field set
