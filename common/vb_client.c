@@ -146,8 +146,14 @@ lane_ready(vb_client *c, endpoint *ep, int i, lane **out)
 	if ((rv = ep_ready(c, ep)) != 0)
 		return rv;
 	if (!l->open) {
-		if (l->aio == NULL && (rv = nng_aio_alloc(&l->aio, NULL, NULL)) != 0)
-			return vb_err_from_nng(rv);
+		if (l->aio == NULL) {
+			nng_aio *aio;
+			if ((rv = nng_aio_alloc(&aio, NULL, NULL)) != 0)
+				return vb_err_from_nng(rv);
+			pthread_mutex_lock(&c->mtx); /* vb_client_abort reads it */
+			l->aio = aio;
+			pthread_mutex_unlock(&c->mtx);
+		}
 		if ((rv = nng_ctx_open(&l->ctx, ep->sock)) != 0)
 			return vb_err_from_nng(rv);
 		/* As the socket's (a context copies it when made; said
@@ -157,6 +163,20 @@ lane_ready(vb_client *c, endpoint *ep, int i, lane **out)
 	}
 	*out = l;
 	return VB_OK;
+}
+
+/* Start op (a send or receive) on lane l, unless the client is aborted:
+ * 0 then.  Under the lock, so that vb_client_abort either sees the
+ * operation started and aborts it, or is seen here. */
+static int
+lane_start(vb_client *c, lane *l, void (*op)(nng_ctx, nng_aio *))
+{
+	int go;
+	pthread_mutex_lock(&c->mtx);
+	if ((go = !c->aborted))
+		op(l->ctx, l->aio);
+	pthread_mutex_unlock(&c->mtx);
+	return go;
 }
 
 /* Send buf and then tail (NULL: nothing) as one message on lane l. */
@@ -172,7 +192,10 @@ send_req(vb_client *c, lane *l, const vb_buf *buf, const vb_buf *tail)
 		memcpy((uint8_t *)nng_msg_body(msg) + buf->len, tail->data, tail->len);
 	nng_aio_set_timeout(l->aio, c->timeout_ms);
 	nng_aio_set_msg(l->aio, msg);
-	nng_ctx_send(l->ctx, l->aio);
+	if (!lane_start(c, l, nng_ctx_send)) {
+		nng_msg_free(msg);
+		return VB_ECLOSED;
+	}
 	nng_aio_wait(l->aio);
 	if ((rv = nng_aio_result(l->aio)) != 0) {
 		nng_msg_free(msg);
@@ -189,7 +212,8 @@ recv_reply(vb_client *c, lane *l, nng_msg **reply)
 {
 	int rv;
 	nng_aio_set_timeout(l->aio, c->timeout_ms);
-	nng_ctx_recv(l->ctx, l->aio);
+	if (!lane_start(c, l, nng_ctx_recv))
+		return VB_ECLOSED;
 	nng_aio_wait(l->aio);
 	if ((rv = nng_aio_result(l->aio)) != 0)
 		return vb_err_from_nng(rv);
@@ -297,15 +321,19 @@ vb_client_query(vb_client *c, const vb_query_req *q, vb_query_reply *out)
 void
 vb_client_abort(vb_client *c)
 {
+	/* Abort the operations in flight rather than close the sockets
+	 * under the threads waiting on them: nng 1.5.2's nng_close can hang
+	 * for ever when another thread is inside a receive on the socket
+	 * (nanomsg/nng#1543, #1813).  The owner closes the sockets in
+	 * vb_client_close, once nobody waits on them. */
 	pthread_mutex_lock(&c->mtx);
 	c->aborted = 1;
-	/* nng_close wakes every aio waiting on the socket; the handles stay
-	 * "open" here so nothing dials again, and closing them twice later
-	 * only returns NNG_ECLOSED. */
-	if (c->ingest.open)
-		nng_close(c->ingest.sock);
-	if (c->query.open)
-		nng_close(c->query.sock);
+	for (int i = 0; i < VB_CLIENT_LANES; i++) {
+		if (c->ingest.lanes[i].aio)
+			nng_aio_abort(c->ingest.lanes[i].aio, NNG_ECLOSED);
+		if (c->query.lanes[i].aio)
+			nng_aio_abort(c->query.lanes[i].aio, NNG_ECLOSED);
+	}
 	pthread_mutex_unlock(&c->mtx);
 }
 

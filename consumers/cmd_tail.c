@@ -40,24 +40,48 @@ typedef struct stopper {
 	pthread_t thread;
 	sigset_t sigs;
 	nng_socket sub;
+	nng_aio *aio;          /* the main loop's receives on sub */
+	pthread_mutex_t mtx;   /* orders stop against starting a receive */
 	vb_client *client;
 	_Atomic int stop;
 } stopper;
 
-/* SIGINT and SIGTERM are taken by this thread, not by a handler: it closes
- * the sockets, which wakes whatever the main loop is blocked in (a receive,
- * or a query to a broker that is gone), so tail stops at once. */
+/* SIGINT and SIGTERM are taken by this thread, not by a handler: it aborts
+ * whatever the main loop waits for (a receive, or a query to a broker that
+ * is gone), so tail stops at once.  Aborts, not nng_close: nng 1.5.2's
+ * close can hang for ever while another thread receives on the socket
+ * (nanomsg/nng#1543); the main thread closes it once out of the loop. */
 static void *
 stopper_main(void *arg)
 {
 	stopper *s = arg;
 	int sig;
 	if (sigwait(&s->sigs, &sig) == 0) {
+		pthread_mutex_lock(&s->mtx);
 		s->stop = 1;
-		nng_close(s->sub);
+		nng_aio_abort(s->aio, NNG_ECLOSED);
+		pthread_mutex_unlock(&s->mtx);
 		vb_client_abort(s->client);
 	}
 	return NULL;
+}
+
+/* The next message on s->sub, waiting up to IDLE_MS (NNG_ETIMEDOUT), or
+ * NNG_ECLOSED once stopped.  *msg: nng_msg_free. */
+static int
+sub_recv(stopper *s, nng_msg **msg)
+{
+	int go, rv;
+	pthread_mutex_lock(&s->mtx);
+	if ((go = !s->stop))
+		nng_recv_aio(s->sub, s->aio);
+	pthread_mutex_unlock(&s->mtx);
+	if (!go)
+		return NNG_ECLOSED;
+	nng_aio_wait(s->aio);
+	if ((rv = nng_aio_result(s->aio)) == 0)
+		*msg = nng_aio_get_msg(s->aio);
+	return rv;
 }
 
 static int
@@ -170,14 +194,15 @@ vb_cmd_tail(int argc, char **argv)
 
 	/* Subscribe before reading the log, so nothing stored meanwhile is
 	 * missed: what arrives twice is skipped by seq. */
+	pthread_mutex_init(&st.mtx, NULL);
 	if ((rv = nng_sub0_open(&sub)) != 0) {
 		vb_cli_err("%s", nng_strerror(rv));
+		pthread_mutex_destroy(&st.mtx);
 		vb_client_close(t.client);
 		return VB_EXIT_FAIL;
 	}
 	nng_socket_set(sub, NNG_OPT_SUB_SUBSCRIBE, type, strlen(type));
 	nng_socket_set_int(sub, NNG_OPT_RECVBUF, 8192);
-	nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, IDLE_MS);
 	nng_socket_set_size(sub, NNG_OPT_RECVMAXSZ, 1u << 20);
 	nng_socket_set_ms(sub, NNG_OPT_RECONNMINT, 50);
 	nng_socket_set_ms(sub, NNG_OPT_RECONNMAXT, 1000);
@@ -197,6 +222,12 @@ vb_cmd_tail(int argc, char **argv)
 	}
 	st.sub = sub;
 	st.client = t.client;
+	if ((rv = nng_aio_alloc(&st.aio, NULL, NULL)) != 0) {
+		vb_cli_err("%s", nng_strerror(rv));
+		rv = VB_EXIT_FAIL;
+		goto out;
+	}
+	nng_aio_set_timeout(st.aio, IDLE_MS);
 	if (pthread_create(&st.thread, NULL, stopper_main, &st) != 0) {
 		vb_cli_err("cannot start a thread");
 		rv = VB_EXIT_FAIL;
@@ -221,7 +252,7 @@ vb_cmd_tail(int argc, char **argv)
 		rv = nng_recvmsg(sub, &msg, NNG_FLAG_NONBLOCK);
 		if (rv == NNG_EAGAIN) {
 			fflush(stdout);
-			rv = nng_recvmsg(sub, &msg, 0);
+			rv = sub_recv(&st, &msg);
 		}
 		if (rv == NNG_ETIMEDOUT) {
 			/* Quiet: was the last message dropped? */
@@ -285,6 +316,9 @@ out:
 		pthread_join(st.thread, NULL);
 	}
 	nng_close(sub);
+	if (st.aio)
+		nng_aio_free(st.aio);
+	pthread_mutex_destroy(&st.mtx);
 	vb_buf_free(&t.buf);
 	vb_client_close(t.client);
 	return rv;
