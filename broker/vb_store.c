@@ -731,7 +731,7 @@ store_customer_seqs(vb_store *st, MDB_txn *txn, const char *customer,
 	MDB_cursor *cur;
 	size_t s = (size_t)from;
 	MDB_val k = { strlen(customer), (void *)customer }, v = { sizeof(s), &s };
-	uint64_t *seqs = NULL;
+	uint64_t *seqs = NULL, last = 0;
 	size_t n = 0, cap = 0;
 	int rv;
 
@@ -740,20 +740,25 @@ store_customer_seqs(vb_store *st, MDB_txn *txn, const char *customer,
 	for (rv = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE); rv == 0;
 	    rv = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
 		memcpy(&s, v.mv_data, sizeof(s));
+		if (s > last)
+			last = s;
 		if ((rv = fn(arg, s)) != 0)
 			break;
 	}
 	mdb_cursor_close(cur);
 	if (rv != MDB_NOTFOUND)
 		return rv;
-	/* Then what is not in the index yet: all of it later than the index. */
+	/* Then what is not in the index yet: all of it later than the index,
+	 * but for a fold under way (or one that failed or crashed half-way):
+	 * a customer's entries may then be in both, and the index has all of
+	 * the customer's pending ones or none (fold_customer). */
 	if (vb_pending_get(st->pend, customer, hi, &seqs, &n, &cap) != 0) {
 		free(seqs);
 		return ENOMEM;
 	}
 	rv = 0;
 	for (size_t i = 0; i < n && rv == 0; i++)
-		if (seqs[i] >= from)
+		if (seqs[i] >= from && seqs[i] > last)
 			rv = fn(arg, seqs[i]);
 	free(seqs);
 	return rv;
@@ -877,60 +882,110 @@ out:
 	return pg.cb_rv;
 }
 
-/* Write the customer entries of one customer from st->pend into cust. */
+/* Customer index entries written per transaction of a fold.  LMDB keeps
+ * as many page buffers as its largest write transaction dirtied, for the
+ * life of the process: a fold of 65,536 entries in one transaction held
+ * some 10 MiB of them.  Each transaction costs a flush. */
+#define CUST_FOLD_CHUNK 4096
+
+typedef struct cust_fold {
+	vb_store *st;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	size_t in_txn;
+} cust_fold;
+
+static int
+cust_fold_begin(cust_fold *f)
+{
+	int rv = mdb_txn_begin(f->st->env, NULL, 0, &f->txn);
+	if (rv != 0)
+		return rv;
+	if ((rv = mdb_cursor_open(f->txn, f->st->cust, &f->cur)) != 0) {
+		mdb_txn_abort(f->txn);
+		f->txn = NULL;
+	}
+	f->in_txn = 0;
+	return rv;
+}
+
+/* Commit the transaction in hand; upto != 0: with cust_applied = upto. */
+static int
+cust_fold_commit(cust_fold *f, uint64_t upto)
+{
+	MDB_val k = { strlen(META_CUST_APPLIED), META_CUST_APPLIED };
+	MDB_val v = { sizeof(upto), &upto };
+	int rv = 0;
+
+	mdb_cursor_close(f->cur);
+	f->cur = NULL;
+	if (upto != 0 && (rv = mdb_put(f->txn, f->st->meta, &k, &v, 0)) != 0) {
+		mdb_txn_abort(f->txn);
+		f->txn = NULL;
+		return rv;
+	}
+	rv = store_commit(f->st, f->txn, atomic_load(&f->st->last_seq));
+	f->txn = NULL;
+	return rv;
+}
+
+/* Write the customer entries of one customer from st->pend into cust, all
+ * in one transaction (see store_customer_seqs). */
 static int
 fold_customer(void *arg, const char *customer, const uint64_t *seqs, size_t n)
 {
-	MDB_cursor *cur = arg;
+	cust_fold *f = arg;
 	MDB_val k = { strlen(customer), (void *)customer }, v;
 	int rv = 0;
+	if (f->in_txn >= CUST_FOLD_CHUNK &&
+	    ((rv = cust_fold_commit(f, 0)) != 0 || (rv = cust_fold_begin(f)) != 0))
+		return rv;
 	for (size_t i = 0; i < n && rv == 0; i++) {
 		size_t s = (size_t)seqs[i];
 		v.mv_size = sizeof(s);
 		v.mv_data = &s;
-		rv = mdb_cursor_put(cur, &k, &v, 0);
+		/* Already there: written by a fold that failed or crashed
+		 * half-way, before cust_applied moved. */
+		if ((rv = mdb_cursor_put(f->cur, &k, &v, 0)) == MDB_KEYEXIST)
+			rv = 0;
 	}
+	f->in_txn += n;
 	return rv;
 }
 
-static int
-fold_txn(vb_store *st, uint64_t upto)
-{
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	MDB_val k = { strlen(META_CUST_APPLIED), META_CUST_APPLIED };
-	MDB_val v = { sizeof(upto), &upto };
-	int rv;
-
-	if ((rv = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0)
-		return rv;
-	if ((rv = mdb_cursor_open(txn, st->cust, &cur)) == 0) {
-		rv = vb_pending_each_sorted(st->pend, fold_customer, cur);
-		mdb_cursor_close(cur);
-	}
-	if (rv == 0)
-		rv = mdb_put(txn, st->meta, &k, &v, 0);
-	if (rv != 0) {
-		mdb_txn_abort(txn);
-		return rv == VB_ENOMEM ? ENOMEM : rv;
-	}
-	return store_commit(st, txn, upto);
-}
-
-/* One attempt at the customer fold: exclusive, so that no reader sees
- * the index with the entries and st->pend with them too, or with
- * neither. */
+/* One attempt at the customer fold, in transactions of CUST_FOLD_CHUNK
+ * entries, the last one moving cust_applied.  Readers go on meanwhile:
+ * between two transactions a customer's entries may be in the index and
+ * in st->pend at once, which store_customer_seqs allows for.  Only taking
+ * them out of st->pend is exclusive, so that no reader whose snapshot
+ * predates the last transaction finds them in neither. */
 static int
 fold_customers(vb_store *st, uint64_t upto)
 {
-	pthread_rwlock_wrlock(&st->maplock);
-	int rv = fold_txn(st, upto);
-	if (rv == 0) {
-		st->cust_applied = upto;
-		vb_pending_clear(st->pend);
+	cust_fold f = { st, NULL, NULL, 0 };
+	int rv;
+
+	pthread_rwlock_rdlock(&st->maplock);
+	if ((rv = cust_fold_begin(&f)) == 0) {
+		rv = vb_pending_each_sorted(st->pend, fold_customer, &f);
+		if (rv == VB_ENOMEM)
+			rv = ENOMEM;
+		if (rv == 0)
+			rv = cust_fold_commit(&f, upto);
+		else if (f.txn != NULL) {
+			if (f.cur)
+				mdb_cursor_close(f.cur);
+			mdb_txn_abort(f.txn);
+		}
 	}
 	pthread_rwlock_unlock(&st->maplock);
-	return rv;
+	if (rv != 0)
+		return rv;
+	pthread_rwlock_wrlock(&st->maplock);
+	st->cust_applied = upto;
+	vb_pending_clear(st->pend);
+	pthread_rwlock_unlock(&st->maplock);
+	return 0;
 }
 
 /* Write the entries waiting in p into their index with fn (one attempt,

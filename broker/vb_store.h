@@ -184,8 +184,8 @@ int vb_store_stats(vb_store *st, vb_stats *out);
 void vb_store_stats_free(vb_stats *s);
 
 /* Customer index entries and ids wait in memory (vb_pending.h) until this
- * writes them into the cust index (in one sorted transaction) and the ids
- * index (in id order, in transactions of a bounded size); the writer
+ * writes them into the cust index and the ids index, in key order, in
+ * transactions of a bounded size (readers go on meanwhile); the writer
  * calls it every so many events (a rebuild folds the cust index alone),
  * vb_store_close at the end.  Each index's mark (cust_applied,
  * ids_applied) then says the last seq, even with nothing to write for it.

@@ -2192,6 +2192,67 @@ END_TEST
 
 /* The rebuild needs the cust index complete, not the ids: an ids fold
  * that fails does not stop it. */
+/* Two events of customer K-1 after the 10,000 of cust_fold_in_chunks. */
+static void
+k1_events(batch *b)
+{
+	batch_add(b, "k1-a", "order.placed", "K-1", "2026-11-03T00:00:00Z", 0);
+	batch_add(b, "k1-b", "order.placed", "K-1", "2026-11-03T01:00:00Z", 0);
+}
+
+START_TEST(cust_fold_in_chunks)
+{
+	char dir[1024], id[32], cust[32];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	const uint64_t n = 10000;
+
+	/* More entries than one fold transaction takes (CUST_FOLD_CHUNK):
+	 * every one reaches the index, the mark once, at the end. */
+	for (uint64_t i = 0; i < n; i += 1000) {
+		batch b = { 0 };
+		for (uint64_t j = i; j < i + 1000; j++) {
+			snprintf(id, sizeof(id), "e-%llu", (unsigned long long)j);
+			snprintf(cust, sizeof(cust), "C-%llu", (unsigned long long)j);
+			batch_add(&b, id, "order.placed", cust, "2026-11-02T00:00:00Z", 0);
+		}
+		ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+		batch_free(&b);
+	}
+	ck_assert_int_eq(vb_store_fold(st), 0);
+	ck_assert_uint_eq(vb_store_pending(st), 0);
+	vb_store_close(st);
+	ck_assert_uint_eq(db_entries(dir, "cust"), n);
+	ck_assert_uint_eq(raw_u64(dir, "meta", "cust_applied"), n);
+
+	/* A fold that committed K-1's transaction and crashed before the
+	 * last: K-1's entries are in the index and, from the log, pending
+	 * again.  Each is replayed once, and the next fold writes none
+	 * twice. */
+	crash_after_append(dir, k1_events);
+	for (size_t s = (size_t)n + 1; s <= (size_t)n + 2; s++)
+		raw_put(dir, "cust", "K-1", 3, &s, sizeof(s));
+	st = open_store(dir, 16 * MiB, 1 * GiB);
+	ck_assert_uint_eq(vb_store_pending(st), 2);
+	got g = { 0 };
+	size_t pages;
+	vb_store_filter f = { .customer = "K-1" };
+	replay_all(st, &f, 1000, SIZE_MAX, SIZE_MAX, &g, &pages);
+	ck_assert_uint_eq(g.n, 2);
+	ck_assert_uint_eq(g.seqs[0], n + 1);
+	ck_assert_uint_eq(g.seqs[1], n + 2);
+	got_free(&g);
+	f.from_seq = n + 2;
+	replay_all(st, &f, 1000, SIZE_MAX, SIZE_MAX, &g, &pages);
+	ck_assert_uint_eq(g.n, 1);
+	ck_assert_uint_eq(g.seqs[0], n + 2);
+	got_free(&g);
+	ck_assert_int_eq(vb_store_fold(st), 0);
+	vb_store_close(st);
+	ck_assert_uint_eq(db_entries(dir, "cust"), n + 2);
+	ck_assert_uint_eq(raw_u64(dir, "meta", "cust_applied"), n + 2);
+}
+END_TEST
+
 START_TEST(rebuild_folds_customers_only)
 {
 	char dir[1024];
@@ -2303,6 +2364,7 @@ store_suite(void)
 	tcase_add_test(tc, ids_fold_refuses_another_seq);
 	tcase_add_test(tc, rebuild_folds_customers_only);
 	tcase_add_test(tc, marks_follow_events_without_ids);
+	tcase_add_test(tc, cust_fold_in_chunks);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("map");
