@@ -23,7 +23,6 @@
 
 #define META_CUSTOMERS "c:"
 #define META_FORMAT "format"
-#define META_CUST_APPLIED "cust_applied"
 #define META_SUPP_KEY "supp_key"
 /* 2: the log holds runs of events (vb_store_log.c).  3: the ids of the
  * events after ids_applied are not in the ids index yet, but in memory
@@ -421,10 +420,8 @@ store_commit(vb_store *st, MDB_txn *txn, uint64_t seq)
 	return 0;
 }
 
-/* Grow the map when what is used plus what may come nears its end.  Called
- * by the one writer between transactions. */
-static int
-maybe_grow(vb_store *st, size_t incoming, int force)
+int
+store_maybe_grow(vb_store *st, size_t incoming, int force)
 {
 	MDB_envinfo info;
 	MDB_stat stat;
@@ -610,7 +607,7 @@ store_write(vb_store *st, size_t incoming, const char *recorded, vb_buf *stored,
 {
 	int rv;
 
-	if ((rv = maybe_grow(st, incoming, 0)) != 0)
+	if ((rv = store_maybe_grow(st, incoming, 0)) != 0)
 		return rv;
 	for (int attempt = 0;; attempt++) {
 		pthread_rwlock_rdlock(&st->maplock);
@@ -618,7 +615,7 @@ store_write(vb_store *st, size_t incoming, const char *recorded, vb_buf *stored,
 		pthread_rwlock_unlock(&st->maplock);
 		if (rv != MDB_MAP_FULL || attempt == 3)
 			break;
-		if (maybe_grow(st, incoming, 1) != 0)
+		if (store_maybe_grow(st, incoming, 1) != 0)
 			break;
 	}
 	/* LMDB turns a short write on a full disk into EIO: ask the file
@@ -882,143 +879,6 @@ out:
 	return pg.cb_rv;
 }
 
-/* Customer index entries written per transaction of a fold.  LMDB keeps
- * as many page buffers as its largest write transaction dirtied, for the
- * life of the process: a fold of 65,536 entries in one transaction held
- * some 10 MiB of them.  Each transaction costs a flush. */
-#define CUST_FOLD_CHUNK 4096
-
-typedef struct cust_fold {
-	vb_store *st;
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	size_t in_txn;
-} cust_fold;
-
-static int
-cust_fold_begin(cust_fold *f)
-{
-	int rv = mdb_txn_begin(f->st->env, NULL, 0, &f->txn);
-	if (rv != 0)
-		return rv;
-	if ((rv = mdb_cursor_open(f->txn, f->st->cust, &f->cur)) != 0) {
-		mdb_txn_abort(f->txn);
-		f->txn = NULL;
-	}
-	f->in_txn = 0;
-	return rv;
-}
-
-/* Commit the transaction in hand; upto != 0: with cust_applied = upto. */
-static int
-cust_fold_commit(cust_fold *f, uint64_t upto)
-{
-	MDB_val k = { strlen(META_CUST_APPLIED), META_CUST_APPLIED };
-	MDB_val v = { sizeof(upto), &upto };
-	int rv = 0;
-
-	mdb_cursor_close(f->cur);
-	f->cur = NULL;
-	if (upto != 0 && (rv = mdb_put(f->txn, f->st->meta, &k, &v, 0)) != 0) {
-		mdb_txn_abort(f->txn);
-		f->txn = NULL;
-		return rv;
-	}
-	rv = store_commit(f->st, f->txn, atomic_load(&f->st->last_seq));
-	f->txn = NULL;
-	return rv;
-}
-
-/* Write the customer entries of one customer from st->pend into cust, all
- * in one transaction (see store_customer_seqs). */
-static int
-fold_customer(void *arg, const char *customer, const uint64_t *seqs, size_t n)
-{
-	cust_fold *f = arg;
-	MDB_val k = { strlen(customer), (void *)customer }, v;
-	int rv = 0;
-	if (f->in_txn >= CUST_FOLD_CHUNK &&
-	    ((rv = cust_fold_commit(f, 0)) != 0 || (rv = cust_fold_begin(f)) != 0))
-		return rv;
-	for (size_t i = 0; i < n && rv == 0; i++) {
-		size_t s = (size_t)seqs[i];
-		v.mv_size = sizeof(s);
-		v.mv_data = &s;
-		/* Already there: written by a fold that failed or crashed
-		 * half-way, before cust_applied moved. */
-		if ((rv = mdb_cursor_put(f->cur, &k, &v, 0)) == MDB_KEYEXIST)
-			rv = 0;
-	}
-	f->in_txn += n;
-	return rv;
-}
-
-/* One attempt at the customer fold, in transactions of CUST_FOLD_CHUNK
- * entries, the last one moving cust_applied.  Readers go on meanwhile:
- * between two transactions a customer's entries may be in the index and
- * in st->pend at once, which store_customer_seqs allows for.  Only taking
- * them out of st->pend is exclusive, so that no reader whose snapshot
- * predates the last transaction finds them in neither. */
-static int
-fold_customers(vb_store *st, uint64_t upto)
-{
-	cust_fold f = { st, NULL, NULL, 0 };
-	int rv;
-
-	pthread_rwlock_rdlock(&st->maplock);
-	if ((rv = cust_fold_begin(&f)) == 0) {
-		rv = vb_pending_each_sorted(st->pend, fold_customer, &f);
-		if (rv == VB_ENOMEM)
-			rv = ENOMEM;
-		if (rv == 0)
-			rv = cust_fold_commit(&f, upto);
-		else if (f.txn != NULL) {
-			if (f.cur)
-				mdb_cursor_close(f.cur);
-			mdb_txn_abort(f.txn);
-		}
-	}
-	pthread_rwlock_unlock(&st->maplock);
-	if (rv != 0)
-		return rv;
-	pthread_rwlock_wrlock(&st->maplock);
-	st->cust_applied = upto;
-	vb_pending_clear(st->pend);
-	pthread_rwlock_unlock(&st->maplock);
-	return 0;
-}
-
-/* Write the entries waiting in p into their index with fn (one attempt,
- * an LMDB code), growing the map and trying again when it is full; the
- * index's mark (applied) then says the last seq.  On failure the entries
- * stay waiting, and are tried again at the next fold: harmless for now. */
-static int
-fold_index(vb_store *st, vb_pending *p, uint64_t applied, size_t bytes_each,
-    int (*fn)(vb_store *st, uint64_t upto), const char *code, const char *what)
-{
-	size_t n = vb_pending_count(p);
-	uint64_t upto = atomic_load(&st->last_seq);
-	int rv;
-
-	/* Nothing waiting may still leave the mark behind: the broker's own
-	 * events have no id, and the open scans the log from the mark on.
-	 * fn with nothing to write moves just the mark. */
-	if (n == 0 && applied >= upto)
-		return VB_OK;
-	if ((rv = maybe_grow(st, n * bytes_each, 0)) != 0)
-		return rv;
-	for (int attempt = 0;; attempt++) {
-		rv = fn(st, upto);
-		if (rv != MDB_MAP_FULL || attempt == 3 || maybe_grow(st, n * bytes_each, 1) != 0)
-			break;
-	}
-	if (rv != 0) {
-		vb_log_error(st->log, code, "writing %zu %s: %s", n, what, mdb_strerror(rv));
-		return vb_err_from_mdb(rv);
-	}
-	return VB_OK;
-}
-
 /* Where LMDB mapped the data file: it does not say (me_mapaddr is only
  * set with MDB_FIXEDMAP), so look for the mapping of its file, by device
  * and inode, in /proc/self/maps.  0 if not found. */
@@ -1054,7 +914,7 @@ void
 vb_store_release_pages(vb_store *st)
 {
 	/* The map cannot move while maplock is held; it moves only when the
-	 * writer grows it, which forgets the address (maybe_grow). */
+	 * writer grows it, which forgets the address (store_maybe_grow). */
 	pthread_rwlock_rdlock(&st->maplock);
 	if (!st->map_known)
 		st->map_known = find_map(st, &st->map_lo, &st->map_hi);
@@ -1087,29 +947,6 @@ vb_store_trim(vb_store *st)
 {
 	if (mapped_bytes() > TRIM_ABOVE)
 		vb_store_release_pages(st);
-}
-
-int
-store_fold_cust(vb_store *st)
-{
-	return fold_index(st, st->pend, st->cust_applied, 32, fold_customers,
-	    "S008", "customer index entries");
-}
-
-int
-vb_store_fold(vb_store *st)
-{
-	int rv = store_fold_cust(st);
-	int rv2 = fold_index(st, st->idpend, st->ids_applied, 64,
-	    store_fold_ids, "S010", "ids into the id index");
-	return rv != 0 ? rv : rv2;
-}
-
-size_t
-vb_store_pending(vb_store *st)
-{
-	size_t c = vb_pending_count(st->pend), i = vb_pending_count(st->idpend);
-	return c > i ? c : i;
 }
 
 int

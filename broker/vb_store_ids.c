@@ -22,13 +22,6 @@
 #include "vb_error.h"
 #include "vb_event.h"
 
-/* Ids written per transaction of a fold.  LMDB keeps the largest
- * transaction's dirty pages allocated (its page pool): at most one leaf
- * per id, so 16 MiB at worst, when every id lands on a leaf of its own;
- * a fold of 65,536 ids in no order in one transaction could hold 256 MiB.
- * Each transaction costs a flush: 1,024 made workload 3 (ids counting up)
- * some 7% slower, 4,096 left it as it was. */
-#define FOLD_CHUNK 4096
 
 int
 store_ids_find(store_txn *t, const char *id, uint64_t *seq)
@@ -71,106 +64,39 @@ store_ids_recover(vb_store *st, const vb_event_peek *pk, uint64_t seq)
 	return vb_pending_add(st->idpend, id, seq) < 0 ? ENOMEM : 0;
 }
 
-typedef struct fold_arg {
-	vb_store *st;
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	size_t in_txn;
-} fold_arg;
-
+/* One id into the tree (n: its seqs, the first the one it was stored
+ * under). */
 static int
-fold_begin(fold_arg *a)
+put_id(MDB_cursor *cur, const char *id, const uint64_t *seqs, size_t n)
 {
-	int rv = mdb_txn_begin(a->st->env, NULL, 0, &a->txn);
-	if (rv != 0)
-		return rv;
-	if ((rv = mdb_cursor_open(a->txn, a->st->ids, &a->cur)) != 0) {
-		mdb_txn_abort(a->txn);
-		a->txn = NULL;
-	}
-	a->in_txn = 0;
-	return rv;
-}
-
-/* Commit the transaction in hand; upto != 0: it also says that every id
- * up to upto is in the tree. */
-static int
-fold_commit(fold_arg *a, uint64_t upto)
-{
-	MDB_val k = { strlen(META_IDS_APPLIED), META_IDS_APPLIED };
-	MDB_val v = { sizeof(upto), &upto };
-	int rv = 0;
-
-	mdb_cursor_close(a->cur);
-	a->cur = NULL;
-	if (upto != 0)
-		rv = mdb_put(a->txn, a->st->meta, &k, &v, 0);
-	if (rv != 0) {
-		mdb_txn_abort(a->txn);
-		a->txn = NULL;
-		return rv;
-	}
-	rv = store_commit(a->st, a->txn, atomic_load(&a->st->last_seq));
-	a->txn = NULL;
-	return rv;
-}
-
-static int
-fold_one(void *arg, const char *id, const uint64_t *seqs, size_t n)
-{
-	fold_arg *a = arg;
 	MDB_val k = { strlen(id), (void *)id }, v;
-	size_t s;
+	size_t s = (size_t)seqs[0];
 	int rv;
 
-	if (n == 0)
-		return 0;
-	if (a->in_txn == FOLD_CHUNK) {
-		if ((rv = fold_commit(a, 0)) != 0 || (rv = fold_begin(a)) != 0)
-			return rv;
-	}
-	s = (size_t)seqs[0];
+	(void)n;
 	v.mv_size = sizeof(s);
 	v.mv_data = &s;
 	/* An id already there was put by a fold that stopped half-way (or
 	 * before a crash): the same seq, which LMDB hands back in v.  Another
 	 * seq is a tree that disagrees with the log: keeping either would
 	 * answer some publisher's retry with the wrong event. */
-	rv = mdb_cursor_put(a->cur, &k, &v, MDB_NOOVERWRITE);
+	rv = mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE);
 	if (rv == MDB_KEYEXIST) {
-		int same = v.mv_size == sizeof(s) &&
-		    memcmp(v.mv_data, &s, sizeof(s)) == 0;
+		int same = v.mv_size == sizeof(s) && memcmp(v.mv_data, &s, sizeof(s)) == 0;
 		rv = same ? 0 : MDB_CORRUPTED;
 	}
-	a->in_txn++;
 	return rv;
 }
 
 int
 store_fold_ids(vb_store *st, uint64_t upto)
 {
-	fold_arg a = { st, NULL, NULL, 0 };
-	int rv;
-
-	/* Readers never look at ids: the shared lock only keeps the map
-	 * where it is, as for any write. */
-	pthread_rwlock_rdlock(&st->maplock);
-	if ((rv = fold_begin(&a)) == 0) {
-		rv = vb_pending_each_sorted(st->idpend, fold_one, &a);
-		if (rv == VB_ENOMEM)
-			rv = ENOMEM;
-		if (rv == 0)
-			rv = fold_commit(&a, upto);
-		else if (a.txn != NULL) {
-			if (a.cur)
-				mdb_cursor_close(a.cur);
-			mdb_txn_abort(a.txn);
-		}
-	}
+	/* Readers never look at ids in memory: no exclusive lock to empty
+	 * it. */
+	int rv = store_fold_chunks(st, st->idpend, st->ids, META_IDS_APPLIED, upto, put_id);
 	if (rv == 0) {
 		st->ids_applied = upto;
 		vb_pending_clear(st->idpend);
 	}
-	pthread_rwlock_unlock(&st->maplock);
 	return rv;
 }

@@ -148,6 +148,26 @@ int store_ids_recover(vb_store *st, const struct vb_event_peek *pk, uint64_t seq
  * and those already written are harmless (the same seq) when written
  * again.  An id the tree holds under another seq: MDB_CORRUPTED. */
 int store_fold_ids(vb_store *st, uint64_t upto);
+/* ---- the folds (vb_store_fold.c) ---- */
+
+#define META_CUST_APPLIED "cust_applied"
+
+/* Put one key's pending seqs into the index under cur: an LMDB code. */
+typedef int (*store_fold_put)(MDB_cursor *cur, const char *key,
+    const uint64_t *seqs, size_t n);
+/* Write the entries waiting in p into dbi with put, in key order, in
+ * transactions of a bounded number of entries (a key's in one), the last
+ * also setting meta's mark to upto; with maplock shared.  An LMDB code;
+ * on failure the entries stay in p, and those already written are
+ * written again by the next fold (put must take that).  p is not
+ * emptied: the caller does, under whatever lock its readers need. */
+int store_fold_chunks(vb_store *st, vb_pending *p, MDB_dbi dbi, const char *mark,
+    uint64_t upto, store_fold_put put);
+/* Grow the map when what is used plus incoming bytes near its end (force:
+ * grow it anyway, after MDB_MAP_FULL).  The writer, between
+ * transactions.  A VB_E code; VB_EFULL at map_size_max. */
+int store_maybe_grow(vb_store *st, size_t incoming, int force);
+
 /* The customer half of vb_store_fold: the entries in memory into the cust
  * index, then cust_applied is the last seq (logged as S008 on failure).
  * A VB_E code. */
