@@ -245,8 +245,7 @@ vb_pending_count(vb_pending *p)
 /* Sorting: by eight bytes of each name after the prefix all of them
  * share, as one integer, then by the rest of the name.  Ids counted up by
  * their silo ("zd-000123", ...) share long prefixes, and random ones
- * differ at once: either way most comparisons are of integers, which
- * takes a sort of 65,536 names from some 40 ms with strcmp to a few. */
+ * differ at once: either way the integers decide almost every order. */
 typedef struct sort_ent {
 	uint64_t key;
 	slot *s;
@@ -260,6 +259,53 @@ by_name(const void *a, const void *b)
 	if (x->key != y->key)
 		return x->key < y->key ? -1 : 1;
 	return strcmp(x->s->customer + x->cp, y->s->customer + y->cp);
+}
+
+/* Sort by key with a least-significant-byte-first radix sort (a pass per
+ * byte, none for a byte all keys share), then each run of equal keys by
+ * the rest of the names.  Against qsort's sixteen or so comparisons of
+ * entries scattered in memory for 65,536 names, a few sequential passes:
+ * the sorts were a third of a fold's instructions. */
+static int
+sort_names(sort_ent *a, size_t k)
+{
+	sort_ent *tmp, *src = a, *dst;
+	size_t count[256];
+
+	if (k < 2)
+		return VB_OK;
+	if ((tmp = malloc(k * sizeof(*tmp))) == NULL)
+		return VB_ENOMEM;
+	dst = tmp;
+	for (unsigned shift = 0; shift < 64; shift += 8) {
+		size_t pos = 0;
+		memset(count, 0, sizeof(count));
+		for (size_t i = 0; i < k; i++)
+			count[(src[i].key >> shift) & 0xff]++;
+		if (count[(src[0].key >> shift) & 0xff] == k)
+			continue;
+		for (size_t b = 0; b < 256; b++) {
+			size_t c = count[b];
+			count[b] = pos;
+			pos += c;
+		}
+		for (size_t i = 0; i < k; i++)
+			dst[count[(src[i].key >> shift) & 0xff]++] = src[i];
+		sort_ent *t = src;
+		src = dst;
+		dst = t;
+	}
+	if (src != a)
+		memcpy(a, src, k * sizeof(*a));
+	free(tmp);
+	/* Equal keys have the same prefix length (names hold no NUL). */
+	for (size_t i = 0, j; i < k; i = j) {
+		for (j = i + 1; j < k && a[j].key == a[i].key; j++)
+			;
+		if (j - i > 1)
+			qsort(a + i, j - i, sizeof(*a), by_name);
+	}
+	return VB_OK;
 }
 
 int
@@ -304,7 +350,10 @@ vb_pending_each_sorted(vb_pending *p,
 		order[i].cp = cp + (size_t)j; /* the rest, compared only on a tie */
 	}
 	/* LMDB writes fewer pages when keys come in order. */
-	qsort(order, k, sizeof(*order), by_name);
+	if (sort_names(order, k) != 0) {
+		free(order);
+		return VB_ENOMEM;
+	}
 	for (size_t i = 0; i < k && rv == 0; i++)
 		rv = fn(arg, order[i].s->customer, slot_seqs(order[i].s), order[i].s->n);
 	free(order);

@@ -94,6 +94,41 @@ START_TEST(many_customers_sorted)
 }
 END_TEST
 
+/* Names of every shape the sort meets: a long shared prefix, names
+ * shorter than eight bytes past it, names equal in those eight bytes and
+ * told apart only after them, bytes above 0x7f.  Seeded; the walk checks
+ * strcmp order and that none is lost. */
+START_TEST(sort_of_any_names)
+{
+	vbt_rng r = { vbt_seed("sort_of_any_names") };
+	static const char *const prefixes[] = { "", "zd-0000", "C-", "E00000000" };
+	for (int round = 0; round < 40; round++) {
+		vb_pending *p;
+		char c[64];
+		const char *pre = prefixes[round % 4];
+		size_t n = (size_t)vbt_rand_range(&r, 1, 3000), added = 0;
+		ck_assert_int_eq(vb_pending_open(&p), 0);
+		for (size_t i = 0; i < n; i++) {
+			size_t len = strlen(pre), tail = (size_t)vbt_rand_range(&r, 1, 20);
+			memcpy(c, pre, len);
+			for (size_t j = 0; j < tail; j++) {
+				/* Few letters: many names share their first bytes. */
+				int v = (int)vbt_rand_range(&r, 0, 5);
+				c[len + j] = v == 5 ? (char)0xe9 : (char)('a' + v);
+			}
+			c[len + tail] = '\0';
+			if (vb_pending_add(p, c, i + 1) == 1)
+				added++;
+		}
+		walk w = { "", 0, 0 };
+		ck_assert_int_eq(vb_pending_each_sorted(p, walk_cb, &w), 0);
+		ck_assert_uint_eq(w.customers, added);
+		ck_assert_uint_eq(w.seqs, n);
+		vb_pending_close(p);
+	}
+}
+END_TEST
+
 /* The first seqs of a customer live in its slot and its name in a pool:
  * both must survive the table growing under them, and a name bigger than
  * a pool block must fit. */
@@ -167,6 +202,7 @@ pending_suite(void)
 	TCase *tc = tcase_create("pending");
 	tcase_add_test(tc, add_get_drop);
 	tcase_add_test(tc, many_customers_sorted);
+	tcase_add_test(tc, sort_of_any_names);
 	tcase_add_test(tc, slots_move_with_their_seqs);
 	tcase_add_test(tc, rounds_across_clears);
 	suite_add_tcase(s, tc);
