@@ -138,8 +138,13 @@ supp_key(MDB_txn *txn, MDB_dbi meta, uint8_t key[VB_SIPHASH_KEYSZ])
 	}
 	if (rv != MDB_NOTFOUND)
 		return rv;
-	if (getrandom(key, VB_SIPHASH_KEYSZ, 0) != VB_SIPHASH_KEYSZ)
-		return errno ? errno : EIO;
+	ssize_t got;
+	while ((got = getrandom(key, VB_SIPHASH_KEYSZ, 0)) < 0 && errno == EINTR)
+		;
+	if (got < 0)
+		return errno;
+	if (got != VB_SIPHASH_KEYSZ) /* not for 16 bytes, says getrandom(2) */
+		return EIO;
 	v.mv_size = VB_SIPHASH_KEYSZ;
 	v.mv_data = key;
 	return mdb_put(txn, meta, &k, &v, 0);
@@ -737,8 +742,13 @@ store_customer_seqs(vb_store *st, MDB_txn *txn, const char *customer,
 	for (rv = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE); rv == 0;
 	    rv = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
 		memcpy(&s, v.mv_data, sizeof(s));
-		if (s > last)
-			last = s;
+		/* A fold's transaction may have committed entries past hi
+		 * since the caller read it (folds hold maplock shared). */
+		if (s > hi) {
+			rv = MDB_NOTFOUND;
+			break;
+		}
+		last = s;
 		if ((rv = fn(arg, s)) != 0)
 			break;
 	}

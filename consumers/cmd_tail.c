@@ -155,7 +155,7 @@ vb_cmd_tail(int argc, char **argv)
 	unsigned long long from = 0;
 	const char *type = "";
 	nng_socket sub;
-	int c, rv, have_from = 0, warned = 0;
+	int c, rv, have_from = 0, warned = 0, stopper_running = 0;
 	uint64_t last = 0;
 	stopper st = { 0 };
 
@@ -228,11 +228,13 @@ vb_cmd_tail(int argc, char **argv)
 		goto out;
 	}
 	nng_aio_set_timeout(st.aio, IDLE_MS);
+	/* A flag, not st.thread: pthread_create may write it and fail. */
 	if (pthread_create(&st.thread, NULL, stopper_main, &st) != 0) {
 		vb_cli_err("cannot start a thread");
 		rv = VB_EXIT_FAIL;
 		goto out;
 	}
+	stopper_running = 1;
 	if (have_from) {
 		t.next = from ? from : 1;
 		if ((rv = backfill(&t, last)) != 0) {
@@ -308,9 +310,9 @@ vb_cmd_tail(int argc, char **argv)
 	fflush(stdout);
 	rv = VB_EXIT_OK;
 	pthread_join(st.thread, NULL);
-	st.thread = 0;
+	stopper_running = 0;
 out:
-	if (st.thread) {
+	if (stopper_running) {
 		/* Failed before the loop: wake the stopper and reap it. */
 		pthread_kill(st.thread, SIGTERM);
 		pthread_join(st.thread, NULL);
