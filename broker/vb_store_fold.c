@@ -18,8 +18,10 @@
  * dirtied, for the life of the process: a fold of 65,536 customer
  * entries in one transaction held some 20 MiB of them, and one of 65,536
  * ids in no order could dirty a leaf each, 256 MiB.  Each transaction
- * costs a flush: 1,024 made workload 3 some 7% slower, 4,096 about as
- * fast as one transaction. */
+ * costs a flush: 1,024 ids a transaction made workload 3 some 7% slower
+ * than 4,096, and 4,096 for both folds costs it 10-15% against one
+ * transaction a fold (docs/benchmarks.md, 6 December): the price of
+ * keeping its peak RSS under 64 MiB. */
 #define FOLD_CHUNK 4096
 
 typedef struct fold_run {

@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "vb_error.h"
+#include "vb_time.h"
 
 #define BATCH_DEFAULT 1000
 /* Above this many encoded bytes a batch is sent even if not full: keeps
@@ -87,14 +88,6 @@ int
 vb_pub_failed(const vb_pub *p)
 {
 	return p->failed;
-}
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int
@@ -241,7 +234,7 @@ send_batch(vb_pub *p, size_t first, size_t n)
 			give_up(p, n);
 			return VB_EIO;
 		}
-		int64_t now = now_ms();
+		int64_t now = vb_time_mono_us() / 1000;
 		if (deadline < 0)
 			deadline = now + p->o.retry_for_ms;
 		/* A broker that answered "storage full" was reached: say so,

@@ -6,20 +6,12 @@
 #include <nng/protocol/reqrep0/rep.h>
 #include <pthread.h>
 #include <stdio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "vb_client.h"
 #include "vb_error.h"
+#include "vb_time.h"
 #include "vb_test.h"
-
-static int64_t
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* A REP socket listening on a fresh ipc:// address in dir (url). */
 static nng_socket
@@ -43,7 +35,7 @@ static void *
 call_main(void *arg)
 {
 	call *k = arg;
-	int64_t t0 = now_ms();
+	int64_t t0 = vb_time_mono_us() / 1000;
 	if (k->query) {
 		vb_query_req q = { .kind = VB_QUERY_STATS };
 		vb_query_reply r;
@@ -57,7 +49,7 @@ call_main(void *arg)
 		if (k->rv == 0)
 			vb_ingest_reply_free(&r);
 	}
-	k->ms = now_ms() - t0;
+	k->ms = vb_time_mono_us() / 1000 - t0;
 	return NULL;
 }
 

@@ -22,6 +22,7 @@
 #include "vb_time.h"
 #include "vb_wire.h"
 #include "vb_test.h"
+#include "vb_test_lmdb.h"
 
 #define MiB (1024ULL * 1024)
 #define GiB (1024 * MiB)
@@ -1645,21 +1646,6 @@ END_TEST
 
 /* The meta database's "format" of the closed store in dir: set to fmt,
  * or read when fmt is 0. */
-/* A transaction (MDB_RDONLY or 0) on the closed store in dir, and the
- * database name of it. */
-static MDB_txn *
-raw_txn(const char *dir, unsigned flags, const char *name, MDB_dbi *dbi)
-{
-	MDB_env *env;
-	MDB_txn *txn;
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, 8), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, flags, 0640), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, flags, &txn), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, name, 0, dbi), 0);
-	return txn;
-}
-
 static uint32_t
 store_format(const char *dir, uint32_t fmt)
 {
@@ -2016,37 +2002,6 @@ START_TEST(log_malformed_records)
 END_TEST
 
 /* ---- the folds, and the marks of how far they went ---- */
-
-/* Put key -> data into database name of the closed store in dir. */
-static void
-raw_put(const char *dir, const char *name, const void *key, size_t klen,
-    const void *data, size_t dlen)
-{
-	MDB_dbi dbi;
-	MDB_txn *txn = raw_txn(dir, 0, name, &dbi);
-	MDB_env *env = mdb_txn_env(txn);
-	MDB_val k = { klen, (void *)key }, v = { dlen, (void *)data };
-	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
-	ck_assert_int_eq(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
-}
-
-/* The value of key in database name of the closed store in dir: its
- * first cap bytes into buf, its size into *len. */
-static void
-raw_get(const char *dir, const char *name, const char *key, void *buf,
-    size_t cap, size_t *len)
-{
-	MDB_dbi dbi;
-	MDB_txn *txn = raw_txn(dir, MDB_RDONLY, name, &dbi);
-	MDB_env *env = mdb_txn_env(txn);
-	MDB_val k = { strlen(key), (void *)key }, v;
-	ck_assert_int_eq(mdb_get(txn, dbi, &k, &v), 0);
-	memcpy(buf, v.mv_data, v.mv_size < cap ? v.mv_size : cap);
-	*len = v.mv_size;
-	mdb_txn_abort(txn);
-	mdb_env_close(env);
-}
 
 /* The 8-byte value of key in database name of the closed store in dir. */
 static uint64_t

@@ -5,7 +5,6 @@
  * Every test opens its own store in a directory of its own under a root
  * that the tcase's unchecked fixture removes. */
 #include <jansson.h>
-#include <lmdb.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +19,7 @@
 #include "vb_time.h"
 #include "vb_validate.h"
 #include "vb_test.h"
+#include "vb_test_lmdb.h"
 
 #define MiB (1024ULL * 1024)
 #define SEC (1000000LL)
@@ -1404,35 +1404,6 @@ END_TEST
 
 /* ---- what supp keeps ---- */
 
-/* supp's value for customer in the closed store in dir, or NULL; with
- * put, write put instead (the bytes an earlier broker kept). */
-static vb_buf *
-raw_supp(const char *dir, const char *customer, const char *put, vb_buf *out)
-{
-	MDB_env *env;
-	MDB_txn *txn;
-	MDB_dbi dbi;
-	MDB_val k = { strlen(customer), (void *)customer }, v;
-	vb_buf *got = NULL;
-	ck_assert_int_eq(mdb_env_create(&env), 0);
-	ck_assert_int_eq(mdb_env_set_maxdbs(env, 8), 0);
-	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0640), 0);
-	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
-	ck_assert_int_eq(mdb_dbi_open(txn, "supp", 0, &dbi), 0);
-	if (put != NULL) {
-		v.mv_size = strlen(put);
-		v.mv_data = (void *)put;
-		ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
-	} else if (mdb_get(txn, dbi, &k, &v) == 0) {
-		vb_buf_reset(out);
-		ck_assert_int_eq(vb_buf_append(out, v.mv_data, v.mv_size), 0);
-		got = out;
-	}
-	ck_assert_int_eq(mdb_txn_commit(txn), 0);
-	mdb_env_close(env);
-	return got;
-}
-
 /* The blocked list of the one suppression.changed in stored. */
 static void
 stored_blocked(const vb_buf *stored, vb_buf *out)
@@ -1464,7 +1435,9 @@ START_TEST(supp_keeps_a_digest)
 	char dir[1024];
 	vb_store *st = open_store(dir, sizeof(dir), NULL);
 	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1024 * MiB };
-	vb_buf stored = { 0 }, list = { 0 }, v = { 0 };
+	vb_buf stored = { 0 }, list = { 0 };
+	uint8_t v[16];
+	size_t vlen;
 	int64_t t = T("2026-11-20T09:00:00Z");
 
 	/* Lists of kilobytes, kept as 16 bytes: their length and a keyed
@@ -1474,10 +1447,10 @@ START_TEST(supp_keeps_a_digest)
 	append1(st, "o2", "complaint.opened", "C-2", t, "{\"case\":\"T2\"}", t, &stored);
 	ck_assert_uint_gt(list.len, 1000);
 	vb_store_close(st);
-	ck_assert_ptr_nonnull(raw_supp(dir, "C-1", NULL, &v));
-	ck_assert_uint_eq(v.len, 16);
+	raw_get(dir, "supp", "C-1", v, sizeof(v), &vlen);
+	ck_assert_uint_eq(vlen, 16);
 	uint64_t len;
-	memcpy(&len, v.data, 8);
+	memcpy(&len, v, 8);
 	ck_assert_uint_eq(len, list.len);
 
 	/* The key outlives the broker: after a restart, what changes no
@@ -1492,26 +1465,25 @@ START_TEST(supp_keeps_a_digest)
 	/* A list an earlier broker kept as JSON: the same list publishes
 	 * nothing and stays as it is; a change publishes, and leaves a
 	 * digest. */
-	raw_supp(dir, "C-2", (const char *)list.data, NULL);
+	raw_put(dir, "supp", "C-2", 3, list.data, list.len);
 	st = NULL;
 	ck_assert_int_eq(vb_store_open(dir, &o, &st), 0);
 	append1(st, "u2", "complaint.updated", "C-2", t + HOUR, "{\"case\":\"T2\"}", t + HOUR,
 	    &stored);
 	ck_assert_uint_eq(stored_changes(&stored), 0);
 	vb_store_close(st);
-	ck_assert_ptr_nonnull(raw_supp(dir, "C-2", NULL, &v));
-	ck_assert_uint_eq(v.len, list.len);
+	raw_get(dir, "supp", "C-2", v, sizeof(v), &vlen);
+	ck_assert_uint_eq(vlen, list.len);
 	st = NULL;
 	ck_assert_int_eq(vb_store_open(dir, &o, &st), 0);
 	append1(st, "r2", "complaint.resolved", "C-2", t + DAY, "{\"case\":\"T2\"}", t + DAY,
 	    &stored);
 	ck_assert_uint_eq(stored_changes(&stored), 1);
 	vb_store_close(st);
-	ck_assert_ptr_nonnull(raw_supp(dir, "C-2", NULL, &v));
-	ck_assert_uint_eq(v.len, 16);
+	raw_get(dir, "supp", "C-2", v, sizeof(v), &vlen);
+	ck_assert_uint_eq(vlen, 16);
 	vb_buf_free(&stored);
 	vb_buf_free(&list);
-	vb_buf_free(&v);
 }
 END_TEST
 
