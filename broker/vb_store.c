@@ -15,6 +15,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "vb_error.h"
@@ -26,11 +27,13 @@
 #define META_SUPP_KEY "supp_key"
 /* 2: the log holds runs of events (vb_store_log.c).  3: the ids of the
  * events after ids_applied are not in the ids index yet, but in memory
- * (vb_store_ids.c).  An older store reads as it is and becomes the
- * current format at open (its ids index is complete); an older broker
- * refuses a newer store rather than misread it (a format 2 broker would
- * store again the events whose ids are not in the index yet). */
-#define STORE_FORMAT 3
+ * (vb_store_ids.c).  4: the cust and ids indexes live in the index
+ * environment, DIR/index (vb_store_index.c).  An older store reads as it
+ * is and becomes the current format at open (its indexes are dropped and
+ * built again from the log); an older broker refuses a newer store rather
+ * than misread it (a format 3 broker would find no index, and store again
+ * every event whose id it holds). */
+#define STORE_FORMAT 4
 #define STORE_FORMAT_OLDEST 1
 
 /* Counters added by one transaction, written once at its end. */
@@ -95,34 +98,6 @@ lock_dir(const char *dir, int *fd_out)
 	return VB_OK;
 }
 
-/* Put every event after st->cust_applied back in st->pend, and the ids
- * of those after st->ids_applied in st->idpend; cur is on the log. */
-static int
-pending_recover(vb_store *st, MDB_cursor *cur)
-{
-	char customer[VB_CUSTOMER_MAX + 1];
-	uint64_t from = st->cust_applied < st->ids_applied ? st->cust_applied : st->ids_applied;
-	store_rec r;
-	int rv;
-
-	for (rv = store_log_seek(cur, from + 1, &r); rv == 0;
-	    rv = store_log_next(cur, &r)) {
-		vb_event_peek pk;
-		if (vb_event_peek_pb(r.ev.mv_data, r.ev.mv_size, &pk) != 0 ||
-		    pk.customer_len > VB_CUSTOMER_MAX)
-			return MDB_CORRUPTED;
-		if ((rv = store_ids_recover(st, &pk, r.seq)) != 0)
-			return rv;
-		if (r.seq <= st->cust_applied)
-			continue;
-		memcpy(customer, pk.customer, pk.customer_len);
-		customer[pk.customer_len] = '\0';
-		if (vb_pending_add(st->pend, customer, r.seq) < 0)
-			return ENOMEM;
-	}
-	return rv == MDB_NOTFOUND ? 0 : rv;
-}
-
 /* The key of the suppression lists' digests: meta's, or a new random one
  * written there. */
 static int
@@ -150,26 +125,25 @@ supp_key(MDB_txn *txn, MDB_dbi meta, uint8_t key[VB_SIPHASH_KEYSZ])
 	return mdb_put(txn, meta, &k, &v, 0);
 }
 
-/* meta key: its uint64 value in *out, or when there is none, *out = dflt,
- * written.  A value of another size is MDB_CORRUPTED: taking it for none
- * would mark an index complete that is not. */
+/* A store of format 3 or older kept cust and ids with the log: drop them
+ * (the index environment is built again from the log) and their marks. */
 static int
-meta_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t dflt, uint64_t *out)
+drop_old_indexes(MDB_txn *txn, MDB_dbi meta)
 {
-	MDB_val k = { strlen(key), (void *)key }, v;
-	int rv = mdb_get(txn, meta, &k, &v);
-	if (rv == 0) {
-		if (v.mv_size != sizeof(uint64_t))
-			return MDB_CORRUPTED;
-		memcpy(out, v.mv_data, sizeof(uint64_t));
-		return 0;
+	static const char *const dbs[] = { "cust", "ids" };
+	static const char *const marks[] = { META_CUST_APPLIED, META_IDS_APPLIED };
+	for (int i = 0; i < 2; i++) {
+		MDB_dbi dbi;
+		MDB_val k = { strlen(marks[i]), (void *)marks[i] };
+		int rv = mdb_dbi_open(txn, dbs[i], 0, &dbi);
+		if (rv == 0)
+			rv = mdb_drop(txn, dbi, 1);
+		if (rv != 0 && rv != MDB_NOTFOUND)
+			return rv;
+		if ((rv = mdb_del(txn, meta, &k, NULL)) != 0 && rv != MDB_NOTFOUND)
+			return rv;
 	}
-	if (rv != MDB_NOTFOUND)
-		return rv;
-	*out = dflt;
-	v.mv_size = sizeof(dflt);
-	v.mv_data = &dflt;
-	return mdb_put(txn, meta, &k, &v, 0);
+	return 0;
 }
 
 int
@@ -188,6 +162,8 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	st->lock_fd = -1;
 	st->log = opts->log;
 	st->map_size_max = opts->map_size_max;
+	st->map_size = opts->map_size < opts->map_size_max ? opts->map_size :
+	    opts->map_size_max;
 	if (opts->rules)
 		st->rules = *opts->rules;
 	else
@@ -200,8 +176,15 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	pthread_rwlockattr_setkind_np(&la, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&st->maplock, &la);
 	pthread_rwlockattr_destroy(&la);
-	if ((rv = vb_pending_open(&st->pend)) != 0 ||
-	    (rv = vb_pending_open(&st->idpend)) != 0)
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&st->fcond, &ca);
+	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&st->fmtx, NULL);
+	pthread_mutex_init(&st->map.mtx, NULL);
+	pthread_mutex_init(&st->xmap.mtx, NULL);
+	if ((rv = store_index_init(st)) != 0)
 		goto fail;
 	if ((st->dir = strdup(dir)) == NULL) {
 		rv = VB_ENOMEM;
@@ -218,8 +201,7 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	 * map_size would otherwise never be reached). */
 	if ((rv = mdb_env_create(&st->env)) != 0 ||
 	    (rv = mdb_env_set_maxdbs(st->env, 8)) != 0 ||
-	    (rv = mdb_env_set_mapsize(st->env, opts->map_size < opts->map_size_max ?
-	        opts->map_size : opts->map_size_max)) != 0 ||
+	    (rv = mdb_env_set_mapsize(st->env, st->map_size)) != 0 ||
 	    (rv = mdb_env_set_maxreaders(st->env, 256)) != 0)
 		goto fail_mdb;
 	/* MDB_NOTLS: read transactions belong to the transaction object, not
@@ -241,9 +223,6 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 		vb_log_info(st->log, "S001", "cleared %d stale LMDB reader slot(s)", dead);
 	if ((rv = mdb_txn_begin(st->env, NULL, 0, &txn)) != 0 ||
 	    (rv = mdb_dbi_open(txn, "log", MDB_CREATE | MDB_INTEGERKEY, &st->dlog)) != 0 ||
-	    (rv = mdb_dbi_open(txn, "ids", MDB_CREATE, &st->ids)) != 0 ||
-	    (rv = mdb_dbi_open(txn, "cust", MDB_CREATE | MDB_DUPSORT |
-	        MDB_DUPFIXED | MDB_INTEGERDUP, &st->cust)) != 0 ||
 	    (rv = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->meta)) != 0 ||
 	    (rv = mdb_dbi_open(txn, "state", MDB_CREATE, &st->state)) != 0 ||
 	    (rv = mdb_dbi_open(txn, "supp", MDB_CREATE, &st->supp)) != 0 ||
@@ -270,6 +249,10 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 			goto fail;
 		}
 		if (fmt < STORE_FORMAT) {
+			if ((rv = drop_old_indexes(txn, st->meta)) != 0)
+				goto fail_mdb;
+			vb_log_info(st->log, "S013", "%s: data format %u upgraded to %d",
+			    dir, fmt, STORE_FORMAT);
 			fmt = STORE_FORMAT;
 			v.mv_size = sizeof(fmt);
 			v.mv_data = &fmt;
@@ -281,33 +264,27 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	    (rv = store_log_last(cur, &last)) != 0)
 		goto fail_mdb;
 	st->last_seq = last;
-	/* A store without the keys predates deferred customer entries, or
-	 * deferred ids: those indexes are complete. */
-	if ((rv = meta_u64(txn, st->meta, META_CUST_APPLIED, st->last_seq,
-	         &st->cust_applied)) != 0 ||
-	    (rv = meta_u64(txn, st->meta, META_IDS_APPLIED, st->last_seq,
-	         &st->ids_applied)) != 0 ||
-	    (rv = supp_key(txn, st->meta, st->supp_key)) != 0)
-		goto fail_mdb;
-	/* The entries not folded into cust when the broker stopped (or
-	 * crashed) come back from the events themselves. */
-	if ((rv = pending_recover(st, cur)) != 0)
+	if ((rv = supp_key(txn, st->meta, st->supp_key)) != 0)
 		goto fail_mdb;
 	mdb_cursor_close(cur);
 	cur = NULL;
 	/* The flush also makes durable what an earlier run committed and
 	 * left only in the page cache (a killed broker's last meta page),
 	 * before anyone reads it. */
-	if ((rv = mdb_txn_commit(txn)) != 0 || (rv = mdb_env_sync(st->env, 1)) != 0) {
-		txn = NULL;
+	rv = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rv != 0 || (rv = mdb_env_sync(st->env, 1)) != 0)
 		goto fail_mdb;
-	}
 	{
 		MDB_envinfo info;
 		mdb_env_info(st->env, &info);
 		st->last_txn = st->durable_txn = info.me_last_txnid;
 		st->durable_seq = st->last_seq;
 	}
+	/* The index entries not folded when the broker stopped (or crashed)
+	 * come back from the events themselves, now durable. */
+	if ((rv = store_index_open(st)) != 0 || (rv = store_folder_start(st)) != 0)
+		goto fail;
 	st->opened = 1;
 	*out = st;
 	return VB_OK;
@@ -335,16 +312,22 @@ vb_store_close(vb_store *st)
 	 * they are not.  LMDB refused that fold only because the open's
 	 * database handles went with its aborted transaction: not a thing to
 	 * lean on, and the map grew and S008/S010 followed the S003. */
+	store_folder_stop(st);
 	if (st->opened)
-		(void)vb_store_fold(st);
+		(void)vb_store_fold(st); /* flushes the log first */
+	if (st->xenv)
+		(void)mdb_env_sync(st->xenv, 1); /* mdb_env_close does not */
+	store_index_close(st);
 	if (st->env) {
-		(void)vb_store_sync(st); /* mdb_env_close does not */
+		(void)vb_store_sync(st);
 		mdb_env_close(st->env);
 	}
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
-	vb_pending_close(st->pend);
-	vb_pending_close(st->idpend);
+	pthread_mutex_destroy(&st->fmtx);
+	pthread_mutex_destroy(&st->map.mtx);
+	pthread_mutex_destroy(&st->xmap.mtx);
+	pthread_cond_destroy(&st->fcond);
 	pthread_rwlock_destroy(&st->maplock);
 	free(st->dir);
 	free(st);
@@ -426,15 +409,15 @@ store_commit(vb_store *st, MDB_txn *txn, uint64_t seq)
 }
 
 int
-store_maybe_grow(vb_store *st, size_t incoming, int force)
+store_maybe_grow(vb_store *st, MDB_env *env, size_t incoming, int force)
 {
 	MDB_envinfo info;
 	MDB_stat stat;
 	uint64_t used, want;
 	int rv = 0;
 
-	mdb_env_info(st->env, &info);
-	mdb_env_stat(st->env, &stat);
+	mdb_env_info(env, &info);
+	mdb_env_stat(env, &stat);
 	used = (uint64_t)(info.me_last_pgno + 1) * stat.ms_psize;
 	/* Pages are copied on write, and indexes add to the bytes: leave room
 	 * for several times what comes, and for a quarter of the map. */
@@ -449,15 +432,18 @@ store_maybe_grow(vb_store *st, size_t incoming, int force)
 	if (size <= info.me_mapsize)
 		return force ? VB_EFULL : VB_OK;
 	pthread_rwlock_wrlock(&st->maplock);
-	rv = mdb_env_set_mapsize(st->env, size);
-	st->map_known = 0; /* remapped, perhaps elsewhere */
+	rv = mdb_env_set_mapsize(env, size);
+	/* Remapped, perhaps elsewhere. */
+	(env == st->env ? &st->map : &st->xmap)->known = 0;
 	pthread_rwlock_unlock(&st->maplock);
 	if (rv != 0) {
-		vb_log_error(st->log, "S004", "growing the map to %llu bytes: %s",
-		    (unsigned long long)size, mdb_strerror(rv));
+		vb_log_error(st->log, "S004", "growing the %s map to %llu bytes: %s",
+		    env == st->env ? "log's" : "index's", (unsigned long long)size,
+		    mdb_strerror(rv));
 		return vb_err_from_mdb(rv);
 	}
-	vb_log_info(st->log, "S005", "map grown from %llu to %llu MiB",
+	vb_log_info(st->log, "S005", "%s map grown from %llu to %llu MiB",
+	    env == st->env ? "log's" : "index's",
 	    (unsigned long long)(info.me_mapsize >> 20),
 	    (unsigned long long)(size >> 20));
 	return VB_OK;
@@ -522,12 +508,16 @@ store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
 		return rv;
 	/* The customer index entry waits in memory (vb_pending.h); a
 	 * customer new to both is a new customer. */
-	if ((rv = vb_pending_add(st->pend, customer, s)) < 0)
+	store_index *cx = &st->ix[IX_CUST];
+	if ((rv = vb_pending_add(cx->add, customer, s)) < 0)
 		return ENOMEM;
+	uint64_t any;
+	if (rv == 1 && vb_pending_first(cx->old, customer, &any))
+		rv = 0;
 	if (rv == 1) {
 		k.mv_size = strlen(customer);
 		k.mv_data = (void *)customer;
-		rv = mdb_get(t->txn, st->cust, &k, &v);
+		rv = mdb_get(t->xtxn, cx->dbi, &k, &v);
 		if (rv == MDB_NOTFOUND)
 			t->customers++;
 		else if (rv != 0)
@@ -558,8 +548,10 @@ txn_run(vb_store *st, const char *recorded, vb_buf *stored, store_txn_fn fn,
 	t.stored = stored;
 	if (vb_time_parse(recorded, &t.recorded_us) != 0)
 		return EINVAL;
-	if ((rv = mdb_txn_begin(st->env, NULL, 0, &t.txn)) != 0)
+	if ((rv = mdb_txn_begin(st->xenv, NULL, MDB_RDONLY, &t.xtxn)) != 0)
 		return rv;
+	if ((rv = mdb_txn_begin(st->env, NULL, 0, &t.txn)) != 0)
+		goto fail;
 	if ((rv = fn(&t, arg)) != 0)
 		goto fail;
 	if ((rv = store_gate_finish(&t, NULL)) != 0 ||
@@ -573,13 +565,15 @@ txn_run(vb_store *st, const char *recorded, vb_buf *stored, store_txn_fn fn,
 	t.txn = NULL;
 	if (rv != 0)
 		goto fail;
+	mdb_txn_abort(t.xtxn);
 	store_txn_free_gate(&t);
 	return 0;
 fail:
 	if (t.txn)
 		mdb_txn_abort(t.txn);
-	vb_pending_drop_after(st->pend, atomic_load(&st->last_seq));
-	vb_pending_drop_after(st->idpend, atomic_load(&st->last_seq));
+	mdb_txn_abort(t.xtxn);
+	for (int i = 0; i < IX_N; i++)
+		vb_pending_drop_after(st->ix[i].add, atomic_load(&st->last_seq));
 	store_txn_free_gate(&t);
 	stored->len = stored_base;
 	return rv;
@@ -612,7 +606,7 @@ store_write(vb_store *st, size_t incoming, const char *recorded, vb_buf *stored,
 {
 	int rv;
 
-	if ((rv = store_maybe_grow(st, incoming, 0)) != 0)
+	if ((rv = store_maybe_grow(st, st->env, incoming, 0)) != 0)
 		return rv;
 	for (int attempt = 0;; attempt++) {
 		pthread_rwlock_rdlock(&st->maplock);
@@ -620,7 +614,7 @@ store_write(vb_store *st, size_t incoming, const char *recorded, vb_buf *stored,
 		pthread_rwlock_unlock(&st->maplock);
 		if (rv != MDB_MAP_FULL || attempt == 3)
 			break;
-		if (store_maybe_grow(st, incoming, 1) != 0)
+		if (store_maybe_grow(st, st->env, incoming, 1) != 0)
 			break;
 	}
 	/* LMDB turns a short write on a full disk into EIO: ask the file
@@ -727,9 +721,10 @@ event_matches(const vb_store_filter *f, const uint8_t *p, size_t len)
 }
 
 int
-store_customer_seqs(vb_store *st, MDB_txn *txn, const char *customer,
+store_customer_seqs(vb_store *st, MDB_txn *xtxn, const char *customer,
     uint64_t from, uint64_t hi, int (*fn)(void *arg, uint64_t seq), void *arg)
 {
+	store_index *x = &st->ix[IX_CUST];
 	MDB_cursor *cur;
 	size_t s = (size_t)from;
 	MDB_val k = { strlen(customer), (void *)customer }, v = { sizeof(s), &s };
@@ -737,7 +732,7 @@ store_customer_seqs(vb_store *st, MDB_txn *txn, const char *customer,
 	size_t n = 0, cap = 0;
 	int rv;
 
-	if ((rv = mdb_cursor_open(txn, st->cust, &cur)) != 0)
+	if ((rv = mdb_cursor_open(xtxn, x->dbi, &cur)) != 0)
 		return rv;
 	for (rv = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE); rv == 0;
 	    rv = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
@@ -755,11 +750,15 @@ store_customer_seqs(vb_store *st, MDB_txn *txn, const char *customer,
 	mdb_cursor_close(cur);
 	if (rv != MDB_NOTFOUND)
 		return rv;
-	/* Then what is not in the index yet: all of it later than the index,
-	 * but for a fold under way (or one that failed or crashed half-way):
-	 * a customer's entries may then be in both, and the index has all of
-	 * the customer's pending ones or none (fold_customer). */
-	if (vb_pending_get(st->pend, customer, hi, &seqs, &n, &cap) != 0) {
+	/* Then what is not in the index yet, the table being folded's before
+	 * the newer one's: all of it later than the index, but for a fold
+	 * under way (or one that failed or crashed half-way): a customer's
+	 * entries may then be in both, and the index has all of the
+	 * customer's entries of that table or none (a key's go in one
+	 * transaction).  Callers hold maplock shared: neither table is
+	 * swapped or emptied meanwhile. */
+	if (vb_pending_get(x->old, customer, hi, &seqs, &n, &cap) != 0 ||
+	    vb_pending_get(x->add, customer, hi, &seqs, &n, &cap) != 0) {
 		free(seqs);
 		return ENOMEM;
 	}
@@ -831,7 +830,7 @@ vb_store_replay(vb_store *st, const vb_store_filter *f, size_t limit,
     size_t max_bytes, size_t scan_max, vb_store_replay_cb cb, void *arg,
     uint64_t *next_seq, int *done, uint64_t *last_seq)
 {
-	MDB_txn *txn = NULL;
+	MDB_txn *txn = NULL, *xtxn = NULL;
 	MDB_cursor *cur = NULL;
 	store_rec r;
 	uint64_t from = f->from_seq ? f->from_seq : 1;
@@ -850,7 +849,9 @@ vb_store_replay(vb_store *st, const vb_store_filter *f, size_t limit,
 		goto out;
 	pg.cur = cur;
 	if (f->customer && f->customer[0]) {
-		rv = store_customer_seqs(st, txn, f->customer, from, *last_seq, page_by_seq, &pg);
+		if ((rv = mdb_txn_begin(st->xenv, NULL, MDB_RDONLY, &xtxn)) != 0)
+			goto out;
+		rv = store_customer_seqs(st, xtxn, f->customer, from, *last_seq, page_by_seq, &pg);
 		if (rv == 0)
 			rv = MDB_NOTFOUND; /* went through them all */
 	} else {
@@ -874,6 +875,8 @@ out:
 		mdb_cursor_close(cur);
 	if (txn)
 		mdb_txn_abort(txn);
+	if (xtxn)
+		mdb_txn_abort(xtxn);
 	/* The callback has copied the events: let go of the file's pages,
 	 * which would otherwise count in the broker's RSS until the kernel
 	 * wants them back, however long the log.  They stay in the page
@@ -889,18 +892,18 @@ out:
 	return pg.cb_rv;
 }
 
-/* Where LMDB mapped the data file: it does not say (me_mapaddr is only
+/* Where LMDB mapped env's data file: it does not say (me_mapaddr is only
  * set with MDB_FIXEDMAP), so look for the mapping of its file, by device
  * and inode, in /proc/self/maps.  0 if not found. */
 static int
-find_map(vb_store *st, uintptr_t *lo_out, uintptr_t *hi_out)
+find_map(MDB_env *env, uintptr_t *lo_out, uintptr_t *hi_out)
 {
 	struct stat sb;
 	char line[512];
 	FILE *maps;
 	int fd, found = 0;
 
-	if (mdb_env_get_fd(st->env, &fd) != 0 || fstat(fd, &sb) != 0)
+	if (mdb_env_get_fd(env, &fd) != 0 || fstat(fd, &sb) != 0)
 		return 0;
 	if ((maps = fopen("/proc/self/maps", "r")) == NULL)
 		return 0;
@@ -921,15 +924,27 @@ find_map(vb_store *st, uintptr_t *lo_out, uintptr_t *hi_out)
 }
 
 void
+store_map_release(vb_store *st, MDB_env *env, store_map *m)
+{
+	(void)st;
+	pthread_mutex_lock(&m->mtx);
+	if (!m->known)
+		m->known = find_map(env, &m->lo, &m->hi);
+	if (m->known)
+		(void)madvise((void *)m->lo, m->hi - m->lo, MADV_DONTNEED);
+	pthread_mutex_unlock(&m->mtx);
+}
+
+void
 vb_store_release_pages(vb_store *st)
 {
-	/* The map cannot move while maplock is held; it moves only when the
-	 * writer grows it, which forgets the address (store_maybe_grow). */
+	/* A map cannot move while maplock is held; it moves only when it
+	 * grows, which forgets the address (store_maybe_grow).  The index's
+	 * pages count too: the writer reads ids through its map. */
 	pthread_rwlock_rdlock(&st->maplock);
-	if (!st->map_known)
-		st->map_known = find_map(st, &st->map_lo, &st->map_hi);
-	if (st->map_known)
-		(void)madvise((void *)st->map_lo, st->map_hi - st->map_lo, MADV_DONTNEED);
+	store_map_release(st, st->env, &st->map);
+	if (st->xenv)
+		store_map_release(st, st->xenv, &st->xmap);
 	pthread_rwlock_unlock(&st->maplock);
 }
 
@@ -1033,6 +1048,9 @@ vb_store_stats(vb_store *st, vb_stats *out)
 	snprintf(path, sizeof(path), "%s/data.mdb", st->dir);
 	if (stat(path, &sb) == 0)
 		out->disk_bytes = (uint64_t)sb.st_size;
+	snprintf(path, sizeof(path), "%s/index/data.mdb", st->dir);
+	if (stat(path, &sb) == 0)
+		out->disk_bytes += (uint64_t)sb.st_size;
 out:
 	if (cur)
 		mdb_cursor_close(cur);

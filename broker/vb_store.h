@@ -1,16 +1,21 @@
-/* vb_store: the broker's durable state in one LMDB environment.
+/* vb_store: the broker's durable state in two LMDB environments.  The
+ * data directory's holds what cannot be derived:
  *
  *   log    seq -> stored event bytes (integer keys, appended in order)
- *   ids    event id -> seq (idempotency, no time window); the latest
- *          wait in memory and are written in batches (vb_store_fold)
- *   cust   customer -> seq, sorted duplicates (replay by customer); the
- *          latest entries wait in memory and are written in batches
- *          (vb_store_fold)
  *   meta   counters per type and source, the format version
  *   state  customer -> what the gate knows of them (vb_state)
  *   supp   customer -> a digest of what is blocked for them now, as last
  *          published (the list itself is in the suppression.changed event)
  *   timers (time, customer) -> when their decisions may change by the clock
+ *
+ * Its index directory's holds two indexes derived from the log, built
+ * again from it whenever missing (vb_store_index.c):
+ *
+ *   ids    event id -> seq (idempotency, no time window)
+ *   cust   customer -> seq, sorted duplicates (replay by customer)
+ *
+ * The latest entries of both wait in memory and are written in batches by
+ * a thread of the store's own (vb_store_fold_start).
  *
  * An event, its id and its customer's state change are written in one
  * transaction; it is durable once vb_store_durable says so (below).
@@ -183,25 +188,36 @@ int vb_store_replay(vb_store *st, const vb_store_filter *f, size_t limit,
 int vb_store_stats(vb_store *st, vb_stats *out);
 void vb_store_stats_free(vb_stats *s);
 
-/* Customer index entries and ids wait in memory (vb_pending.h) until this
- * writes them into the cust index and the ids index, in key order, in
- * transactions of a bounded size (readers go on meanwhile); the writer
- * calls it every so many events (a rebuild folds the cust index alone),
- * vb_store_close at the end.  Each index's mark (cust_applied,
- * ids_applied) then says the last seq, even with nothing to write for it.
- * Called by the one writer thread, between appends.  0 or a VB_E code
- * (the entries then stay pending). */
+/* Customer index entries and ids wait in memory (vb_pending.h) until the
+ * store's folder thread writes them into the cust index and the ids
+ * index, in key order, in transactions of a bounded size; readers and the
+ * writer go on meanwhile.  The writer calls this between appends: when
+ * enough entries have gathered (or the oldest has waited long enough) and
+ * the last fold is done, it hands them to the folder, which writes them
+ * once their events are durable.  A fold that fails is logged (S008,
+ * S010) and tried again 10 s later; the entries stay in memory meanwhile.
+ * Returns how many indexes were handed over (0: nothing due). */
+int vb_store_fold_start(vb_store *st);
+
+/* Write every waiting entry into the indexes now, on the calling thread,
+ * after flushing the log (vb_store_sync): the writer's thread, or none
+ * running.  Each index's mark (cust_applied, ids_applied) then says the
+ * last seq, even with nothing to write for it.  vb_store_close does it at
+ * the end.  0 or a VB_E code (the entries then stay pending). */
 int vb_store_fold(vb_store *st);
+
+/* Wait until the folder has no fold under way or due (one that failed
+ * and waits for its retry is not due). */
+void vb_store_fold_wait(vb_store *st);
 
 /* Entries waiting: the larger of the two indexes' counts. */
 size_t vb_store_pending(vb_store *st);
 
-/* Unmap the data file's pages from the process (MADV_DONTNEED): they stay
+/* Unmap the data files' pages from the process (MADV_DONTNEED): they stay
  * in the page cache, and reads fault them back in at the cost of a page
  * table entry.  Without it every page ever read counts in the broker's
- * RSS, which then grows with the log.  Nothing writes through the map (no
- * MDB_WRITEMAP), so nothing is lost.  The writer thread only: it keeps
- * where the map is, and is the one that moves it. */
+ * RSS, which then grows with the log.  Nothing writes through the maps
+ * (no MDB_WRITEMAP), so nothing is lost.  The writer thread. */
 void vb_store_release_pages(vb_store *st);
 
 /* vb_store_release_pages when more than 16 MiB of file pages are mapped

@@ -1,34 +1,52 @@
 /* The folds: customer index entries and event ids wait in memory
  * (vb_pending.h) and are written into their indexes, cust and ids, every
  * so many events, in key order, where entries that fall on the same leaf
- * share its copy.  Each index has a mark in meta (cust_applied,
- * ids_applied): every entry of the events up to it is in the index; the
- * later ones are in memory, and come back from the log after a crash
- * (vb_store.c: pending_recover).  The writer thread only. */
+ * share its copy.  Each index has a mark in the index environment's meta
+ * (cust_applied, ids_applied): every entry of the events up to it is in
+ * the index; the later ones are in memory, and come back from the log
+ * after a crash (vb_store_index.c).
+ *
+ * The indexes live in an LMDB environment of their own so that a fold
+ * never holds the log's write lock: the folder thread writes them while
+ * the writer goes on committing events (a fold on the writer thread had
+ * cost workload 3 a third of its throughput).  The writer swaps each
+ * index's table of new entries for an empty one between its commits
+ * (vb_store_fold_start); the folder waits until the events of the swapped
+ * table are durable in the log, then writes it.  An index never runs
+ * ahead of the durable log, so a crash cannot leave it naming events that
+ * the log lost (vb_store_index.c checks anyway). */
 #include "vb_store_impl.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "vb_error.h"
+#include "vb_time.h"
 
 /* Entries written per transaction of a fold (a key's always in one).
  * LMDB keeps as many page buffers as its largest write transaction
  * dirtied, for the life of the process: a fold of 65,536 customer
  * entries in one transaction held some 20 MiB of them, and one of 65,536
  * ids in no order could dirty a leaf each, 256 MiB.  Each transaction
- * costs a flush: 1,024 ids a transaction made workload 3 some 7% slower
- * than 4,096, and 4,096 for both folds costs it 10-15% against one
- * transaction a fold (docs/benchmarks.md, 6 December): the price of
- * keeping its peak RSS under 64 MiB. */
-#define FOLD_CHUNK 4096
+ * costs a flush of the index environment, now on the folder's thread:
+ * the price of keeping peak RSS under 64 MiB (docs/benchmarks.md). */
+#define FOLD_CHUNK 1024
+/* An index's entries wait in memory until this many have gathered:
+ * sorted, they share pages of the index ... */
+#define FOLD_EVENTS 49152
+/* ... or until the oldest has waited this long, when traffic is light. */
+#define FOLD_AFTER_US (10 * 1000000LL)
+/* After a failed fold the folder tries again this much later, not at
+ * once: at map_size_max a fold's transaction may not fit while the
+ * writer's small commits still do, and every attempt logs S008/S010.
+ * The entries wait in memory meanwhile, which is harmless. */
+#define FOLD_RETRY_US (10 * 1000000LL)
 
 typedef struct fold_run {
 	vb_store *st;
-	MDB_dbi dbi;
-	const char *mark;
-	store_fold_put put;
+	store_index *x;
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	size_t in_txn;
@@ -37,10 +55,10 @@ typedef struct fold_run {
 static int
 run_begin(fold_run *f)
 {
-	int rv = mdb_txn_begin(f->st->env, NULL, 0, &f->txn);
+	int rv = mdb_txn_begin(f->st->xenv, NULL, 0, &f->txn);
 	if (rv != 0)
 		return rv;
-	if ((rv = mdb_cursor_open(f->txn, f->dbi, &f->cur)) != 0) {
+	if ((rv = mdb_cursor_open(f->txn, f->x->dbi, &f->cur)) != 0) {
 		mdb_txn_abort(f->txn);
 		f->txn = NULL;
 	}
@@ -52,19 +70,23 @@ run_begin(fold_run *f)
 static int
 run_commit(fold_run *f, uint64_t upto)
 {
-	MDB_val k = { strlen(f->mark), (void *)f->mark };
+	MDB_val k = { strlen(f->x->mark), (void *)f->x->mark };
 	MDB_val v = { sizeof(upto), &upto };
 	int rv = 0;
 
 	mdb_cursor_close(f->cur);
 	f->cur = NULL;
-	if (upto != 0 && (rv = mdb_put(f->txn, f->st->meta, &k, &v, 0)) != 0) {
+	if (upto != 0 && (rv = mdb_put(f->txn, f->st->xmeta, &k, &v, 0)) != 0) {
 		mdb_txn_abort(f->txn);
 		f->txn = NULL;
 		return rv;
 	}
-	rv = store_commit(f->st, f->txn, atomic_load(&f->st->last_seq));
+	rv = mdb_txn_commit(f->txn);
 	f->txn = NULL;
+	/* The leaves a fold reads through the map would otherwise stay in
+	 * the broker's RSS: most of the index after a few folds (workload 3:
+	 * 140 MiB of them), or a fold's worth at the end of each. */
+	store_map_release(f->st, f->st->xenv, &f->st->xmap);
 	return rv;
 }
 
@@ -79,20 +101,24 @@ run_one(void *arg, const char *key, const uint64_t *seqs, size_t n)
 	    ((rv = run_commit(f, 0)) != 0 || (rv = run_begin(f)) != 0))
 		return rv;
 	f->in_txn += n;
-	return f->put(f->cur, key, seqs, n);
+	return f->x->put(f->cur, key, seqs, n);
 }
 
-int
-store_fold_chunks(vb_store *st, vb_pending *p, MDB_dbi dbi, const char *mark,
-    uint64_t upto, store_fold_put put)
+/* Write x->old into x's tree, in key order, in transactions of a bounded
+ * number of entries (a key's in one), the last also setting the mark to
+ * upto; letting go of the map's pages after each.  An LMDB code; on failure the entries stay in old, and those
+ * already written are written again by the next attempt (put takes that). */
+static int
+fold_chunks(vb_store *st, store_index *x, uint64_t upto)
 {
-	fold_run f = { st, dbi, mark, put, NULL, NULL, 0 };
+	fold_run f = { st, x, NULL, NULL, 0 };
 	int rv;
 
-	/* Shared: it only keeps the map where it is, as for any write. */
-	pthread_rwlock_rdlock(&st->maplock);
+	/* Without maplock: only the one folding writes or remaps the index
+	 * environment, so no remap can meet this transaction; and the writer
+	 * may swap tables (exclusively) meanwhile without waiting for it. */
 	if ((rv = run_begin(&f)) == 0) {
-		rv = vb_pending_each_sorted(p, run_one, &f);
+		rv = vb_pending_each_sorted(x->old, run_one, &f);
 		if (rv == VB_ENOMEM)
 			rv = ENOMEM;
 		if (rv == 0)
@@ -103,97 +129,265 @@ store_fold_chunks(vb_store *st, vb_pending *p, MDB_dbi dbi, const char *mark,
 			mdb_txn_abort(f.txn);
 		}
 	}
-	pthread_rwlock_unlock(&st->maplock);
 	return rv;
 }
 
-/* One customer's entries into cust. */
+/* Write x->old (the entries of the events up to x->old_upto, durable)
+ * into x's tree, growing the map when it is full; then x->applied is
+ * old_upto and old is empty.  Readers go on meanwhile: between two
+ * transactions an entry may be in the tree and still in old, which
+ * store_customer_seqs and store_ids_find allow for.  Only emptying old is
+ * exclusive, so that no reader whose snapshot of the tree predates the
+ * last transaction finds an entry in neither.  The one folding (fold_busy
+ * set) only.  A VB_E code, logged; on failure old stays as it was. */
 static int
-put_customer(MDB_cursor *cur, const char *customer, const uint64_t *seqs, size_t n)
+fold_old(vb_store *st, store_index *x)
 {
-	MDB_val k = { strlen(customer), (void *)customer }, v;
-	int rv = 0;
-	for (size_t i = 0; i < n && rv == 0; i++) {
-		size_t s = (size_t)seqs[i];
-		v.mv_size = sizeof(s);
-		v.mv_data = &s;
-		/* Already there: written by a fold that failed or crashed
-		 * half-way, before cust_applied moved. */
-		if ((rv = mdb_cursor_put(cur, &k, &v, 0)) == MDB_KEYEXIST)
-			rv = 0;
-	}
-	return rv;
-}
-
-/* One attempt at the customer fold.  Readers go on meanwhile: between two
- * transactions a customer's entries may be in the index and still in
- * st->pend, which store_customer_seqs allows for.  Only taking them out of
- * st->pend is exclusive, so that no reader whose snapshot predates the
- * last transaction finds them in neither. */
-static int
-fold_customers(vb_store *st, uint64_t upto)
-{
-	int rv = store_fold_chunks(st, st->pend, st->cust, META_CUST_APPLIED, upto,
-	    put_customer);
-	if (rv != 0)
-		return rv;
-	pthread_rwlock_wrlock(&st->maplock);
-	st->cust_applied = upto;
-	vb_pending_clear(st->pend);
-	pthread_rwlock_unlock(&st->maplock);
-	return 0;
-}
-
-/* Write the entries waiting in p into their index with fn (one attempt,
- * an LMDB code), growing the map and trying again when it is full; the
- * index's mark (applied) then says the last seq.  On failure the entries
- * stay waiting, and are tried again at the next fold: harmless for now. */
-static int
-fold_index(vb_store *st, vb_pending *p, uint64_t applied, size_t bytes_each,
-    int (*fn)(vb_store *st, uint64_t upto), const char *code, const char *what)
-{
-	size_t n = vb_pending_count(p);
-	uint64_t upto = atomic_load(&st->last_seq);
+	size_t n = vb_pending_count(x->old);
+	uint64_t upto = x->old_upto;
 	int rv;
 
-	/* Nothing waiting may still leave the mark behind: the broker's own
-	 * events have no id, and the open scans the log from the mark on.
-	 * fn with nothing to write moves just the mark. */
-	if (n == 0 && applied >= upto)
-		return VB_OK;
-	if ((rv = store_maybe_grow(st, n * bytes_each, 0)) != 0)
+	if ((rv = store_maybe_grow(st, st->xenv, n * x->bytes_each, 0)) != 0)
 		return rv;
 	for (int attempt = 0;; attempt++) {
-		rv = fn(st, upto);
-		if (rv != MDB_MAP_FULL || attempt == 3 || store_maybe_grow(st, n * bytes_each, 1) != 0)
+		rv = fold_chunks(st, x, upto);
+		if (rv != MDB_MAP_FULL || attempt == 3 ||
+		    store_maybe_grow(st, st->xenv, n * x->bytes_each, 1) != 0)
 			break;
 	}
 	if (rv != 0) {
-		vb_log_error(st->log, code, "writing %zu %s: %s", n, what, mdb_strerror(rv));
+		vb_log_error(st->log, x->code, "writing %zu %s: %s", n, x->what,
+		    mdb_strerror(rv));
 		return vb_err_from_mdb(rv);
 	}
+	pthread_rwlock_wrlock(&st->maplock);
+	x->applied = upto;
+	vb_pending_clear(x->old);
+	pthread_rwlock_unlock(&st->maplock);
+	pthread_mutex_lock(&st->fmtx);
+	x->old_upto = 0;
+	pthread_mutex_unlock(&st->fmtx);
 	return VB_OK;
 }
 
-int
-store_fold_cust(vb_store *st)
+/* x's new entries become the ones to fold, up to upto: with fmtx held and
+ * x->old empty.  Nothing waiting may still leave the mark behind (the
+ * broker's own events have no id, and the open reads the log from the
+ * mark on): a fold of nothing moves just the mark. */
+static int
+swap_locked(vb_store *st, store_index *x, uint64_t upto, int64_t now)
 {
-	return fold_index(st, st->pend, st->cust_applied, 32, fold_customers,
-	    "S008", "customer index entries");
+	if (x->old_upto != 0 || upto <= x->applied)
+		return 0;
+	pthread_rwlock_wrlock(&st->maplock);
+	vb_pending *t = x->old;
+	x->old = x->add;
+	x->add = t;
+	pthread_rwlock_unlock(&st->maplock);
+	x->old_upto = upto;
+	x->last_start = now;
+	return 1;
+}
+
+/* Wait until the folder has nothing under way, and keep it so: fmtx held. */
+static void
+hold_locked(vb_store *st)
+{
+	while (st->fold_busy)
+		pthread_cond_wait(&st->fcond, &st->fmtx);
+	st->fold_busy = 1;
+}
+
+/* Let the folder go on; after a failure (rv), not before its retry. */
+static void
+release(vb_store *st, int rv)
+{
+	pthread_mutex_lock(&st->fmtx);
+	st->fold_busy = 0;
+	if (rv != VB_OK && rv != VB_ECLOSED)
+		st->fold_retry_us = vb_time_mono_us() + FOLD_RETRY_US;
+	pthread_cond_broadcast(&st->fcond);
+	pthread_mutex_unlock(&st->fmtx);
+}
+
+int
+store_fold_now(vb_store *st, unsigned mask, uint64_t upto)
+{
+	int rv = VB_OK;
+
+	pthread_mutex_lock(&st->fmtx);
+	hold_locked(st);
+	pthread_mutex_unlock(&st->fmtx);
+	for (int i = 0; i < IX_N && rv == VB_OK; i++) {
+		store_index *x = &st->ix[i];
+		if (!(mask & (1u << i)))
+			continue;
+		/* What the folder had taken (or failed to write) first. */
+		pthread_mutex_lock(&st->fmtx);
+		uint64_t taken = x->old_upto;
+		pthread_mutex_unlock(&st->fmtx);
+		if (taken != 0 && (rv = fold_old(st, x)) != VB_OK)
+			break;
+		pthread_mutex_lock(&st->fmtx);
+		int swapped = swap_locked(st, x, upto, vb_time_mono_us());
+		pthread_mutex_unlock(&st->fmtx);
+		if (swapped)
+			rv = fold_old(st, x);
+	}
+	release(st, rv);
+	return rv;
+}
+
+/* Sleep for us microseconds. */
+static void
+nap(int64_t us)
+{
+	struct timespec ts = { (time_t)(us / 1000000), (long)(us % 1000000) * 1000 };
+	nanosleep(&ts, NULL);
+}
+
+/* The folder's round: every index with entries taken, once their events
+ * are durable.  0, or the first failure's VB_E code. */
+static int
+fold_taken(vb_store *st)
+{
+	int rv = VB_OK;
+	for (int i = 0; i < IX_N; i++) {
+		store_index *x = &st->ix[i];
+		pthread_mutex_lock(&st->fmtx);
+		uint64_t upto = x->old_upto;
+		pthread_mutex_unlock(&st->fmtx);
+		if (upto == 0)
+			continue;
+		/* The writer's next commit (or its flush when idle) makes them
+		 * durable, within a commit's time; vb_store_close flushes
+		 * before it stops the folder. */
+		while (atomic_load(&st->durable_seq) < upto) {
+			if (atomic_load(&st->fold_stop))
+				return VB_ECLOSED;
+			nap(200);
+		}
+		int r = fold_old(st, x);
+		if (rv == VB_OK)
+			rv = r;
+	}
+	return rv;
+}
+
+static int
+any_taken_locked(vb_store *st)
+{
+	for (int i = 0; i < IX_N; i++)
+		if (st->ix[i].old_upto != 0)
+			return 1;
+	return 0;
+}
+
+static void *
+folder_main(void *arg)
+{
+	vb_store *st = arg;
+
+	pthread_setname_np(pthread_self(), "vb-fold");
+	pthread_mutex_lock(&st->fmtx);
+	while (!atomic_load(&st->fold_stop)) {
+		int64_t now = vb_time_mono_us();
+		if (st->fold_busy || !any_taken_locked(st) || now < st->fold_retry_us) {
+			/* fcond waits by CLOCK_MONOTONIC (vb_store_open), the
+			 * clock of fold_retry_us. */
+			struct timespec ts;
+			clock_gettime(CLOCK_MONOTONIC, &ts);
+			ts.tv_sec += 1;
+			pthread_cond_timedwait(&st->fcond, &st->fmtx, &ts);
+			continue;
+		}
+		st->fold_busy = 1;
+		pthread_mutex_unlock(&st->fmtx);
+		release(st, fold_taken(st));
+		pthread_mutex_lock(&st->fmtx);
+	}
+	pthread_mutex_unlock(&st->fmtx);
+	return NULL;
+}
+
+int
+store_folder_start(vb_store *st)
+{
+	atomic_store(&st->fold_stop, 0);
+	if (pthread_create(&st->folder, NULL, folder_main, st) != 0)
+		return VB_ENOMEM;
+	st->folder_running = 1;
+	return VB_OK;
+}
+
+void
+store_folder_stop(vb_store *st)
+{
+	if (!st->folder_running)
+		return;
+	pthread_mutex_lock(&st->fmtx);
+	atomic_store(&st->fold_stop, 1);
+	pthread_cond_broadcast(&st->fcond);
+	pthread_mutex_unlock(&st->fmtx);
+	pthread_join(st->folder, NULL);
+	st->folder_running = 0;
+}
+
+int
+vb_store_fold_start(vb_store *st)
+{
+	uint64_t upto = atomic_load(&st->last_seq);
+	int64_t now = vb_time_mono_us();
+	int started = 0;
+
+	pthread_mutex_lock(&st->fmtx);
+	for (int i = 0; i < IX_N; i++) {
+		store_index *x = &st->ix[i];
+		size_t n = vb_pending_count(x->add);
+		if (x->old_upto != 0)
+			continue; /* the last is under way, or failed */
+		if (n == 0) {
+			x->last_start = now;
+			continue;
+		}
+		if (n < FOLD_EVENTS && now - x->last_start < FOLD_AFTER_US)
+			continue;
+		started += swap_locked(st, x, upto, now);
+	}
+	if (started)
+		pthread_cond_broadcast(&st->fcond);
+	pthread_mutex_unlock(&st->fmtx);
+	return started;
 }
 
 int
 vb_store_fold(vb_store *st)
 {
-	int rv = store_fold_cust(st);
-	int rv2 = fold_index(st, st->idpend, st->ids_applied, 64,
-	    store_fold_ids, "S010", "ids into the id index");
-	return rv != 0 ? rv : rv2;
+	int rv = vb_store_sync(st);
+	if (rv != VB_OK)
+		return rv;
+	return store_fold_now(st, (1u << IX_CUST) | (1u << IX_IDS),
+	    atomic_load(&st->last_seq));
+}
+
+void
+vb_store_fold_wait(vb_store *st)
+{
+	pthread_mutex_lock(&st->fmtx);
+	while (st->fold_busy || (any_taken_locked(st) &&
+	    vb_time_mono_us() >= st->fold_retry_us && st->folder_running))
+		pthread_cond_wait(&st->fcond, &st->fmtx);
+	pthread_mutex_unlock(&st->fmtx);
 }
 
 size_t
 vb_store_pending(vb_store *st)
 {
-	size_t c = vb_pending_count(st->pend), i = vb_pending_count(st->idpend);
-	return c > i ? c : i;
+	size_t most = 0;
+	for (int i = 0; i < IX_N; i++) {
+		size_t n = vb_pending_count(st->ix[i].add) + vb_pending_count(st->ix[i].old);
+		if (n > most)
+			most = n;
+	}
+	return most;
 }

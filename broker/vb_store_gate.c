@@ -183,8 +183,8 @@ fold_one(void *arg, uint64_t seq)
 /* Fold the customer's events with time <= at_us from the log (those up to
  * hi of the ones not in the cust index yet: see store_customer_seqs). */
 static int
-fold_from_log(vb_store *st, MDB_txn *txn, const char *customer, int64_t at_us,
-    uint64_t hi, vb_state *s)
+fold_from_log(vb_store *st, MDB_txn *txn, MDB_txn *xtxn, const char *customer,
+    int64_t at_us, uint64_t hi, vb_state *s)
 {
 	fold_arg a = { st, NULL, at_us, s };
 	int rv;
@@ -192,7 +192,7 @@ fold_from_log(vb_store *st, MDB_txn *txn, const char *customer, int64_t at_us,
 	memset(s, 0, sizeof(*s));
 	if ((rv = mdb_cursor_open(txn, st->dlog, &a.log)) != 0)
 		return rv;
-	rv = store_customer_seqs(st, txn, customer, 0, hi, fold_one, &a);
+	rv = store_customer_seqs(st, xtxn, customer, 0, hi, fold_one, &a);
 	mdb_cursor_close(a.log);
 	if (rv != 0)
 		vb_state_free(s);
@@ -206,11 +206,11 @@ store_txn_fold(store_txn *t, const char *customer, int64_t at_us, vb_state *s)
 	/* The customer's latest events may still wait in the open run. */
 	if ((rv = store_log_flush(t)) != 0)
 		return rv;
-	return fold_from_log(t->st, t->txn, customer, at_us, UINT64_MAX, s);
+	return fold_from_log(t->st, t->txn, t->xtxn, customer, at_us, UINT64_MAX, s);
 }
 
 int
-store_load_state(vb_store *st, MDB_txn *txn, const char *customer,
+store_load_state(vb_store *st, MDB_txn *txn, MDB_txn *xtxn, const char *customer,
     int64_t at_us, int from_log, uint64_t hi, vb_state *s)
 {
 	int rv;
@@ -221,7 +221,7 @@ store_load_state(vb_store *st, MDB_txn *txn, const char *customer,
 			return 0;
 		vb_state_free(s);
 	}
-	return fold_from_log(st, txn, customer, at_us, hi, s);
+	return fold_from_log(st, txn, xtxn, customer, at_us, hi, s);
 }
 
 /* ---- the broker's own events ---- */
@@ -569,7 +569,7 @@ rebuild_txn(store_txn *t, void *arg)
 	int rv;
 
 	a->customers = a->events = a->changed = 0;
-	if ((rv = mdb_cursor_open(t->txn, st->cust, &cur)) != 0)
+	if ((rv = mdb_cursor_open(t->xtxn, st->ix[IX_CUST].dbi, &cur)) != 0)
 		return rv;
 	/* Customer by customer, from the customer index: memory stays that of
 	 * one customer whatever the size of the log. */
@@ -633,10 +633,12 @@ vb_store_rebuild(vb_store *st, int64_t now_us, vb_buf *stored,
 	rebuild_arg a = { 0, 0, 0 };
 	char now[VB_TIME_BUFSZ];
 	int rv;
-	/* The rebuild walks customers by the cust index: complete it first.
+	/* The rebuild walks customers by the cust index: complete it first
+	 * (its events durable first: the index never runs ahead of the log).
 	 * Only it: the ids have nothing to do with the rebuild, and an ids
 	 * fold that fails (S010) must not stop it. */
-	if ((rv = store_fold_cust(st)) != 0)
+	if ((rv = vb_store_sync(st)) != 0 ||
+	    (rv = store_fold_now(st, 1u << IX_CUST, atomic_load(&st->last_seq))) != 0)
 		return rv;
 	rv = store_write(st, 1 << 20, vb_time_format(now_us, now), stored,
 	    rebuild_txn, &a, "rebuild");
@@ -648,22 +650,35 @@ vb_store_rebuild(vb_store *st, int64_t now_us, vb_buf *stored,
 
 /* ---- reads ---- */
 
+/* A reader's snapshots of the log's environment and the index's, in that
+ * order (store_customer_seqs), with maplock held shared.  An LMDB code;
+ * on success both are the caller's to abort. */
+static int
+read_begin(vb_store *st, MDB_txn **txn, MDB_txn **xtxn)
+{
+	int rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn);
+	if (rv == 0 && (rv = mdb_txn_begin(st->xenv, NULL, MDB_RDONLY, xtxn)) != 0)
+		mdb_txn_abort(*txn);
+	return rv;
+}
+
 int
 vb_store_decide(vb_store *st, const char *const *customers, size_t n,
     int purpose, int channel, int64_t at_us, int from_log, vb_gate_result *res,
     vb_buf *reasons)
 {
-	MDB_txn *txn;
+	MDB_txn *txn, *xtxn;
 	int rv;
 
 	pthread_rwlock_rdlock(&st->maplock);
 	uint64_t hi = atomic_load(&st->last_seq); /* committed before the snapshot */
-	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
+	if ((rv = read_begin(st, &txn, &xtxn)) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		vb_state s;
 		vb_decision d;
-		if ((rv = store_load_state(st, txn, customers[i], at_us, from_log, hi, &s)) != 0)
+		if ((rv = store_load_state(st, txn, xtxn, customers[i], at_us, from_log, hi,
+		    &s)) != 0)
 			break;
 		vb_gate_decide(&st->rules, &s, purpose, channel, at_us, &d);
 		res[i].allow = d.allow;
@@ -677,6 +692,7 @@ vb_store_decide(vb_store *st, const char *const *customers, size_t n,
 			break;
 		}
 	}
+	mdb_txn_abort(xtxn);
 	mdb_txn_abort(txn);
 out:
 	pthread_rwlock_unlock(&st->maplock);
@@ -688,15 +704,15 @@ vb_store_customer(vb_store *st, const char *customer, int64_t at_us,
     int from_log, vb_buf *state_json, vb_gate_result res[VB_NPURPOSES * VB_NCHANNELS],
     vb_buf *reasons)
 {
-	MDB_txn *txn;
+	MDB_txn *txn, *xtxn;
 	vb_state s;
 	int rv;
 
 	pthread_rwlock_rdlock(&st->maplock);
 	uint64_t hi = atomic_load(&st->last_seq); /* committed before the snapshot */
-	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
+	if ((rv = read_begin(st, &txn, &xtxn)) != 0)
 		goto out;
-	if ((rv = store_load_state(st, txn, customer, at_us, from_log, hi, &s)) == 0) {
+	if ((rv = store_load_state(st, txn, xtxn, customer, at_us, from_log, hi, &s)) == 0) {
 		rv = vb_state_to_json(&s, state_json) ? ENOMEM : 0;
 		for (int p = 0; p < VB_NPURPOSES && rv == 0; p++) {
 			for (int c = 0; c < VB_NCHANNELS && rv == 0; c++) {
@@ -713,6 +729,7 @@ vb_store_customer(vb_store *st, const char *customer, int64_t at_us,
 		}
 		vb_state_free(&s);
 	}
+	mdb_txn_abort(xtxn);
 	mdb_txn_abort(txn);
 out:
 	pthread_rwlock_unlock(&st->maplock);
@@ -724,7 +741,7 @@ vb_store_suppressions(vb_store *st, const char *after, size_t limit,
     int purpose, int channel, int64_t now_us, vb_store_supp_cb cb, void *arg,
     char **next)
 {
-	MDB_txn *txn;
+	MDB_txn *txn, *xtxn;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 	char customer[VB_CUSTOMER_MAX + 1];
@@ -735,7 +752,7 @@ vb_store_suppressions(vb_store *st, const char *after, size_t limit,
 	*next = NULL;
 	pthread_rwlock_rdlock(&st->maplock);
 	uint64_t hi = atomic_load(&st->last_seq); /* committed before the snapshot */
-	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
+	if ((rv = read_begin(st, &txn, &xtxn)) != 0)
 		goto out;
 	if ((rv = mdb_cursor_open(txn, st->supp, &cur)) != 0)
 		goto done;
@@ -757,7 +774,7 @@ vb_store_suppressions(vb_store *st, const char *after, size_t limit,
 		visited++;
 		/* Decide now rather than trust the list last published: a
 		 * cool-off may have ended since the last tick. */
-		if ((rv = store_load_state(st, txn, customer, now_us, 0, hi, &s)) != 0)
+		if ((rv = store_load_state(st, txn, xtxn, customer, now_us, 0, hi, &s)) != 0)
 			break;
 		for (int p = 0; p < VB_NPURPOSES && rv == 0; p++) {
 			if (purpose >= 0 && p != purpose)
@@ -787,6 +804,7 @@ vb_store_suppressions(vb_store *st, const char *after, size_t limit,
 done:
 	if (cur)
 		mdb_cursor_close(cur);
+	mdb_txn_abort(xtxn);
 	mdb_txn_abort(txn);
 out:
 	pthread_rwlock_unlock(&st->maplock);

@@ -5,14 +5,15 @@
  * commit for ids that count up (a silo's "zd-000123"), but one page per
  * event for ids in no order (UUIDs): each lands on a leaf of its own, and
  * a commit of 300 such events copied and wrote some 300 leaves of 4 KiB.
- * So ids wait in memory (st->idpend, a vb_pending of id -> seq) as the
- * customer entries do, and are written every so many events in id order,
- * where ids that fall on the same leaf share its copy.  Until then a
- * lookup asks the memory first, then the tree.
+ * So ids wait in memory (vb_pending tables of id -> seq) as the customer
+ * entries do, and are written every so many events in id order by the
+ * folder (vb_store_fold.c), where ids that fall on the same leaf share
+ * its copy.  Until then a lookup asks the memory first, then the tree.
  *
- * The tree holds every id of the events up to st->ids_applied (meta
- * "ids_applied"); those after it are in memory, and come back from the
- * log after a crash (store_ids_recover).  The writer thread only. */
+ * The tree holds every id of the events up to its mark ("ids_applied" in
+ * the index environment's meta); those after it are in memory, and come
+ * back from the log after a crash (store_ids_recover).  The writer thread
+ * only, but for the folder's put. */
 #include "vb_store_impl.h"
 
 #include <errno.h>
@@ -26,12 +27,15 @@
 int
 store_ids_find(store_txn *t, const char *id, uint64_t *seq)
 {
+	store_index *x = &t->st->ix[IX_IDS];
 	MDB_val k = { strlen(id), (void *)id }, v;
 	int rv;
 
-	if (vb_pending_first(t->st->idpend, id, seq))
+	/* The newest first; an id being folded may be in old and the tree
+	 * both, with the same seq. */
+	if (vb_pending_first(x->add, id, seq) || vb_pending_first(x->old, id, seq))
 		return 0;
-	rv = mdb_get(t->txn, t->st->ids, &k, &v);
+	rv = mdb_get(t->xtxn, x->dbi, &k, &v);
 	if (rv == 0 && v.mv_size == sizeof(uint64_t))
 		memcpy(seq, v.mv_data, sizeof(uint64_t));
 	else if (rv == 0)
@@ -42,7 +46,7 @@ store_ids_find(store_txn *t, const char *id, uint64_t *seq)
 int
 store_ids_add(store_txn *t, const char *id, uint64_t seq)
 {
-	return vb_pending_add(t->st->idpend, id, seq) < 0 ? ENOMEM : 0;
+	return vb_pending_add(t->st->ix[IX_IDS].add, id, seq) < 0 ? ENOMEM : 0;
 }
 
 int
@@ -50,7 +54,7 @@ store_ids_recover(vb_store *st, const vb_event_peek *pk, uint64_t seq)
 {
 	char id[VB_ID_MAX + 1];
 
-	if (seq <= st->ids_applied)
+	if (seq <= st->ix[IX_IDS].applied)
 		return 0;
 	/* The broker's suppression.changed events are stored without an id
 	 * in the index (vb_store_gate.c: publish_change). */
@@ -61,13 +65,11 @@ store_ids_recover(vb_store *st, const vb_event_peek *pk, uint64_t seq)
 		return MDB_CORRUPTED;
 	memcpy(id, pk->id, pk->id_len);
 	id[pk->id_len] = '\0';
-	return vb_pending_add(st->idpend, id, seq) < 0 ? ENOMEM : 0;
+	return vb_pending_add(st->ix[IX_IDS].add, id, seq) < 0 ? ENOMEM : 0;
 }
 
-/* One id into the tree (n: its seqs, the first the one it was stored
- * under). */
-static int
-put_id(MDB_cursor *cur, const char *id, const uint64_t *seqs, size_t n)
+int
+store_ids_put(MDB_cursor *cur, const char *id, const uint64_t *seqs, size_t n)
 {
 	MDB_val k = { strlen(id), (void *)id }, v;
 	size_t s = (size_t)seqs[0];
@@ -84,19 +86,6 @@ put_id(MDB_cursor *cur, const char *id, const uint64_t *seqs, size_t n)
 	if (rv == MDB_KEYEXIST) {
 		int same = v.mv_size == sizeof(s) && memcmp(v.mv_data, &s, sizeof(s)) == 0;
 		rv = same ? 0 : MDB_CORRUPTED;
-	}
-	return rv;
-}
-
-int
-store_fold_ids(vb_store *st, uint64_t upto)
-{
-	/* Readers never look at ids in memory: no exclusive lock to empty
-	 * it. */
-	int rv = store_fold_chunks(st, st->idpend, st->ids, META_IDS_APPLIED, upto, put_id);
-	if (rv == 0) {
-		st->ids_applied = upto;
-		vb_pending_clear(st->idpend);
 	}
 	return rv;
 }

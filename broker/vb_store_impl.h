@@ -12,12 +12,53 @@
 #include "vb_siphash.h"
 #include "vb_store.h"
 
+/* Put one key's pending seqs into the index under cur: an LMDB code. */
+typedef int (*store_fold_put)(MDB_cursor *cur, const char *key,
+    const uint64_t *seqs, size_t n);
+
+/* The derived indexes, in an LMDB environment of their own (DIR/index,
+ * vb_store_index.c): cust (customer -> seqs) and ids (event id -> seq). */
+enum { IX_CUST, IX_IDS, IX_N };
+
+typedef struct store_index {
+	MDB_dbi dbi;
+	const char *mark;        /* its key in the index environment's meta */
+	const char *code, *what; /* for the log when a fold fails */
+	size_t bytes_each;       /* about, per entry, for growing the map */
+	store_fold_put put;
+	/* The tree holds every entry of the events up to applied.  The later
+	 * ones are in memory (vb_pending.h): the writer adds to add; old holds
+	 * those up to old_upto while the folder writes them into the tree
+	 * (old_upto 0: none waiting).  Swapping the two and emptying old
+	 * happen only under maplock held exclusively, so that a reader's
+	 * snapshots and the tables agree; old_upto changes under fmtx. */
+	vb_pending *add, *old;
+	uint64_t old_upto;
+	uint64_t applied;
+	int64_t last_start;      /* vb_time_mono_us() of the last swap */
+} store_index;
+
+/* Where an environment's data file is mapped, once found: under mtx
+ * with maplock held shared (threads of both kinds let the index's pages
+ * go), or under maplock held exclusively (a remap forgets it). */
+typedef struct store_map {
+	pthread_mutex_t mtx;
+	int known;
+	uintptr_t lo, hi;
+} store_map;
+
 struct vb_store {
-	MDB_env *env;
-	MDB_dbi dlog, ids, cust, meta, state, supp, timers;
-	/* Readers hold it shared for the life of a read transaction; the map
-	 * is resized only under it exclusively, because LMDB requires that no
-	 * transaction be active in the process while it remaps. */
+	MDB_env *env;            /* DIR: the log and the gate's state */
+	MDB_dbi dlog, meta, state, supp, timers;
+	/* DIR/index: the derived indexes.  Only the one folding (fold_busy)
+	 * writes it or grows its map, so its write transactions go without
+	 * maplock; its readers hold maplock shared like the log's. */
+	MDB_env *xenv;
+	MDB_dbi xmeta;
+	store_index ix[IX_N];
+	/* Readers hold it shared for the life of their read transactions;
+	 * a map is resized only under it exclusively, because LMDB requires
+	 * that no transaction be active in the process while it remaps. */
 	pthread_rwlock_t maplock;
 	_Atomic uint64_t last_seq;
 	/* Commits are LMDB transaction ids.  The meta page of a commit is
@@ -27,28 +68,26 @@ struct vb_store {
 	 * thread only. */
 	_Atomic uint64_t last_txn, durable_txn;
 	_Atomic uint64_t durable_seq;
-	/* The cust index holds every event up to cust_applied; the later ones
-	 * are in pend (vb_pending.h).  Changed only under maplock held
-	 * exclusively, so a reader's snapshot and pend agree. */
-	uint64_t cust_applied;
-	vb_pending *pend;
-	/* The ids index likewise: every id of the events up to ids_applied
-	 * is in ids, the later ones in idpend (vb_store_ids.c).  The writer
-	 * thread only. */
-	uint64_t ids_applied;
-	vb_pending *idpend;
+	/* The folder thread (vb_store_fold.c) writes the old tables into the
+	 * index environment once their events are durable. */
+	pthread_t folder;
+	int folder_running;
+	pthread_mutex_t fmtx;
+	pthread_cond_t fcond;    /* a fold to do, stop, or the folder idle */
+	int fold_busy;           /* a fold under way (the folder's or a caller's) */
+	_Atomic int fold_stop;
+	int64_t fold_retry_us;   /* after a failed fold: not before this */
 	/* Keys the digests of the suppression lists in supp (vb_store_gate.c):
-	 * random per store, kept in meta. */
+	 * random per store, kept in meta; the index environment keeps a copy
+	 * to say which store it belongs to. */
 	uint8_t supp_key[VB_SIPHASH_KEYSZ];
-	uint64_t map_size_max;
+	uint64_t map_size, map_size_max;
 	size_t page_size;        /* the system's, for madvise */
 	size_t run_max;          /* the largest run of the log, in bytes */
-	/* Where the data file is mapped, once found (vb_store_release_pages;
-	 * the writer thread only, which is also the one that remaps). */
-	int map_known;
-	uintptr_t map_lo, map_hi;
+	/* Where the data files are mapped (store_map_release). */
+	store_map map, xmap;
 	int lock_fd;
-	/* Set once vb_store_open has finished: only then are pend and idpend
+	/* Set once vb_store_open has finished: only then are the tables
 	 * whole, and may vb_store_close fold them. */
 	int opened;
 	char *dir;
@@ -87,6 +126,7 @@ typedef struct store_txn {
 	touched **tc;            /* open-addressed by customer */
 	size_t tc_cap, tc_n;
 	touched **tc_list;       /* the same, in the order first touched */
+	MDB_txn *xtxn;           /* a read of the index environment */
 	vb_buf scratch;
 } store_txn;
 
@@ -142,36 +182,48 @@ int store_ids_add(store_txn *t, const char *id, uint64_t seq);
  * not in the tree yet. */
 struct vb_event_peek;
 int store_ids_recover(vb_store *st, const struct vb_event_peek *pk, uint64_t seq);
-/* Write the ids in memory (those of the events up to upto, the last seq)
- * into the tree, in id order, in transactions of a bounded size; then
- * ids_applied is upto.  An LMDB code; on failure the ids stay in memory,
- * and those already written are harmless (the same seq) when written
- * again.  An id the tree holds under another seq: MDB_CORRUPTED. */
-int store_fold_ids(vb_store *st, uint64_t upto);
-/* ---- the folds (vb_store_fold.c) ---- */
+/* One id into the tree (n: its seqs, the first the one it was stored
+ * under); an id there under another seq is MDB_CORRUPTED. */
+int store_ids_put(MDB_cursor *cur, const char *id, const uint64_t *seqs, size_t n);
+
+/* ---- the index environment (vb_store_index.c) ---- */
 
 #define META_CUST_APPLIED "cust_applied"
 
-/* Put one key's pending seqs into the index under cur: an LMDB code. */
-typedef int (*store_fold_put)(MDB_cursor *cur, const char *key,
-    const uint64_t *seqs, size_t n);
-/* Write the entries waiting in p into dbi with put, in key order, in
- * transactions of a bounded number of entries (a key's in one), the last
- * also setting meta's mark to upto; with maplock shared.  An LMDB code;
- * on failure the entries stay in p, and those already written are
- * written again by the next fold (put must take that).  p is not
- * emptied: the caller does, under whatever lock its readers need. */
-int store_fold_chunks(vb_store *st, vb_pending *p, MDB_dbi dbi, const char *mark,
-    uint64_t upto, store_fold_put put);
-/* Grow the map when what is used plus incoming bytes near its end (force:
- * grow it anyway, after MDB_MAP_FULL).  The writer, between
- * transactions.  A VB_E code; VB_EFULL at map_size_max. */
-int store_maybe_grow(vb_store *st, size_t incoming, int force);
+/* The indexes' descriptions and empty tables; their tables and the
+ * index environment closed (mdb_env_close does not flush: flush first). */
+int store_index_init(vb_store *st);
+void store_index_close(vb_store *st);
+/* Open DIR/index, check that it belongs to this store and is not ahead of
+ * its log (else empty it, to be built again), and put the entries of the
+ * events after its marks back in memory, folding them on the way every
+ * so many events.  After the main environment is open and durable.  A
+ * VB_E code, logged. */
+int store_index_open(vb_store *st);
+/* meta key: its uint64 value in *out, or when there is none, *out = dflt,
+ * written.  A value of another size is MDB_CORRUPTED. */
+int store_meta_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t dflt,
+    uint64_t *out);
 
-/* The customer half of vb_store_fold: the entries in memory into the cust
- * index, then cust_applied is the last seq (logged as S008 on failure).
- * A VB_E code. */
-int store_fold_cust(vb_store *st);
+/* ---- the folds (vb_store_fold.c) ---- */
+
+/* Start the folder thread; stop it (a fold under way finishes first). */
+int store_folder_start(vb_store *st);
+void store_folder_stop(vb_store *st);
+/* Fold, on the calling thread, the entries of the indexes in mask (1 <<
+ * IX_CUST, ...) of the events up to upto, which must be durable; any
+ * fold the folder has under way finishes first.  A VB_E code, logged. */
+int store_fold_now(vb_store *st, unsigned mask, uint64_t upto);
+
+/* Grow env's map when what is used plus incoming bytes near its end
+ * (force: grow it anyway, after MDB_MAP_FULL).  Between transactions of
+ * env: the writer's for st->env, the folder's for st->xenv.  A VB_E code;
+ * VB_EFULL at map_size_max. */
+int store_maybe_grow(vb_store *st, MDB_env *env, size_t incoming, int force);
+
+/* Unmap env's data file (m: where it is) from the process
+ * (MADV_DONTNEED): the pages stay in the page cache.  With maplock held. */
+void store_map_release(vb_store *st, MDB_env *env, store_map *m);
 
 /* Commit txn, a write transaction that leaves last_seq at seq, and
  * account for what its flush made durable.  Returns mdb_txn_commit's
@@ -192,14 +244,14 @@ void store_txn_free_gate(store_txn *t);
 /* Load a customer's state as of at_us: from the state index, or folded
  * from the log when from_log or the state has later facts.  *s: free with
  * vb_state_free. */
-int store_load_state(vb_store *st, MDB_txn *txn, const char *customer,
+int store_load_state(vb_store *st, MDB_txn *txn, MDB_txn *xtxn, const char *customer,
     int64_t at_us, int from_log, uint64_t hi, vb_state *s);
 
-/* Call fn for every seq of customer, ascending: the cust index's, then the
- * pending ones up to hi (a reader: the last seq committed before its
- * transaction began; the writer: UINT64_MAX).  Stops at fn's first
- * non-zero return and returns it. */
-int store_customer_seqs(vb_store *st, MDB_txn *txn, const char *customer,
+/* Call fn for every seq of customer, ascending: the cust index's (in
+ * xtxn), then the pending ones up to hi (a reader: the last seq committed
+ * before its transactions began; the writer: UINT64_MAX).  Stops at fn's
+ * first non-zero return and returns it. */
+int store_customer_seqs(vb_store *st, MDB_txn *xtxn, const char *customer,
     uint64_t from, uint64_t hi, int (*fn)(void *arg, uint64_t seq), void *arg);
 
 /* Run fn in a write transaction with the map-growing retry; on success the

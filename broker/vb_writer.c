@@ -34,8 +34,6 @@ struct vb_writer {
 	int64_t last_tick_us;    /* vb_time_mono_us() */
 	int64_t last_readers_us; /* vb_time_mono_us() */
 	int64_t last_trim_us;    /* vb_time_mono_us() */
-	int64_t last_fold_us;    /* vb_time_mono_us(); see maybe_fold */
-	int fold_failed;         /* the last fold failed */
 	vb_store *store;
 	vb_fanout *fo;
 	vb_log *log;
@@ -65,33 +63,6 @@ fan_out(vb_writer *w, const vb_buf *stored)
 #define READER_CHECK_US (5 * 1000000)
 /* How often the writer looks at how much of the map is mapped in. */
 #define TRIM_CHECK_US 10000
-
-/* Customer index entries wait in memory (vb_pending.h) until this many
- * have gathered: sorted, they share pages of the index. */
-#define FOLD_EVENTS 65536
-/* ... or until the oldest has waited this long, when traffic is light. */
-#define FOLD_AFTER_US (10 * 1000000LL)
-
-static void
-maybe_fold(vb_writer *w, int64_t mono)
-{
-	size_t n = vb_store_pending(w->store);
-	if (n == 0) {
-		w->last_fold_us = mono;
-		w->fold_failed = 0;
-		return;
-	}
-	/* After a failed fold the count says nothing: at map_size_max a
-	 * fold's transaction may not fit while small commits still do, and
-	 * the count stays past FOLD_EVENTS; trying again after every group
-	 * would log S008/S010 as often.  The entries wait in memory
-	 * meanwhile, which is harmless. */
-	if ((n < FOLD_EVENTS || w->fold_failed) &&
-	    mono - w->last_fold_us < FOLD_AFTER_US)
-		return;
-	w->last_fold_us = mono;
-	w->fold_failed = vb_store_fold(w->store) != 0; /* logged */
-}
 
 /* Results back to b's jobs, then wake their submitters: replies leave
  * only now, once b is durable (or failed, rv); then fan b's events out. */
@@ -151,13 +122,13 @@ settle(vb_writer *w)
 	finish(w, b, vb_store_sync(w->store));
 }
 
-/* Between groups: fold the customer index, clear dead readers' slots,
- * let go of the map's pages. */
+/* Between groups: hand the index entries to the folder, clear dead
+ * readers' slots, let go of the map's pages. */
 static void
 chores(vb_writer *w)
 {
 	int64_t mono = vb_time_mono_us();
-	maybe_fold(w, mono);
+	(void)vb_store_fold_start(w->store);
 	/* The pages commits read through the map count in the broker's RSS
 	 * until let go: a second of heavy writes would pile up hundreds of
 	 * MiB of them between ticks. */
@@ -351,7 +322,6 @@ vb_writer_start(vb_store *store, vb_fanout *fo, size_t max_events,
 	w->max_events = max_events;
 	w->tick_ms = tick_ms > 0 ? tick_ms : 1000;
 	w->linger_us = linger_us > 0 ? linger_us : 0;
-	w->last_fold_us = vb_time_mono_us();
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -1665,6 +1665,16 @@ store_format(const char *dir, uint32_t fmt)
 	return fmt;
 }
 
+/* The closed store's index environment (vb_store_index.c), in a buffer
+ * of the caller's. */
+static const char *
+index_dir(const char *dir, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/index", dir);
+	return buf;
+}
+#define IX(dir) index_dir((dir), (char[1100]){ 0 }, 1100)
+
 /* The entries of database name in the closed store. */
 static size_t
 db_entries(const char *dir, const char *name)
@@ -1677,6 +1687,17 @@ db_entries(const char *dir, const char *name)
 	mdb_txn_abort(txn);
 	mdb_env_close(env);
 	return ms.ms_entries;
+}
+
+/* The 8-byte value of key in database name of the closed store in dir. */
+static uint64_t
+raw_u64(const char *dir, const char *name, const char *key)
+{
+	uint64_t x;
+	size_t len;
+	raw_get(dir, name, key, &x, sizeof(x), &len);
+	ck_assert_uint_eq(len, sizeof(x));
+	return x;
 }
 
 /* The records of the closed store's log. */
@@ -1785,7 +1806,7 @@ START_TEST(log_reads_format_1)
 	batch_free(&b);
 	check_every_start(st, 15);
 	vb_store_close(st);
-	ck_assert_uint_eq(store_format(dir, 0), 3);
+	ck_assert_uint_eq(store_format(dir, 0), 4);
 	ck_assert_uint_lt(log_records(dir), 15);
 }
 END_TEST
@@ -1795,7 +1816,7 @@ START_TEST(log_refuses_newer_format)
 	char dir[1024];
 	vb_store *st = fresh_store(dir, sizeof(dir));
 	vb_store_close(st);
-	store_format(dir, 4);
+	store_format(dir, 5);
 	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB };
 	st = NULL;
 	ck_assert_int_eq(vb_store_open(dir, &o, &st), VB_ECORRUPT);
@@ -1845,7 +1866,7 @@ ids_round(vb_store *st, const char *prefix, uint32_t from, uint32_t to, uint64_t
 static size_t
 ids_entries(const char *dir)
 {
-	return db_entries(dir, "ids");
+	return db_entries(IX(dir), "ids");
 }
 
 /* Ids wait in memory, answer duplicates from there, then from the tree
@@ -1927,29 +1948,98 @@ START_TEST(ids_come_back_after_crash)
 }
 END_TEST
 
-/* A format 2 store has every id in the tree and no ids_applied: it reads
- * as it is, and becomes format 3. */
-START_TEST(ids_of_a_format_2_store)
+/* A store of format 3 kept its indexes with the log.  Its main
+ * environment is given them again here (with entries and marks that no
+ * longer mean anything) and the index directory taken away: the open
+ * drops them, builds the index environment from the log, and answers
+ * every id as before. */
+START_TEST(indexes_of_a_format_3_store)
 {
 	char dir[1024];
+	vbt_capture cap;
+	vb_log log;
 	vb_store *st = fresh_store(dir, sizeof(dir));
 	ids_round(st, "old-", 0, 700, 0);
 	vb_store_close(st);
-	MDB_dbi mdbi;
-	MDB_txn *txn = raw_txn(dir, 0, "meta", &mdbi);
-	MDB_env *env = mdb_txn_env(txn);
-	MDB_val k = { 11, "ids_applied" };
-	ck_assert_int_eq(mdb_del(txn, mdbi, &k, NULL), 0);
+	ck_assert_int_eq(vbt_rmtree(IX(dir)), 0);
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi ids, cust, mdbi;
+	size_t seq = 1;
+	uint64_t mark = 700;
+	MDB_val k = { 5, "old-0" }, v = { sizeof(seq), &seq };
+	MDB_val mk = { 12, "ids_applied" }, mv = { sizeof(mark), &mark };
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 8), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, 0, 0640), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "ids", MDB_CREATE, &ids), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "cust", MDB_CREATE | MDB_DUPSORT, &cust), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &mdbi), 0);
+	ck_assert_int_eq(mdb_put(txn, ids, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_put(txn, cust, &k, &v, 0), 0);
+	mk.mv_size = 11;
+	ck_assert_int_eq(mdb_put(txn, mdbi, &mk, &mv, 0), 0);
 	ck_assert_int_eq(mdb_txn_commit(txn), 0);
 	mdb_env_close(env);
-	store_format(dir, 2);
-	st = open_store(dir, 16 * MiB, 1 * GiB);
-	ck_assert_uint_eq(vb_store_pending(st), 0);
+	store_format(dir, 3);
+
+	vb_log_init(&log, vbt_capture_open(&cap), "test", VB_LOG_INFO);
+	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB, .log = &log };
+	st = open_store_opts(dir, &o);
+	ck_assert_uint_eq(vbt_capture_count(&cap, " S013 "), 1);
+	ck_assert_uint_eq(vb_store_pending(st), 700);
 	ids_round(st, "old-", 0, 700, 1);
 	ids_round(st, "new-", 0, 10, 0);
 	vb_store_close(st);
-	ck_assert_uint_eq(store_format(dir, 0), 3);
-	ck_assert_uint_eq(ids_entries(dir), 710);
+	vbt_capture_close(&cap);
+	ck_assert_uint_eq(store_format(dir, 0), 4);
+	ck_assert_uint_eq(db_entries(IX(dir), "ids"), 710);
+	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "ids_applied"), 710);
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 8), 0);
+	ck_assert_int_eq(mdb_env_open(env, dir, MDB_RDONLY, 0640), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, MDB_RDONLY, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "ids", 0, &ids), MDB_NOTFOUND);
+	ck_assert_int_eq(mdb_dbi_open(txn, "cust", 0, &cust), MDB_NOTFOUND);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+}
+END_TEST
+
+/* A store restored from a backup (the log's environment alone) builds its
+ * index environment again from the log: every id answers for its event,
+ * every customer's events replay, and the marks end at the last seq. */
+START_TEST(index_built_again_when_missing)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	meta m[DS_N];
+
+	dataset(st, m);
+	vb_store_close(st);
+	ck_assert_uint_gt(db_entries(IX(dir), "cust"), 0);
+	ck_assert_int_eq(vbt_rmtree(IX(dir)), 0);
+	st = open_store(dir, 16 * MiB, 1 * GiB);
+	for (int c = 0; c < 3; c++) {
+		char cust[8];
+		snprintf(cust, sizeof(cust), "C%d", c);
+		vb_store_filter f = { .customer = cust };
+		ck_assert_uint_gt(check_filter(st, m, &f), 0);
+	}
+	batch b = { 0 };
+	for (int i = 0; i < DS_N; i++)
+		batch_add(&b, m[i].id, "order.placed", "C-9", "2026-11-20T09:12:00Z", 0);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	for (size_t i = 0; i < b.n; i++) {
+		ck_assert(b.items[i].duplicate);
+		ck_assert_uint_eq(b.items[i].seq, i + 1);
+	}
+	batch_free(&b);
+	vb_store_close(st);
+	ck_assert_uint_eq(db_entries(IX(dir), "cust"), DS_N);
+	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "cust_applied"), DS_N);
+	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "ids_applied"), DS_N);
 }
 END_TEST
 
@@ -2003,17 +2093,6 @@ END_TEST
 
 /* ---- the folds, and the marks of how far they went ---- */
 
-/* The 8-byte value of key in database name of the closed store in dir. */
-static uint64_t
-raw_u64(const char *dir, const char *name, const char *key)
-{
-	uint64_t x;
-	size_t len;
-	raw_get(dir, name, key, &x, sizeof(x), &len);
-	ck_assert_uint_eq(len, sizeof(x));
-	return x;
-}
-
 /* Open and close the store in dir, logging into memory: vb_store_open's
  * code; the lines logged with code, and all the lines logged. */
 static int
@@ -2053,41 +2132,51 @@ START_TEST(failed_open_writes_nothing)
 	uint8_t bad[] = { 0x0a, 0x05, 'x' };
 	size_t seq = DS_N + 4;
 	raw_put(dir, "log", &seq, sizeof(seq), bad, sizeof(bad));
-	size_t cust = db_entries(dir, "cust"), ids = db_entries(dir, "ids");
+	size_t cust = db_entries(IX(dir), "cust"), ids = db_entries(IX(dir), "ids");
 
 	ck_assert_int_eq(open_logged(dir, " S003 ", &logged, &lines),
 	    VB_ECORRUPT);
 	ck_assert_uint_eq(logged, 1);
 	ck_assert_msg(lines == 1, "%zu lines logged, want the S003 alone",
 	    lines);
-	ck_assert_uint_eq(raw_u64(dir, "meta", "cust_applied"), DS_N);
-	ck_assert_uint_eq(raw_u64(dir, "meta", "ids_applied"), DS_N);
-	ck_assert_uint_eq(db_entries(dir, "cust"), cust);
-	ck_assert_uint_eq(db_entries(dir, "ids"), ids);
+	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "cust_applied"), DS_N);
+	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "ids_applied"), DS_N);
+	ck_assert_uint_eq(db_entries(IX(dir), "cust"), cust);
+	ck_assert_uint_eq(db_entries(IX(dir), "ids"), ids);
 }
 END_TEST
 
-/* A mark of another size than 8 bytes is a damaged store, not a store
- * from before the mark: the open refuses it and leaves it as it is. */
-START_TEST(bad_mark_refused)
+/* An index environment that cannot be trusted for this log is built
+ * again from it, with S011: a mark of another size than 8 bytes, a mark
+ * past the log's last seq (an index left by a newer copy of the store),
+ * and an index of another store. */
+START_TEST(untrusted_index_built_again)
 {
-	static const char *const keys[] = { "cust_applied", "ids_applied" };
-	for (size_t i = 0; i < 2; i++) {
+	static const struct {
+		const char *key;
+		const void *val;
+		size_t len;
+	} bad[] = {
+		{ "cust_applied", "abc", 3 },
+		{ "ids_applied", "abc", 3 },
+		{ "ids_applied", "\x40\0\0\0\0\0\0\0", 8 }, /* 64, past the 10 events */
+		{ "store", "0123456789abcdef", 16 },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		char dir[1024];
 		vb_store *st = fresh_store(dir, sizeof(dir));
 		size_t logged, lines;
 		ids_round(st, "m-", 0, 10, 0);
 		vb_store_close(st);
-		raw_put(dir, "meta", keys[i], strlen(keys[i]), "abc", 3);
-		ck_assert_int_eq(open_logged(dir, " S003 ", &logged, &lines),
-		    VB_ECORRUPT);
-		ck_assert_uint_eq(logged, 1);
-		ck_assert_uint_eq(lines, 1);
-		char val[8];
-		size_t len;
-		raw_get(dir, "meta", keys[i], val, sizeof(val), &len);
-		ck_assert_uint_eq(len, 3);
-		ck_assert_mem_eq(val, "abc", 3);
+		raw_put(IX(dir), "meta", bad[i].key, strlen(bad[i].key), bad[i].val, bad[i].len);
+		ck_assert_int_eq(open_logged(dir, " S011 ", &logged, &lines), 0);
+		ck_assert_msg(logged == 1, "%s: S011 logged %zu times", bad[i].key, logged);
+		ck_assert_uint_eq(raw_u64(IX(dir), "meta", "cust_applied"), 10);
+		ck_assert_uint_eq(raw_u64(IX(dir), "meta", "ids_applied"), 10);
+		ck_assert_uint_eq(db_entries(IX(dir), "ids"), 10);
+		st = open_store(dir, 16 * MiB, 1 * GiB);
+		ids_round(st, "m-", 0, 10, 1);
+		vb_store_close(st);
 	}
 }
 END_TEST
@@ -2108,7 +2197,7 @@ store_with_wrong_id(char *dir, size_t dirlen, vb_log *log)
 	dataset(st, m);
 	vb_store_close(st);
 	crash_after_append(dir, late_events);
-	raw_put(dir, "ids", "late-2", 6, &one, sizeof(one));
+	raw_put(IX(dir), "ids", "late-2", 6, &one, sizeof(one));
 	st = open_store_opts(dir, &o);
 	ck_assert_uint_eq(vb_store_pending(st), 3);
 	return st;
@@ -2139,9 +2228,9 @@ START_TEST(ids_fold_refuses_another_seq)
 	batch_free(&b);
 	vb_store_close(st);
 	vbt_capture_close(&cap);
-	ck_assert_uint_eq(raw_u64(dir, "meta", "ids_applied"), DS_N);
-	ck_assert_uint_eq(raw_u64(dir, "ids", "late-2"), 1);
-	ck_assert_uint_eq(db_entries(dir, "ids"), DS_N + 1);
+	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "ids_applied"), DS_N);
+	ck_assert_uint_eq(raw_u64(IX(dir), "ids", "late-2"), 1);
+	ck_assert_uint_eq(db_entries(IX(dir), "ids"), DS_N + 1);
 }
 END_TEST
 
@@ -2176,8 +2265,8 @@ START_TEST(cust_fold_in_chunks)
 	ck_assert_int_eq(vb_store_fold(st), 0);
 	ck_assert_uint_eq(vb_store_pending(st), 0);
 	vb_store_close(st);
-	ck_assert_uint_eq(db_entries(dir, "cust"), n);
-	ck_assert_uint_eq(raw_u64(dir, "meta", "cust_applied"), n);
+	ck_assert_uint_eq(db_entries(IX(dir), "cust"), n);
+	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "cust_applied"), n);
 
 	/* A fold that committed K-1's transaction and crashed before the
 	 * last: K-1's entries are in the index and, from the log, pending
@@ -2185,7 +2274,7 @@ START_TEST(cust_fold_in_chunks)
 	 * twice. */
 	crash_after_append(dir, k1_events);
 	for (size_t s = (size_t)n + 1; s <= (size_t)n + 2; s++)
-		raw_put(dir, "cust", "K-1", 3, &s, sizeof(s));
+		raw_put(IX(dir), "cust", "K-1", 3, &s, sizeof(s));
 	st = open_store(dir, 16 * MiB, 1 * GiB);
 	ck_assert_uint_eq(vb_store_pending(st), 2);
 	got g = { 0 };
@@ -2203,8 +2292,109 @@ START_TEST(cust_fold_in_chunks)
 	got_free(&g);
 	ck_assert_int_eq(vb_store_fold(st), 0);
 	vb_store_close(st);
-	ck_assert_uint_eq(db_entries(dir, "cust"), n + 2);
-	ck_assert_uint_eq(raw_u64(dir, "meta", "cust_applied"), n + 2);
+	ck_assert_uint_eq(db_entries(IX(dir), "cust"), n + 2);
+	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "cust_applied"), n + 2);
+}
+END_TEST
+
+/* The entries of index i in st's index environment now, the store open. */
+static size_t
+live_entries(vb_store *st, int i)
+{
+	MDB_txn *txn;
+	MDB_stat ms;
+	ck_assert_int_eq(mdb_txn_begin(st->xenv, NULL, MDB_RDONLY, &txn), 0);
+	ck_assert_int_eq(mdb_stat(txn, st->ix[i].dbi, &ms), 0);
+	mdb_txn_abort(txn);
+	return ms.ms_entries;
+}
+
+typedef struct {
+	vb_store *st;
+	atomic_int stop;
+	int failed;
+	size_t rounds;
+	char why[160];
+} cust_reader;
+
+/* Replay customer F-7 (every 100th event from seq 8) until told to stop:
+ * exactly its events, in order, however the folder moves them. */
+static void *
+cust_reader_main(void *arg)
+{
+	cust_reader *rc = arg;
+	while (!atomic_load(&rc->stop) && !rc->failed) {
+		vb_store_filter f = { .customer = "F-7" };
+		got g = { 0 };
+		uint64_t next, last;
+		int done;
+		int rv = vb_store_replay(rc->st, &f, SIZE_MAX, SIZE_MAX, SIZE_MAX, collect_cb,
+		    &g, &next, &done, &last);
+		uint64_t want = last >= 8 ? (last - 8) / 100 + 1 : 0;
+		if (rv != 0 || !done || g.n != want)
+			rc->failed = 1;
+		for (size_t i = 0; i < g.n && !rc->failed; i++)
+			if (g.seqs[i] != 8 + 100 * i)
+				rc->failed = 1;
+		if (rc->failed)
+			snprintf(rc->why, sizeof(rc->why), "rv %d done %d: %zu events up to %llu, "
+			    "want %llu", rv, done, g.n, (unsigned long long)last,
+			    (unsigned long long)want);
+		got_free(&g);
+		rc->rounds++;
+	}
+	return NULL;
+}
+
+/* The folder writes the indexes on its own thread, once their events are
+ * durable, while readers replay by customer: not before FOLD_EVENTS
+ * entries wait (or 10 s pass), never ahead of the durable log, and with
+ * no event missing or twice from a customer's replay meanwhile. */
+START_TEST(folder_folds_in_background)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	const uint64_t n = 70000;
+	cust_reader rc = { .st = st };
+	pthread_t th;
+
+	ck_assert_int_eq(pthread_create(&th, NULL, cust_reader_main, &rc), 0);
+	for (uint64_t i = 0; i < n; i += 5000) {
+		batch b = { 0 };
+		char id[32], cust[16];
+		for (uint64_t j = i; j < i + 5000; j++) {
+			snprintf(id, sizeof(id), "bg-%llu", (unsigned long long)j);
+			snprintf(cust, sizeof(cust), "F-%llu", (unsigned long long)(j % 100));
+			batch_add(&b, id, "order.placed", cust, "2026-11-02T00:00:00Z", 0);
+		}
+		/* Not batch_append: no flush after the commit. */
+		vb_buf stored = { 0 };
+		ck_assert_int_eq(vb_store_append(st, b.items, b.n, RECORDED, &stored, NULL), 0);
+		vb_buf_free(&stored);
+		batch_free(&b);
+		if (i == 0)
+			ck_assert_int_eq(vb_store_fold_start(st), 0); /* 5,000: not yet */
+	}
+	/* The last commit is not durable yet (vb_store_durable): the folder
+	 * waits for it. */
+	ck_assert_uint_lt(vb_store_durable_seq(st), n);
+	ck_assert_int_eq(vb_store_fold_start(st), 2);
+	usleep(200 * 1000);
+	ck_assert_uint_eq(live_entries(st, IX_CUST), 0);
+	ck_assert_uint_eq(live_entries(st, IX_IDS), 0);
+	ck_assert_int_eq(vb_store_sync(st), 0);
+	vb_store_fold_wait(st);
+	ck_assert_uint_eq(vb_store_pending(st), 0);
+	ck_assert_uint_eq(live_entries(st, IX_CUST), n);
+	ck_assert_uint_eq(live_entries(st, IX_IDS), n);
+	ck_assert_int_eq(vb_store_fold_start(st), 0); /* nothing waits */
+	atomic_store(&rc.stop, 1);
+	pthread_join(th, NULL);
+	ck_assert_msg(!rc.failed, "customer replay: %s", rc.why);
+	ck_assert_uint_gt(rc.rounds, 0);
+	vb_store_close(st);
+	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "cust_applied"), n);
+	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "ids_applied"), n);
 }
 END_TEST
 
@@ -2254,8 +2444,8 @@ START_TEST(marks_follow_events_without_ids)
 	ck_assert_uint_gt(last, folded);
 	ck_assert_int_eq(vb_store_fold(st), 0);
 	vb_store_close(st);
-	ck_assert_uint_eq(raw_u64(dir, "meta", "cust_applied"), last);
-	ck_assert_uint_eq(raw_u64(dir, "meta", "ids_applied"), last);
+	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "cust_applied"), last);
+	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "ids_applied"), last);
 	vb_buf_free(&stored);
 }
 END_TEST
@@ -2308,16 +2498,18 @@ store_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, ids_wait_then_fold);
 	tcase_add_test(tc, ids_come_back_after_crash);
-	tcase_add_test(tc, ids_of_a_format_2_store);
+	tcase_add_test(tc, indexes_of_a_format_3_store);
+	tcase_add_test(tc, index_built_again_when_missing);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("folds");
 	tcase_add_unchecked_fixture(tc, vbt_root_setup, vbt_root_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, failed_open_writes_nothing);
-	tcase_add_test(tc, bad_mark_refused);
+	tcase_add_test(tc, untrusted_index_built_again);
 	tcase_add_test(tc, ids_fold_refuses_another_seq);
 	tcase_add_test(tc, rebuild_folds_customers_only);
+	tcase_add_test(tc, folder_folds_in_background);
 	tcase_add_test(tc, marks_follow_events_without_ids);
 	tcase_add_test(tc, cust_fold_in_chunks);
 	suite_add_tcase(s, tc);

@@ -1,0 +1,286 @@
+/* The index environment, DIR/index: the cust and ids indexes, derived
+ * from the log and written by the folds (vb_store_fold.c).
+ *
+ * Everything in it can be built again from the log, and is whenever it is
+ * missing (a store restored from a backup, which copies the log's
+ * environment alone; a store of format 3 or older, whose indexes lived
+ * with the log), belongs to another store, or is ahead of the log.  Its
+ * meta holds each index's mark and the store it belongs to (a copy of the
+ * store's supp_key). */
+#include "vb_store_impl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "vb_error.h"
+#include "vb_event.h"
+#include "vb_time.h"
+
+#define XMETA_STORE "store"
+/* At open, the entries coming back from the log are folded every so many
+ * events: memory stays bounded however far behind the index is. */
+#define RECOVER_FOLD 65536
+
+/* One customer's entries into cust. */
+static int
+put_customer(MDB_cursor *cur, const char *customer, const uint64_t *seqs, size_t n)
+{
+	MDB_val k = { strlen(customer), (void *)customer }, v;
+	int rv = 0;
+	for (size_t i = 0; i < n && rv == 0; i++) {
+		size_t s = (size_t)seqs[i];
+		v.mv_size = sizeof(s);
+		v.mv_data = &s;
+		/* Already there: written by a fold that failed or crashed
+		 * half-way, before the mark moved. */
+		if ((rv = mdb_cursor_put(cur, &k, &v, 0)) == MDB_KEYEXIST)
+			rv = 0;
+	}
+	return rv;
+}
+
+int
+store_index_init(vb_store *st)
+{
+	static const struct {
+		const char *mark, *code, *what;
+		size_t bytes_each;
+		store_fold_put put;
+	} desc[IX_N] = {
+		[IX_CUST] = { META_CUST_APPLIED, "S008", "customer index entries", 32,
+			put_customer },
+		[IX_IDS] = { META_IDS_APPLIED, "S010", "ids into the id index", 64,
+			store_ids_put },
+	};
+	for (int i = 0; i < IX_N; i++) {
+		store_index *x = &st->ix[i];
+		x->mark = desc[i].mark;
+		x->code = desc[i].code;
+		x->what = desc[i].what;
+		x->bytes_each = desc[i].bytes_each;
+		x->put = desc[i].put;
+		x->last_start = vb_time_mono_us();
+		if (vb_pending_open(&x->add) != 0 || vb_pending_open(&x->old) != 0)
+			return VB_ENOMEM;
+	}
+	return VB_OK;
+}
+
+void
+store_index_close(vb_store *st)
+{
+	for (int i = 0; i < IX_N; i++) {
+		vb_pending_close(st->ix[i].add);
+		vb_pending_close(st->ix[i].old);
+	}
+	if (st->xenv)
+		mdb_env_close(st->xenv);
+}
+
+int
+store_meta_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t dflt,
+    uint64_t *out)
+{
+	MDB_val k = { strlen(key), (void *)key }, v;
+	int rv = mdb_get(txn, meta, &k, &v);
+	if (rv == 0) {
+		if (v.mv_size != sizeof(uint64_t))
+			return MDB_CORRUPTED;
+		memcpy(out, v.mv_data, sizeof(uint64_t));
+		return 0;
+	}
+	if (rv != MDB_NOTFOUND)
+		return rv;
+	*out = dflt;
+	v.mv_size = sizeof(dflt);
+	v.mv_data = &dflt;
+	return mdb_put(txn, meta, &k, &v, 0);
+}
+
+/* Why the index in txn cannot be trusted for this store (a reason for the
+ * log), or NULL; on NULL the marks are read into st->ix[].applied.  An
+ * LMDB failure: *rv. */
+static const char *
+index_check(vb_store *st, MDB_txn *txn, int *rv)
+{
+	MDB_val k = { strlen(XMETA_STORE), XMETA_STORE }, v;
+	MDB_stat ms;
+
+	*rv = mdb_get(txn, st->xmeta, &k, &v);
+	if (*rv == MDB_NOTFOUND) {
+		*rv = mdb_stat(txn, st->ix[IX_IDS].dbi, &ms);
+		if (*rv != 0)
+			return NULL;
+		if (ms.ms_entries == 0 && (*rv = mdb_stat(txn, st->ix[IX_CUST].dbi, &ms)) != 0)
+			return NULL;
+		if (ms.ms_entries > 0)
+			return "it names no store";
+		/* A new index: this store's from now on. */
+		v.mv_size = VB_SIPHASH_KEYSZ;
+		v.mv_data = st->supp_key;
+		if ((*rv = mdb_put(txn, st->xmeta, &k, &v, 0)) != 0)
+			return NULL;
+	} else if (*rv != 0) {
+		return NULL;
+	} else if (v.mv_size != VB_SIPHASH_KEYSZ ||
+	    memcmp(v.mv_data, st->supp_key, VB_SIPHASH_KEYSZ) != 0) {
+		return "it belongs to another store";
+	}
+	for (int i = 0; i < IX_N; i++) {
+		store_index *x = &st->ix[i];
+		*rv = store_meta_u64(txn, st->xmeta, x->mark, 0, &x->applied);
+		if (*rv == MDB_CORRUPTED) {
+			*rv = 0;
+			return "a mark is damaged";
+		}
+		if (*rv != 0)
+			return NULL;
+		if (x->applied > st->last_seq)
+			return "it is ahead of the log";
+	}
+	return NULL;
+}
+
+/* Empty both indexes and start their marks at 0, for this store. */
+static int
+index_reset(vb_store *st, MDB_txn *txn)
+{
+	MDB_val k = { strlen(XMETA_STORE), XMETA_STORE };
+	MDB_val v = { VB_SIPHASH_KEYSZ, st->supp_key };
+	int rv = 0;
+	for (int i = 0; i < IX_N && rv == 0; i++) {
+		store_index *x = &st->ix[i];
+		MDB_val mk = { strlen(x->mark), (void *)x->mark };
+		uint64_t zero = 0;
+		MDB_val mv = { sizeof(zero), &zero };
+		x->applied = 0;
+		if ((rv = mdb_drop(txn, x->dbi, 0)) == 0)
+			rv = mdb_put(txn, st->xmeta, &mk, &mv, 0);
+	}
+	if (rv == 0)
+		rv = mdb_put(txn, st->xmeta, &k, &v, 0);
+	return rv;
+}
+
+/* Put the entries of the logged event pk (seq) back in memory, where its
+ * index does not hold them yet. */
+static int
+recover_one(vb_store *st, const vb_event_peek *pk, uint64_t seq)
+{
+	char customer[VB_CUSTOMER_MAX + 1];
+	int rv;
+
+	if ((rv = store_ids_recover(st, pk, seq)) != 0)
+		return rv;
+	if (seq <= st->ix[IX_CUST].applied)
+		return 0;
+	memcpy(customer, pk->customer, pk->customer_len);
+	customer[pk->customer_len] = '\0';
+	return vb_pending_add(st->ix[IX_CUST].add, customer, seq) < 0 ? ENOMEM : 0;
+}
+
+/* Every event after the lower mark back in memory, folded every
+ * RECOVER_FOLD events (the log is durable: vb_store_open flushed it).
+ * A VB_E code, logged. */
+static int
+recover(vb_store *st, uint64_t *scanned)
+{
+	int fold_rv = VB_OK;
+	uint64_t from = st->ix[IX_CUST].applied < st->ix[IX_IDS].applied ?
+	    st->ix[IX_CUST].applied : st->ix[IX_IDS].applied;
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	store_rec r;
+	uint64_t n = 0;
+	int rv;
+
+	*scanned = 0;
+	if (from >= st->last_seq)
+		return 0;
+	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
+		goto fail;
+	if ((rv = mdb_cursor_open(txn, st->dlog, &cur)) != 0) {
+		mdb_txn_abort(txn);
+		goto fail;
+	}
+	for (rv = store_log_seek(cur, from + 1, &r); rv == 0; rv = store_log_next(cur, &r)) {
+		vb_event_peek pk;
+		if (vb_event_peek_pb(r.ev.mv_data, r.ev.mv_size, &pk) != 0 ||
+		    pk.customer_len > VB_CUSTOMER_MAX) {
+			rv = MDB_CORRUPTED;
+			break;
+		}
+		if ((rv = recover_one(st, &pk, r.seq)) != 0)
+			break;
+		if (++n % RECOVER_FOLD == 0 && r.seq < st->last_seq &&
+		    (fold_rv = store_fold_now(st, (1u << IX_CUST) | (1u << IX_IDS), r.seq)) != 0)
+			break;
+	}
+	mdb_cursor_close(cur);
+	mdb_txn_abort(txn);
+	*scanned = n;
+	if (fold_rv != VB_OK)
+		return fold_rv;
+	if (rv == MDB_NOTFOUND)
+		return VB_OK;
+fail:
+	vb_log_error(st->log, "S003", "%s: reading the log for the index: %s", st->dir,
+	    mdb_strerror(rv));
+	return vb_err_from_mdb(rv);
+}
+
+int
+store_index_open(vb_store *st)
+{
+	char path[4096];
+	MDB_txn *txn = NULL;
+	const char *why;
+	uint64_t scanned;
+	int64_t t0;
+	int rv;
+
+	snprintf(path, sizeof(path), "%s/index", st->dir);
+	if (mkdir(path, 0750) != 0 && errno != EEXIST) {
+		rv = errno;
+		goto fail;
+	}
+	if ((rv = mdb_env_create(&st->xenv)) != 0 ||
+	    (rv = mdb_env_set_maxdbs(st->xenv, 4)) != 0 ||
+	    (rv = mdb_env_set_mapsize(st->xenv, st->map_size)) != 0 ||
+	    (rv = mdb_env_set_maxreaders(st->xenv, 256)) != 0 ||
+	    /* As the log's (vb_store_open): a crash loses at most the last
+	     * fold's commit, whose entries come back from the log. */
+	    (rv = mdb_env_open(st->xenv, path, MDB_NOTLS | MDB_NOMETASYNC, 0640)) != 0)
+		goto fail;
+	if ((rv = mdb_txn_begin(st->xenv, NULL, 0, &txn)) != 0 ||
+	    (rv = mdb_dbi_open(txn, "cust", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED |
+	        MDB_INTEGERDUP, &st->ix[IX_CUST].dbi)) != 0 ||
+	    (rv = mdb_dbi_open(txn, "ids", MDB_CREATE, &st->ix[IX_IDS].dbi)) != 0 ||
+	    (rv = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->xmeta)) != 0)
+		goto fail;
+	if ((why = index_check(st, txn, &rv)) != NULL) {
+		vb_log_warn(st->log, "S011", "%s: %s: building it again from the log",
+		    path, why);
+		rv = index_reset(st, txn);
+	}
+	if (rv != 0)
+		goto fail;
+	rv = mdb_txn_commit(txn);
+	txn = NULL;
+	if (rv != 0)
+		goto fail;
+	t0 = vb_time_mono_us();
+	if ((rv = recover(st, &scanned)) != VB_OK)
+		return rv;
+	if (scanned >= RECOVER_FOLD)
+		vb_log_info(st->log, "S012", "index: %llu events read from the log in %.1f s",
+		    (unsigned long long)scanned, (double)(vb_time_mono_us() - t0) / 1e6);
+	return VB_OK;
+fail:
+	if (txn)
+		mdb_txn_abort(txn);
+	vb_log_error(st->log, "S003", "%s: %s", path, mdb_strerror(rv));
+	return vb_err_from_mdb(rv);
+}
