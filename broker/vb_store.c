@@ -175,6 +175,7 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	pthread_rwlockattr_init(&la);
 	pthread_rwlockattr_setkind_np(&la, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
 	pthread_rwlock_init(&st->maplock, &la);
+	pthread_rwlock_init(&st->xmaplock, &la);
 	pthread_rwlockattr_destroy(&la);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
@@ -182,6 +183,7 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 	pthread_cond_init(&st->fcond, &ca);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&st->fmtx, NULL);
+	pthread_mutex_init(&st->pmtx, NULL);
 	pthread_mutex_init(&st->map.mtx, NULL);
 	pthread_mutex_init(&st->xmap.mtx, NULL);
 	if ((rv = store_index_init(st)) != 0)
@@ -325,10 +327,12 @@ vb_store_close(vb_store *st)
 	if (st->lock_fd >= 0)
 		close(st->lock_fd);
 	pthread_mutex_destroy(&st->fmtx);
+	pthread_mutex_destroy(&st->pmtx);
 	pthread_mutex_destroy(&st->map.mtx);
 	pthread_mutex_destroy(&st->xmap.mtx);
 	pthread_cond_destroy(&st->fcond);
 	pthread_rwlock_destroy(&st->maplock);
+	pthread_rwlock_destroy(&st->xmaplock);
 	free(st->dir);
 	free(st);
 }
@@ -431,11 +435,12 @@ store_maybe_grow(vb_store *st, MDB_env *env, size_t incoming, int force)
 		size = st->map_size_max;
 	if (size <= info.me_mapsize)
 		return force ? VB_EFULL : VB_OK;
-	pthread_rwlock_wrlock(&st->maplock);
+	pthread_rwlock_t *lock = env == st->env ? &st->maplock : &st->xmaplock;
+	pthread_rwlock_wrlock(lock);
 	rv = mdb_env_set_mapsize(env, size);
 	/* Remapped, perhaps elsewhere. */
 	(env == st->env ? &st->map : &st->xmap)->known = 0;
-	pthread_rwlock_unlock(&st->maplock);
+	pthread_rwlock_unlock(lock);
 	if (rv != 0) {
 		vb_log_error(st->log, "S004", "growing the %s map to %llu bytes: %s",
 		    env == st->env ? "log's" : "index's", (unsigned long long)size,
@@ -548,8 +553,13 @@ txn_run(vb_store *st, const char *recorded, vb_buf *stored, store_txn_fn fn,
 	t.stored = stored;
 	if (vb_time_parse(recorded, &t.recorded_us) != 0)
 		return EINVAL;
-	if ((rv = mdb_txn_begin(st->xenv, NULL, MDB_RDONLY, &t.xtxn)) != 0)
+	/* Its lookups read the index environment, which must not move
+	 * meanwhile. */
+	pthread_rwlock_rdlock(&st->xmaplock);
+	if ((rv = mdb_txn_begin(st->xenv, NULL, MDB_RDONLY, &t.xtxn)) != 0) {
+		pthread_rwlock_unlock(&st->xmaplock);
 		return rv;
+	}
 	if ((rv = mdb_txn_begin(st->env, NULL, 0, &t.txn)) != 0)
 		goto fail;
 	if ((rv = fn(&t, arg)) != 0)
@@ -566,12 +576,14 @@ txn_run(vb_store *st, const char *recorded, vb_buf *stored, store_txn_fn fn,
 	if (rv != 0)
 		goto fail;
 	mdb_txn_abort(t.xtxn);
+	pthread_rwlock_unlock(&st->xmaplock);
 	store_txn_free_gate(&t);
 	return 0;
 fail:
 	if (t.txn)
 		mdb_txn_abort(t.txn);
 	mdb_txn_abort(t.xtxn);
+	pthread_rwlock_unlock(&st->xmaplock);
 	for (int i = 0; i < IX_N; i++)
 		vb_pending_drop_after(st->ix[i].add, atomic_load(&st->last_seq));
 	store_txn_free_gate(&t);
@@ -720,25 +732,54 @@ event_matches(const vb_store_filter *f, const uint8_t *p, size_t len)
 	return 1;
 }
 
+/* Append customer's pending seqs up to hi, the table being folded's
+ * before the newer one's, to *seqs (*n used, *cap allocated). */
+static int
+pending_seqs(vb_store *st, const char *customer, uint64_t hi, uint64_t **seqs,
+    size_t *n, size_t *cap)
+{
+	store_index *x = &st->ix[IX_CUST];
+	pthread_mutex_lock(&st->pmtx);
+	int rv = vb_pending_get(x->old, customer, hi, seqs, n, cap);
+	if (rv == 0)
+		rv = vb_pending_get(x->add, customer, hi, seqs, n, cap);
+	pthread_mutex_unlock(&st->pmtx);
+	return rv != 0 ? ENOMEM : 0;
+}
+
 int
 store_customer_seqs(vb_store *st, MDB_txn *xtxn, const char *customer,
     uint64_t from, uint64_t hi, int (*fn)(void *arg, uint64_t seq), void *arg)
 {
-	store_index *x = &st->ix[IX_CUST];
-	MDB_cursor *cur;
+	MDB_txn *own = NULL;
+	MDB_cursor *cur = NULL;
 	size_t s = (size_t)from;
 	MDB_val k = { strlen(customer), (void *)customer }, v = { sizeof(s), &s };
 	uint64_t *seqs = NULL, last = 0;
 	size_t n = 0, cap = 0;
 	int rv;
 
-	if ((rv = mdb_cursor_open(xtxn, x->dbi, &cur)) != 0)
-		return rv;
+	/* A reader copies the seqs in memory before it reads the tree: the
+	 * writer may empty the folded table at any time, but only after the
+	 * fold committed, so what the copy lacks the later snapshot has.  The
+	 * writer empties it itself, between its transactions. */
+	if (xtxn == NULL) {
+		if ((rv = pending_seqs(st, customer, hi, &seqs, &n, &cap)) != 0)
+			goto out;
+		pthread_rwlock_rdlock(&st->xmaplock);
+		if ((rv = mdb_txn_begin(st->xenv, NULL, MDB_RDONLY, &own)) != 0) {
+			pthread_rwlock_unlock(&st->xmaplock);
+			goto out;
+		}
+		xtxn = own;
+	}
+	if ((rv = mdb_cursor_open(xtxn, st->ix[IX_CUST].dbi, &cur)) != 0)
+		goto out;
 	for (rv = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE); rv == 0;
 	    rv = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
 		memcpy(&s, v.mv_data, sizeof(s));
-		/* A fold's transaction may have committed entries past hi
-		 * since the caller read it (folds hold maplock shared). */
+		/* A fold may have committed entries past hi since the caller
+		 * read it. */
 		if (s > hi) {
 			rv = MDB_NOTFOUND;
 			break;
@@ -747,25 +788,26 @@ store_customer_seqs(vb_store *st, MDB_txn *xtxn, const char *customer,
 		if ((rv = fn(arg, s)) != 0)
 			break;
 	}
-	mdb_cursor_close(cur);
 	if (rv != MDB_NOTFOUND)
-		return rv;
-	/* Then what is not in the index yet, the table being folded's before
-	 * the newer one's: all of it later than the index, but for a fold
-	 * under way (or one that failed or crashed half-way): a customer's
-	 * entries may then be in both, and the index has all of the
-	 * customer's entries of that table or none (a key's go in one
-	 * transaction).  Callers hold maplock shared: neither table is
-	 * swapped or emptied meanwhile. */
-	if (vb_pending_get(x->old, customer, hi, &seqs, &n, &cap) != 0 ||
-	    vb_pending_get(x->add, customer, hi, &seqs, &n, &cap) != 0) {
-		free(seqs);
-		return ENOMEM;
-	}
+		goto out;
+	/* Then what is not in the tree yet: all of it later than the tree,
+	 * but for a fold under way (or one that failed or crashed half-way):
+	 * a customer's entries may then be in both, and the tree has all of
+	 * the customer's entries of that table or none (a key's go in one
+	 * transaction). */
+	if (own == NULL && (rv = pending_seqs(st, customer, hi, &seqs, &n, &cap)) != 0)
+		goto out;
 	rv = 0;
 	for (size_t i = 0; i < n && rv == 0; i++)
 		if (seqs[i] >= from && seqs[i] > last)
 			rv = fn(arg, seqs[i]);
+out:
+	if (cur)
+		mdb_cursor_close(cur);
+	if (own) {
+		mdb_txn_abort(own);
+		pthread_rwlock_unlock(&st->xmaplock);
+	}
 	free(seqs);
 	return rv;
 }
@@ -830,7 +872,7 @@ vb_store_replay(vb_store *st, const vb_store_filter *f, size_t limit,
     size_t max_bytes, size_t scan_max, vb_store_replay_cb cb, void *arg,
     uint64_t *next_seq, int *done, uint64_t *last_seq)
 {
-	MDB_txn *txn = NULL, *xtxn = NULL;
+	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
 	store_rec r;
 	uint64_t from = f->from_seq ? f->from_seq : 1;
@@ -849,9 +891,7 @@ vb_store_replay(vb_store *st, const vb_store_filter *f, size_t limit,
 		goto out;
 	pg.cur = cur;
 	if (f->customer && f->customer[0]) {
-		if ((rv = mdb_txn_begin(st->xenv, NULL, MDB_RDONLY, &xtxn)) != 0)
-			goto out;
-		rv = store_customer_seqs(st, xtxn, f->customer, from, *last_seq, page_by_seq, &pg);
+		rv = store_customer_seqs(st, NULL, f->customer, from, *last_seq, page_by_seq, &pg);
 		if (rv == 0)
 			rv = MDB_NOTFOUND; /* went through them all */
 	} else {
@@ -875,8 +915,6 @@ out:
 		mdb_cursor_close(cur);
 	if (txn)
 		mdb_txn_abort(txn);
-	if (xtxn)
-		mdb_txn_abort(xtxn);
 	/* The callback has copied the events: let go of the file's pages,
 	 * which would otherwise count in the broker's RSS until the kernel
 	 * wants them back, however long the log.  They stay in the page
@@ -943,9 +981,11 @@ vb_store_release_pages(vb_store *st)
 	 * pages count too: the writer reads ids through its map. */
 	pthread_rwlock_rdlock(&st->maplock);
 	store_map_release(st, st->env, &st->map);
+	pthread_rwlock_unlock(&st->maplock);
+	pthread_rwlock_rdlock(&st->xmaplock);
 	if (st->xenv)
 		store_map_release(st, st->xenv, &st->xmap);
-	pthread_rwlock_unlock(&st->maplock);
+	pthread_rwlock_unlock(&st->xmaplock);
 }
 
 /* The bytes of file pages mapped into the process now (/proc/self/statm's

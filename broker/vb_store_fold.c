@@ -85,7 +85,8 @@ run_commit(fold_run *f, uint64_t upto)
 	f->txn = NULL;
 	/* The leaves a fold reads through the map would otherwise stay in
 	 * the broker's RSS: most of the index after a few folds (workload 3:
-	 * 140 MiB of them), or a fold's worth at the end of each. */
+	 * 140 MiB of them), or a fold's worth at the end of each.  Without
+	 * maplock: the map moves only when the one folding grows it. */
 	store_map_release(f->st, f->st->xenv, &f->st->xmap);
 	return rv;
 }
@@ -105,69 +106,84 @@ run_one(void *arg, const char *key, const uint64_t *seqs, size_t n)
 }
 
 /* Write x->old into x's tree, in key order, in transactions of a bounded
- * number of entries (a key's in one), the last also setting the mark to
- * upto; letting go of the map's pages after each.  An LMDB code; on failure the entries stay in old, and those
- * already written are written again by the next attempt (put takes that). */
+ * number of entries (a key's in one), the first also recording upto and
+ * the event there (store_index_fold_at), the last setting the mark to
+ * upto.  An LMDB code; on failure the entries stay in old, and those
+ * already written are written again by the next attempt (put takes that).
+ * Without maplock: only the one folding writes or remaps the index
+ * environment, so no remap can meet this transaction. */
 static int
-fold_chunks(vb_store *st, store_index *x, uint64_t upto)
+fold_chunks(vb_store *st, store_index *x, uint64_t upto, uint64_t sum)
 {
 	fold_run f = { st, x, NULL, NULL, 0 };
 	int rv;
 
-	/* Without maplock: only the one folding writes or remaps the index
-	 * environment, so no remap can meet this transaction; and the writer
-	 * may swap tables (exclusively) meanwhile without waiting for it. */
-	if ((rv = run_begin(&f)) == 0) {
+	if ((rv = run_begin(&f)) != 0)
+		return rv;
+	if ((rv = store_index_fold_at(st, f.txn, upto, sum)) == 0) {
 		rv = vb_pending_each_sorted(x->old, run_one, &f);
 		if (rv == VB_ENOMEM)
 			rv = ENOMEM;
-		if (rv == 0)
-			rv = run_commit(&f, upto);
-		else if (f.txn != NULL) {
-			if (f.cur)
-				mdb_cursor_close(f.cur);
-			mdb_txn_abort(f.txn);
-		}
+	}
+	if (rv == 0)
+		return run_commit(&f, upto);
+	if (f.txn != NULL) {
+		if (f.cur)
+			mdb_cursor_close(f.cur);
+		mdb_txn_abort(f.txn);
 	}
 	return rv;
 }
 
 /* Write x->old (the entries of the events up to x->old_upto, durable)
  * into x's tree, growing the map when it is full; then x->applied is
- * old_upto and old is empty.  Readers go on meanwhile: between two
- * transactions an entry may be in the tree and still in old, which
- * store_customer_seqs and store_ids_find allow for.  Only emptying old is
- * exclusive, so that no reader whose snapshot of the tree predates the
- * last transaction finds an entry in neither.  The one folding (fold_busy
- * set) only.  A VB_E code, logged; on failure old stays as it was. */
+ * old_upto and old is done: still there, for readers whose snapshot of
+ * the tree predates the fold, until the writer empties it between two of
+ * its transactions (empty_done).  Readers and the writer go on meanwhile:
+ * between two transactions an entry may be in the tree and still in old,
+ * which store_customer_seqs and store_ids_find allow for.  The one
+ * folding (fold_busy set) only.  A VB_E code, logged; on failure old
+ * stays as it was. */
 static int
 fold_old(vb_store *st, store_index *x)
 {
 	size_t n = vb_pending_count(x->old);
-	uint64_t upto = x->old_upto;
+	uint64_t upto = x->old_upto, sum = 0;
 	int rv;
 
-	if ((rv = store_maybe_grow(st, st->xenv, n * x->bytes_each, 0)) != 0)
+	if ((rv = store_index_sum(st, upto, &sum)) == 0 &&
+	    (rv = store_maybe_grow(st, st->xenv, n * x->bytes_each, 0)) == 0) {
+		for (int attempt = 0;; attempt++) {
+			rv = fold_chunks(st, x, upto, sum);
+			if (rv != MDB_MAP_FULL || attempt == 3 ||
+			    store_maybe_grow(st, st->xenv, n * x->bytes_each, 1) != 0)
+				break;
+		}
+		if (rv != 0)
+			vb_log_error(st->log, x->code, "writing %zu %s: %s", n, x->what,
+			    mdb_strerror(rv));
+		rv = vb_err_from_mdb(rv);
+	}
+	if (rv != VB_OK)
 		return rv;
-	for (int attempt = 0;; attempt++) {
-		rv = fold_chunks(st, x, upto);
-		if (rv != MDB_MAP_FULL || attempt == 3 ||
-		    store_maybe_grow(st, st->xenv, n * x->bytes_each, 1) != 0)
-			break;
-	}
-	if (rv != 0) {
-		vb_log_error(st->log, x->code, "writing %zu %s: %s", n, x->what,
-		    mdb_strerror(rv));
-		return vb_err_from_mdb(rv);
-	}
-	pthread_rwlock_wrlock(&st->maplock);
-	x->applied = upto;
-	vb_pending_clear(x->old);
-	pthread_rwlock_unlock(&st->maplock);
 	pthread_mutex_lock(&st->fmtx);
-	x->old_upto = 0;
+	x->applied = upto;
+	x->old_done = 1;
 	pthread_mutex_unlock(&st->fmtx);
 	return VB_OK;
+}
+
+/* Empty x->old, folded: the writer between its transactions (its lookups
+ * read old within a transaction whose snapshot may predate the fold), or
+ * the one folding when no writer runs.  fmtx held. */
+static void
+empty_done_locked(vb_store *st, store_index *x)
+{
+	pthread_mutex_lock(&st->pmtx);
+	vb_pending_clear(x->old);
+	pthread_mutex_unlock(&st->pmtx);
+	x->old_upto = 0;
+	x->old_done = 0;
 }
 
 /* x's new entries become the ones to fold, up to upto: with fmtx held and
@@ -179,11 +195,11 @@ swap_locked(vb_store *st, store_index *x, uint64_t upto, int64_t now)
 {
 	if (x->old_upto != 0 || upto <= x->applied)
 		return 0;
-	pthread_rwlock_wrlock(&st->maplock);
+	pthread_mutex_lock(&st->pmtx);
 	vb_pending *t = x->old;
 	x->old = x->add;
 	x->add = t;
-	pthread_rwlock_unlock(&st->maplock);
+	pthread_mutex_unlock(&st->pmtx);
 	x->old_upto = upto;
 	x->last_start = now;
 	return 1;
@@ -224,15 +240,21 @@ store_fold_now(vb_store *st, unsigned mask, uint64_t upto)
 			continue;
 		/* What the folder had taken (or failed to write) first. */
 		pthread_mutex_lock(&st->fmtx);
+		if (x->old_done)
+			empty_done_locked(st, x);
 		uint64_t taken = x->old_upto;
 		pthread_mutex_unlock(&st->fmtx);
-		if (taken != 0 && (rv = fold_old(st, x)) != VB_OK)
-			break;
-		pthread_mutex_lock(&st->fmtx);
-		int swapped = swap_locked(st, x, upto, vb_time_mono_us());
-		pthread_mutex_unlock(&st->fmtx);
-		if (swapped)
-			rv = fold_old(st, x);
+		for (int round = 0; round < 2 && rv == VB_OK; round++) {
+			if (taken != 0 && (rv = fold_old(st, x)) == VB_OK) {
+				pthread_mutex_lock(&st->fmtx);
+				empty_done_locked(st, x);
+				pthread_mutex_unlock(&st->fmtx);
+			}
+			pthread_mutex_lock(&st->fmtx);
+			taken = round == 0 && rv == VB_OK ?
+			    swap_locked(st, x, upto, vb_time_mono_us()) : 0;
+			pthread_mutex_unlock(&st->fmtx);
+		}
 	}
 	release(st, rv);
 	return rv;
@@ -255,7 +277,7 @@ fold_taken(vb_store *st)
 	for (int i = 0; i < IX_N; i++) {
 		store_index *x = &st->ix[i];
 		pthread_mutex_lock(&st->fmtx);
-		uint64_t upto = x->old_upto;
+		uint64_t upto = x->old_done ? 0 : x->old_upto;
 		pthread_mutex_unlock(&st->fmtx);
 		if (upto == 0)
 			continue;
@@ -274,11 +296,12 @@ fold_taken(vb_store *st)
 	return rv;
 }
 
+/* Whether an index has entries taken and not yet folded. */
 static int
 any_taken_locked(vb_store *st)
 {
 	for (int i = 0; i < IX_N; i++)
-		if (st->ix[i].old_upto != 0)
+		if (st->ix[i].old_upto != 0 && !st->ix[i].old_done)
 			return 1;
 	return 0;
 }
@@ -338,22 +361,27 @@ vb_store_fold_start(vb_store *st)
 {
 	uint64_t upto = atomic_load(&st->last_seq);
 	int64_t now = vb_time_mono_us();
-	int started = 0;
+	int due = 0, started = 0;
 
 	pthread_mutex_lock(&st->fmtx);
 	for (int i = 0; i < IX_N; i++) {
 		store_index *x = &st->ix[i];
 		size_t n = vb_pending_count(x->add);
+		/* The writer empties what the folder has written: between its
+		 * transactions, none of its lookups can miss an entry. */
+		if (x->old_done)
+			empty_done_locked(st, x);
 		if (x->old_upto != 0)
-			continue; /* the last is under way, or failed */
-		if (n == 0) {
+			continue; /* under way, or failed */
+		if (n == 0)
 			x->last_start = now;
-			continue;
-		}
-		if (n < FOLD_EVENTS && now - x->last_start < FOLD_AFTER_US)
-			continue;
-		started += swap_locked(st, x, upto, now);
+		else if (n >= FOLD_EVENTS || now - x->last_start >= FOLD_AFTER_US)
+			due = 1;
 	}
+	/* Every index, once one is due: an index with nothing waiting (ids,
+	 * behind the broker's own events) still moves its mark. */
+	for (int i = 0; i < IX_N && due; i++)
+		started += swap_locked(st, &st->ix[i], upto, now);
 	if (started)
 		pthread_cond_broadcast(&st->fcond);
 	pthread_mutex_unlock(&st->fmtx);
@@ -385,7 +413,13 @@ vb_store_pending(vb_store *st)
 {
 	size_t most = 0;
 	for (int i = 0; i < IX_N; i++) {
-		size_t n = vb_pending_count(st->ix[i].add) + vb_pending_count(st->ix[i].old);
+		pthread_mutex_lock(&st->fmtx);
+		int done = st->ix[i].old_done;
+		pthread_mutex_unlock(&st->fmtx);
+		pthread_mutex_lock(&st->pmtx);
+		size_t n = vb_pending_count(st->ix[i].add) +
+		    (done ? 0 : vb_pending_count(st->ix[i].old));
+		pthread_mutex_unlock(&st->pmtx);
 		if (n > most)
 			most = n;
 	}

@@ -650,34 +650,22 @@ vb_store_rebuild(vb_store *st, int64_t now_us, vb_buf *stored,
 
 /* ---- reads ---- */
 
-/* A reader's snapshots of the log's environment and the index's, in that
- * order (store_customer_seqs), with maplock held shared.  An LMDB code;
- * on success both are the caller's to abort. */
-static int
-read_begin(vb_store *st, MDB_txn **txn, MDB_txn **xtxn)
-{
-	int rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, txn);
-	if (rv == 0 && (rv = mdb_txn_begin(st->xenv, NULL, MDB_RDONLY, xtxn)) != 0)
-		mdb_txn_abort(*txn);
-	return rv;
-}
-
 int
 vb_store_decide(vb_store *st, const char *const *customers, size_t n,
     int purpose, int channel, int64_t at_us, int from_log, vb_gate_result *res,
     vb_buf *reasons)
 {
-	MDB_txn *txn, *xtxn;
+	MDB_txn *txn;
 	int rv;
 
 	pthread_rwlock_rdlock(&st->maplock);
 	uint64_t hi = atomic_load(&st->last_seq); /* committed before the snapshot */
-	if ((rv = read_begin(st, &txn, &xtxn)) != 0)
+	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
 		vb_state s;
 		vb_decision d;
-		if ((rv = store_load_state(st, txn, xtxn, customers[i], at_us, from_log, hi,
+		if ((rv = store_load_state(st, txn, NULL, customers[i], at_us, from_log, hi,
 		    &s)) != 0)
 			break;
 		vb_gate_decide(&st->rules, &s, purpose, channel, at_us, &d);
@@ -692,7 +680,6 @@ vb_store_decide(vb_store *st, const char *const *customers, size_t n,
 			break;
 		}
 	}
-	mdb_txn_abort(xtxn);
 	mdb_txn_abort(txn);
 out:
 	pthread_rwlock_unlock(&st->maplock);
@@ -704,15 +691,15 @@ vb_store_customer(vb_store *st, const char *customer, int64_t at_us,
     int from_log, vb_buf *state_json, vb_gate_result res[VB_NPURPOSES * VB_NCHANNELS],
     vb_buf *reasons)
 {
-	MDB_txn *txn, *xtxn;
+	MDB_txn *txn;
 	vb_state s;
 	int rv;
 
 	pthread_rwlock_rdlock(&st->maplock);
 	uint64_t hi = atomic_load(&st->last_seq); /* committed before the snapshot */
-	if ((rv = read_begin(st, &txn, &xtxn)) != 0)
+	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
 		goto out;
-	if ((rv = store_load_state(st, txn, xtxn, customer, at_us, from_log, hi, &s)) == 0) {
+	if ((rv = store_load_state(st, txn, NULL, customer, at_us, from_log, hi, &s)) == 0) {
 		rv = vb_state_to_json(&s, state_json) ? ENOMEM : 0;
 		for (int p = 0; p < VB_NPURPOSES && rv == 0; p++) {
 			for (int c = 0; c < VB_NCHANNELS && rv == 0; c++) {
@@ -729,7 +716,6 @@ vb_store_customer(vb_store *st, const char *customer, int64_t at_us,
 		}
 		vb_state_free(&s);
 	}
-	mdb_txn_abort(xtxn);
 	mdb_txn_abort(txn);
 out:
 	pthread_rwlock_unlock(&st->maplock);
@@ -741,7 +727,7 @@ vb_store_suppressions(vb_store *st, const char *after, size_t limit,
     int purpose, int channel, int64_t now_us, vb_store_supp_cb cb, void *arg,
     char **next)
 {
-	MDB_txn *txn, *xtxn;
+	MDB_txn *txn;
 	MDB_cursor *cur = NULL;
 	MDB_val k, v;
 	char customer[VB_CUSTOMER_MAX + 1];
@@ -752,7 +738,7 @@ vb_store_suppressions(vb_store *st, const char *after, size_t limit,
 	*next = NULL;
 	pthread_rwlock_rdlock(&st->maplock);
 	uint64_t hi = atomic_load(&st->last_seq); /* committed before the snapshot */
-	if ((rv = read_begin(st, &txn, &xtxn)) != 0)
+	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
 		goto out;
 	if ((rv = mdb_cursor_open(txn, st->supp, &cur)) != 0)
 		goto done;
@@ -774,7 +760,7 @@ vb_store_suppressions(vb_store *st, const char *after, size_t limit,
 		visited++;
 		/* Decide now rather than trust the list last published: a
 		 * cool-off may have ended since the last tick. */
-		if ((rv = store_load_state(st, txn, xtxn, customer, now_us, 0, hi, &s)) != 0)
+		if ((rv = store_load_state(st, txn, NULL, customer, now_us, 0, hi, &s)) != 0)
 			break;
 		for (int p = 0; p < VB_NPURPOSES && rv == 0; p++) {
 			if (purpose >= 0 && p != purpose)
@@ -804,7 +790,6 @@ vb_store_suppressions(vb_store *st, const char *after, size_t limit,
 done:
 	if (cur)
 		mdb_cursor_close(cur);
-	mdb_txn_abort(xtxn);
 	mdb_txn_abort(txn);
 out:
 	pthread_rwlock_unlock(&st->maplock);

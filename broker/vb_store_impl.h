@@ -29,18 +29,23 @@ typedef struct store_index {
 	/* The tree holds every entry of the events up to applied.  The later
 	 * ones are in memory (vb_pending.h): the writer adds to add; old holds
 	 * those up to old_upto while the folder writes them into the tree
-	 * (old_upto 0: none waiting).  Swapping the two and emptying old
-	 * happen only under maplock held exclusively, so that a reader's
-	 * snapshots and the tables agree; old_upto changes under fmtx. */
+	 * (old_upto 0: none taken), and after, until the writer empties it
+	 * (old_done).  The writer swaps the two, and empties old, between
+	 * its transactions, so that its own lookups never miss an entry;
+	 * readers copy what they need of both before they read the tree
+	 * (store_customer_seqs).  The pointers change under pmtx; old_upto,
+	 * old_done and applied under fmtx. */
 	vb_pending *add, *old;
 	uint64_t old_upto;
+	int old_done;
 	uint64_t applied;
 	int64_t last_start;      /* vb_time_mono_us() of the last swap */
 } store_index;
 
 /* Where an environment's data file is mapped, once found: under mtx
- * with maplock held shared (threads of both kinds let the index's pages
- * go), or under maplock held exclusively (a remap forgets it). */
+ * with its map lock (maplock, xmaplock) held shared, or by the one that
+ * remaps it, under that lock held exclusively or, for the index's, by the
+ * one folding (a remap forgets it). */
 typedef struct store_map {
 	pthread_mutex_t mtx;
 	int known;
@@ -51,9 +56,12 @@ struct vb_store {
 	MDB_env *env;            /* DIR: the log and the gate's state */
 	MDB_dbi dlog, meta, state, supp, timers;
 	/* DIR/index: the derived indexes.  Only the one folding (fold_busy)
-	 * writes it or grows its map, so its write transactions go without
-	 * maplock; its readers hold maplock shared like the log's. */
+	 * writes it or grows its map, so its write transactions go without a
+	 * lock; its read transactions hold xmaplock shared, as the log's hold
+	 * maplock (a backup holding maplock for minutes must not hold the
+	 * folds).  A thread takes maplock before xmaplock. */
 	MDB_env *xenv;
+	pthread_rwlock_t xmaplock;
 	MDB_dbi xmeta;
 	store_index ix[IX_N];
 	/* Readers hold it shared for the life of their read transactions;
@@ -74,6 +82,7 @@ struct vb_store {
 	int folder_running;
 	pthread_mutex_t fmtx;
 	pthread_cond_t fcond;    /* a fold to do, stop, or the folder idle */
+	pthread_mutex_t pmtx;    /* the indexes' table pointers (store_index) */
 	int fold_busy;           /* a fold under way (the folder's or a caller's) */
 	_Atomic int fold_stop;
 	int64_t fold_retry_us;   /* after a failed fold: not before this */
@@ -200,6 +209,13 @@ void store_index_close(vb_store *st);
  * so many events.  After the main environment is open and durable.  A
  * VB_E code, logged. */
 int store_index_open(vb_store *st);
+/* In the index environment's txn: the folds have gone (or are going) up
+ * to seq upto, whose event in the log hashes to sum (store_index_sum).
+ * The open rebuilds an index whose upto the log does not reach or holds
+ * another event at: one of another history of the same store. */
+int store_index_fold_at(vb_store *st, MDB_txn *txn, uint64_t upto, uint64_t sum);
+/* *sum: the keyed hash of the log's event seq.  An LMDB code. */
+int store_index_sum(vb_store *st, uint64_t seq, uint64_t *sum);
 /* meta key: its uint64 value in *out, or when there is none, *out = dflt,
  * written.  A value of another size is MDB_CORRUPTED. */
 int store_meta_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t dflt,
@@ -222,7 +238,8 @@ int store_fold_now(vb_store *st, unsigned mask, uint64_t upto);
 int store_maybe_grow(vb_store *st, MDB_env *env, size_t incoming, int force);
 
 /* Unmap env's data file (m: where it is) from the process
- * (MADV_DONTNEED): the pages stay in the page cache.  With maplock held. */
+ * (MADV_DONTNEED): the pages stay in the page cache.  With env's map lock
+ * held, or the one folding for the index's. */
 void store_map_release(vb_store *st, MDB_env *env, store_map *m);
 
 /* Commit txn, a write transaction that leaves last_seq at seq, and
@@ -247,10 +264,12 @@ void store_txn_free_gate(store_txn *t);
 int store_load_state(vb_store *st, MDB_txn *txn, MDB_txn *xtxn, const char *customer,
     int64_t at_us, int from_log, uint64_t hi, vb_state *s);
 
-/* Call fn for every seq of customer, ascending: the cust index's (in
- * xtxn), then the pending ones up to hi (a reader: the last seq committed
- * before its transactions began; the writer: UINT64_MAX).  Stops at fn's
- * first non-zero return and returns it. */
+/* Call fn for every seq of customer, ascending: the cust index's, then the
+ * pending ones, up to hi (a reader: the last seq committed before its
+ * transaction began; the writer: UINT64_MAX).  xtxn: the writer's read of
+ * the index environment; NULL for a reader: it copies the pending seqs
+ * first, then reads the tree in a transaction of its own, begun after (an
+ * entry gone from memory meanwhile is in that tree).  Stops at fn's first non-zero return and returns it. */
 int store_customer_seqs(vb_store *st, MDB_txn *xtxn, const char *customer,
     uint64_t from, uint64_t hi, int (*fn)(void *arg, uint64_t seq), void *arg);
 

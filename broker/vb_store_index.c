@@ -19,6 +19,7 @@
 #include "vb_time.h"
 
 #define XMETA_STORE "store"
+#define XMETA_FOLD_AT "fold_at"
 /* At open, the entries coming back from the log are folded every so many
  * events: memory stays bounded however far behind the index is. */
 #define RECOVER_FOLD 65536
@@ -99,6 +100,35 @@ store_meta_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t dflt,
 	return mdb_put(txn, meta, &k, &v, 0);
 }
 
+int
+store_index_sum(vb_store *st, uint64_t seq, uint64_t *sum)
+{
+	MDB_txn *txn;
+	MDB_cursor *cur;
+	MDB_val ev;
+	int rv;
+
+	pthread_rwlock_rdlock(&st->maplock);
+	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) == 0) {
+		if ((rv = mdb_cursor_open(txn, st->dlog, &cur)) == 0) {
+			if ((rv = store_log_get(cur, seq, &ev)) == 0)
+				*sum = vb_siphash(st->supp_key, ev.mv_data, ev.mv_size);
+			mdb_cursor_close(cur);
+		}
+		mdb_txn_abort(txn);
+	}
+	pthread_rwlock_unlock(&st->maplock);
+	return rv;
+}
+
+int
+store_index_fold_at(vb_store *st, MDB_txn *txn, uint64_t upto, uint64_t sum)
+{
+	uint64_t at[2] = { upto, sum };
+	MDB_val k = { strlen(XMETA_FOLD_AT), XMETA_FOLD_AT }, v = { sizeof(at), at };
+	return mdb_put(txn, st->xmeta, &k, &v, 0);
+}
+
 /* Why the index in txn cannot be trusted for this store (a reason for the
  * log), or NULL; on NULL the marks are read into st->ix[].applied.  An
  * LMDB failure: *rv. */
@@ -127,6 +157,26 @@ index_check(vb_store *st, MDB_txn *txn, int *rv)
 	} else if (v.mv_size != VB_SIPHASH_KEYSZ ||
 	    memcmp(v.mv_data, st->supp_key, VB_SIPHASH_KEYSZ) != 0) {
 		return "it belongs to another store";
+	}
+	/* How far the folds went, the last maybe half-way: entries of the
+	 * events up to there may be in the tree whatever the marks say.  A
+	 * copy of the store restored over the directory can end before, or
+	 * have other events there (its later history differs). */
+	k.mv_size = strlen(XMETA_FOLD_AT);
+	k.mv_data = XMETA_FOLD_AT;
+	if ((*rv = mdb_get(txn, st->xmeta, &k, &v)) == 0) {
+		uint64_t at[2], sum;
+		if (v.mv_size != sizeof(at))
+			return "a mark is damaged";
+		memcpy(at, v.mv_data, sizeof(at));
+		if (at[0] > st->last_seq)
+			return "it is ahead of the log";
+		if ((*rv = store_index_sum(st, at[0], &sum)) != 0)
+			return NULL;
+		if (sum != at[1])
+			return "it was built from another history of this store";
+	} else if (*rv != MDB_NOTFOUND) {
+		return NULL;
 	}
 	for (int i = 0; i < IX_N; i++) {
 		store_index *x = &st->ix[i];
@@ -161,6 +211,10 @@ index_reset(vb_store *st, MDB_txn *txn)
 	}
 	if (rv == 0)
 		rv = mdb_put(txn, st->xmeta, &k, &v, 0);
+	k.mv_size = strlen(XMETA_FOLD_AT);
+	k.mv_data = XMETA_FOLD_AT;
+	if (rv == 0 && (rv = mdb_del(txn, st->xmeta, &k, NULL)) == MDB_NOTFOUND)
+		rv = 0;
 	return rv;
 }
 
@@ -183,9 +237,10 @@ recover_one(vb_store *st, const vb_event_peek *pk, uint64_t seq)
 
 /* Every event after the lower mark back in memory, folded every
  * RECOVER_FOLD events (the log is durable: vb_store_open flushed it).
- * A VB_E code, logged. */
+ * A VB_E code, logged; *bad: a fold found the tree disagreeing with the
+ * log (MDB_CORRUPTED, S010). */
 static int
-recover(vb_store *st, uint64_t *scanned)
+recover(vb_store *st, uint64_t *scanned, int *bad)
 {
 	int fold_rv = VB_OK;
 	uint64_t from = st->ix[IX_CUST].applied < st->ix[IX_IDS].applied ?
@@ -197,6 +252,7 @@ recover(vb_store *st, uint64_t *scanned)
 	int rv;
 
 	*scanned = 0;
+	*bad = 0;
 	if (from >= st->last_seq)
 		return 0;
 	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
@@ -214,16 +270,19 @@ recover(vb_store *st, uint64_t *scanned)
 		}
 		if ((rv = recover_one(st, &pk, r.seq)) != 0)
 			break;
-		if (++n % RECOVER_FOLD == 0 && r.seq < st->last_seq &&
-		    (fold_rv = store_fold_now(st, (1u << IX_CUST) | (1u << IX_IDS), r.seq)) != 0)
+		/* A fold that fails (logged) leaves its entries in memory, as
+		 * the folder would, but for an index that disagrees with the
+		 * log: that one is built again (store_index_open). */
+		if (++n % RECOVER_FOLD == 0 && r.seq < st->last_seq && fold_rv == VB_OK &&
+		    (fold_rv = store_fold_now(st, (1u << IX_CUST) | (1u << IX_IDS), r.seq)) ==
+		    VB_ECORRUPT)
 			break;
 	}
 	mdb_cursor_close(cur);
 	mdb_txn_abort(txn);
 	*scanned = n;
-	if (fold_rv != VB_OK)
-		return fold_rv;
-	if (rv == MDB_NOTFOUND)
+	*bad = fold_rv == VB_ECORRUPT;
+	if (*bad || rv == MDB_NOTFOUND)
 		return VB_OK;
 fail:
 	vb_log_error(st->log, "S003", "%s: reading the log for the index: %s", st->dir,
@@ -239,7 +298,7 @@ store_index_open(vb_store *st)
 	const char *why;
 	uint64_t scanned;
 	int64_t t0;
-	int rv;
+	int rv, bad;
 
 	snprintf(path, sizeof(path), "%s/index", st->dir);
 	if (mkdir(path, 0750) != 0 && errno != EEXIST) {
@@ -272,7 +331,27 @@ store_index_open(vb_store *st)
 	if (rv != 0)
 		goto fail;
 	t0 = vb_time_mono_us();
-	if ((rv = recover(st, &scanned)) != VB_OK)
+	if ((rv = recover(st, &scanned, &bad)) == VB_OK && bad) {
+		/* An entry of the tree names another seq than the log (S010
+		 * logged): the tree cannot be trusted. */
+		vb_log_warn(st->log, "S011", "%s: an entry disagrees with the log: "
+		    "building it again from the log", path);
+		for (int i = 0; i < IX_N; i++) {
+			vb_pending_clear(st->ix[i].add);
+			vb_pending_clear(st->ix[i].old);
+			st->ix[i].old_upto = 0;
+			st->ix[i].old_done = 0;
+		}
+		if ((rv = mdb_txn_begin(st->xenv, NULL, 0, &txn)) != 0 ||
+		    (rv = index_reset(st, txn)) != 0)
+			goto fail;
+		rv = mdb_txn_commit(txn);
+		txn = NULL;
+		if (rv != 0)
+			goto fail;
+		rv = recover(st, &scanned, &bad);
+	}
+	if (rv != VB_OK)
 		return rv;
 	if (scanned >= RECOVER_FOLD)
 		vb_log_info(st->log, "S012", "index: %llu events read from the log in %.1f s",

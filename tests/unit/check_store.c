@@ -2398,6 +2398,181 @@ START_TEST(folder_folds_in_background)
 }
 END_TEST
 
+/* n events, ids pfx<i>, over customers R-0 .. R-99, flushed. */
+static void
+many_events(vb_store *st, const char *pfx, uint64_t n)
+{
+	for (uint64_t i = 0; i < n; i += 5000) {
+		batch b = { 0 };
+		char id[32], cust[16];
+		for (uint64_t j = i; j < i + 5000 && j < n; j++) {
+			snprintf(id, sizeof(id), "%s%llu", pfx, (unsigned long long)j);
+			snprintf(cust, sizeof(cust), "R-%llu", (unsigned long long)(j % 100));
+			batch_add(&b, id, "order.placed", cust, "2026-11-02T00:00:00Z", 0);
+		}
+		ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+		batch_free(&b);
+	}
+}
+
+/* An ids tree that disagrees with the log (S010, MDB_CORRUPTED), and more
+ * events after it than the open reads back before it folds: the open's
+ * fold fails the same way, and the open builds the index again (S011)
+ * rather than refuse to start. */
+START_TEST(open_rebuilds_index_a_fold_refuses)
+{
+	char dir[1024];
+	vbt_capture cap;
+	vb_log log;
+	size_t logged, lines;
+
+	vb_log_init(&log, vbt_capture_open(&cap), "test", VB_LOG_INFO);
+	vb_store *st = store_with_wrong_id(dir, sizeof(dir), &log);
+	many_events(st, "rb-", 70000);
+	vb_store_close(st); /* the ids fold fails again */
+	vbt_capture_close(&cap);
+	ck_assert_int_eq(open_logged(dir, " S011 ", &logged, &lines), 0);
+	ck_assert_uint_eq(logged, 1);
+	st = open_store(dir, 16 * MiB, 1 * GiB);
+	batch b = { 0 };
+	batch_add(&b, "late-2", "order.placed", "C-1", "2026-11-20T09:12:00Z", 0);
+	batch_add(&b, "rb-69999", "order.placed", "C-1", "2026-11-20T09:12:00Z", 0);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	ck_assert(b.items[0].duplicate && b.items[1].duplicate);
+	ck_assert_uint_eq(b.items[0].seq, DS_N + 2); /* late_events' second */
+	ck_assert_uint_eq(b.items[1].seq, DS_N + 3 + 70000);
+	batch_free(&b);
+	vb_store_close(st);
+	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "ids_applied"), DS_N + 3 + 70000);
+}
+END_TEST
+
+typedef struct {
+	vb_store *st;
+	atomic_int go, in;
+} stuck_reader;
+
+/* Hold a replay page (and with it maplock, shared, as a backup does for
+ * the whole copy) until told to go. */
+static int
+stuck_cb(void *arg, uint64_t seq, const uint8_t *p, size_t len)
+{
+	stuck_reader *r = arg;
+	(void)seq, (void)p, (void)len;
+	atomic_store(&r->in, 1);
+	while (!atomic_load(&r->go))
+		usleep(1000);
+	return 1;
+}
+
+static void *
+stuck_main(void *arg)
+{
+	stuck_reader *r = arg;
+	vb_store_filter f = { 0 };
+	uint64_t next, last;
+	int done;
+	(void)vb_store_replay(r->st, &f, 10, SIZE_MAX, SIZE_MAX, stuck_cb, r, &next,
+	    &done, &last);
+	return NULL;
+}
+
+/* A reader that holds the store for long (a backup) does not hold the
+ * writer at its next swap, nor other readers: were it so, this test would
+ * never end (the reader goes on only after the swap, a fold and a gate
+ * decision have). */
+START_TEST(long_reader_holds_no_fold)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	stuck_reader r = { .st = st };
+	pthread_t th;
+	const char *c[1] = { "R-1" };
+	vb_gate_result res[1];
+	vb_buf reasons = { 0 };
+
+	many_events(st, "lr-", 50000);
+	ck_assert_int_eq(pthread_create(&th, NULL, stuck_main, &r), 0);
+	while (!atomic_load(&r.in))
+		usleep(1000);
+	ck_assert_int_eq(vb_store_fold_start(st), 2);
+	vb_store_fold_wait(st);
+	ck_assert_int_eq(vb_store_fold_start(st), 0); /* empties what was folded */
+	ck_assert_uint_eq(vb_store_pending(st), 0);
+	ck_assert_int_eq(vb_store_decide(st, c, 1, 0, 0, 1800000000000000LL, 0, res,
+	    &reasons), 0);
+	atomic_store(&r.go, 1);
+	pthread_join(th, NULL);
+	vb_buf_free(&reasons);
+	vb_store_close(st);
+}
+END_TEST
+
+/* Append events pfx<from> .. pfx<to - 1> of customer cust. */
+static void
+ev_range(vb_store *st, const char *pfx, const char *cust, int from, int to)
+{
+	batch b = { 0 };
+	char id[32];
+	for (int i = from; i < to; i++) {
+		snprintf(id, sizeof(id), "%s%d", pfx, i);
+		batch_add(&b, id, "order.placed", cust, "2026-11-02T00:00:00Z", 0);
+	}
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	batch_free(&b);
+}
+
+static void
+cp_file(const char *from, const char *to)
+{
+	char cmd[3000];
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", from, to);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+/* Two data files of one store (the same supp_key) whose histories differ
+ * after seq 10, and the index of the one that ends first beside the
+ * other: its marks are within the log, but it is built again (S011),
+ * since the event where its folds went is another. */
+START_TEST(index_of_another_history_built_again)
+{
+	char dir[1024], p[1100], b10[1100], t1[1100];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	vbt_capture cap;
+	vb_log log;
+
+	snprintf(p, sizeof(p), "%s/data.mdb", dir);
+	snprintf(b10, sizeof(b10), "%s.b10", dir);
+	snprintf(t1, sizeof(t1), "%s.t1", dir);
+	ev_range(st, "a-", "CA", 0, 10);
+	vb_store_close(st);
+	cp_file(p, b10);                   /* a copy at seq 10 */
+	st = open_store(dir, 16 * MiB, 1 * GiB);
+	ev_range(st, "a-", "CA", 10, 20);  /* seqs 11 .. 20 */
+	vb_store_close(st);
+	cp_file(p, t1);
+	cp_file(b10, p);                   /* the copy back: its index is ahead */
+	st = open_store(dir, 16 * MiB, 1 * GiB);
+	ev_range(st, "b-", "CB", 0, 5);    /* seqs 11 .. 15, other events */
+	vb_store_close(st);
+	cp_file(t1, p);                    /* the longer history back */
+	vb_log_init(&log, vbt_capture_open(&cap), "test", VB_LOG_INFO);
+	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB, .log = &log };
+	st = open_store_opts(dir, &o);
+	ck_assert_uint_eq(vbt_capture_count(&cap, " S011 "), 1);
+	batch b = { 0 };
+	batch_add(&b, "b-0", "order.placed", "CB", "2026-11-02T00:00:00Z", 0);
+	batch_add(&b, "a-10", "order.placed", "CA", "2026-11-02T00:00:00Z", 0);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	ck_assert(!b.items[0].duplicate);
+	ck_assert(b.items[1].duplicate);
+	ck_assert_uint_eq(b.items[1].seq, 11);
+	batch_free(&b);
+	vb_store_close(st);
+	vbt_capture_close(&cap);
+}
+END_TEST
+
 START_TEST(rebuild_folds_customers_only)
 {
 	char dir[1024];
@@ -2510,6 +2685,9 @@ store_suite(void)
 	tcase_add_test(tc, ids_fold_refuses_another_seq);
 	tcase_add_test(tc, rebuild_folds_customers_only);
 	tcase_add_test(tc, folder_folds_in_background);
+	tcase_add_test(tc, open_rebuilds_index_a_fold_refuses);
+	tcase_add_test(tc, long_reader_holds_no_fold);
+	tcase_add_test(tc, index_of_another_history_built_again);
 	tcase_add_test(tc, marks_follow_events_without_ids);
 	tcase_add_test(tc, cust_fold_in_chunks);
 	suite_add_tcase(s, tc);
