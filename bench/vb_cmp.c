@@ -54,6 +54,50 @@ file_size_ok(const char *path)
 	return stat(path, &st) == 0 && st.st_size > 0;
 }
 
+/* The server's CPU time so far, in clock ticks, or -1. */
+static long long
+server_ticks(pid_t pid)
+{
+	char path[64], buf[1024];
+	long long ut, st;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* After the command's name, in parentheses, which may hold spaces:
+	 * state is field 3, utime and stime fields 14 and 15. */
+	char *p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld",
+	    &ut, &st) != 2)
+		return -1;
+	return ut + st;
+}
+
+void
+vb_cmp_settle(vb_cmp_ctx *c)
+{
+	long hz = sysconf(_SC_CLK_TCK);
+	long long prev, now;
+	int64_t t0 = vb_cmp_now_ns();
+
+	if (c->server <= 0 || (prev = server_ticks(c->server)) < 0)
+		return;
+	for (int i = 0; i < 600; i++) {
+		usleep(500000);
+		if ((now = server_ticks(c->server)) < 0)
+			break;
+		if ((now - prev) * 20 < hz / 2) /* under 5% of half a second */
+			break;
+		prev = now;
+	}
+	vb_cmp_info("settle_seconds", (double)(vb_cmp_now_ns() - t0) / 1e9);
+}
+
 /* The measured part starts: attach perf to the server, or zero
  * callgrind's counters. */
 int

@@ -44,6 +44,11 @@ void vb_cmp_result(const char *key, double v);
 void vb_cmp_info(const char *key, double v);
 void vb_cmp_result_median(const char *key, double *v, int n);
 
+/* Wait until the server is idle (under 5% of a core over half a second;
+ * at most 5 minutes): what a load leaves for its background threads to
+ * do (voicebusd's index folds) is not part of the reads measured after
+ * it.  Without a server pid, nothing. */
+void vb_cmp_settle(vb_cmp_ctx *c);
 /* The measured part of a workload starts and ends: perf record attaches to
  * the server, or callgrind's counters are switched on and zeroed, then
  * dumped (events: how many the part handled).  No-ops otherwise. */

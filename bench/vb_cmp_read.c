@@ -60,6 +60,7 @@ vb_cmp_work_replay(vb_cmp_ctx *c)
 	if ((rv = load_events(c, n, &load)) != 0)
 		return rv;
 	vb_cmp_info("w5.load_rate", load);
+	vb_cmp_settle(c);
 	if ((rv = c->be->conn_open(c->sys, &conn)) != 0)
 		return rv;
 	if ((rv = vb_cmp_measure_begin(c)) != 0)
@@ -231,6 +232,7 @@ vb_cmp_work_lookup(vb_cmp_ctx *c)
 	if ((rv = c->be->lookup_load(c->sys, c->customers)) != 0)
 		return rv;
 	vb_cmp_info("w6.load_seconds", (double)(vb_cmp_now_ns() - t0) / 1e9);
+	vb_cmp_settle(c);
 	if ((rv = vb_cmp_measure_begin(c)) != 0)
 		return rv;
 	for (int i = 0; i < c->runs && rv == 0; i++) {

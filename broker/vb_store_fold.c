@@ -30,9 +30,14 @@
  * dirtied, for the life of the process: a fold of 65,536 customer
  * entries in one transaction held some 20 MiB of them, and one of 65,536
  * ids in no order could dirty a leaf each, 256 MiB.  Each transaction
- * costs a flush of the index environment, now on the folder's thread:
- * the price of keeping peak RSS under 64 MiB (docs/benchmarks.md). */
-#define FOLD_CHUNK 1024
+ * costs a flush of the index file, which the writer's flushes wait
+ * behind: 1,024 made workload 3 with 8 publishers 2-17% slower than
+ * 4,096 (docs/benchmarks.md). */
+#define FOLD_CHUNK 4096
+/* The leaves a fold reads through the map stay in the broker's RSS until
+ * let go: every so many entries, also within a transaction (its dirty
+ * pages are its own buffers, not the map's). */
+#define FOLD_RELEASE 1024
 /* An index's entries wait in memory until this many have gathered:
  * sorted, they share pages of the index ... */
 #define FOLD_EVENTS 49152
@@ -50,6 +55,7 @@ typedef struct fold_run {
 	MDB_txn *txn;
 	MDB_cursor *cur;
 	size_t in_txn;
+	size_t since_release;
 } fold_run;
 
 static int
@@ -83,12 +89,18 @@ run_commit(fold_run *f, uint64_t upto)
 	}
 	rv = mdb_txn_commit(f->txn);
 	f->txn = NULL;
-	/* The leaves a fold reads through the map would otherwise stay in
-	 * the broker's RSS: most of the index after a few folds (workload 3:
-	 * 140 MiB of them), or a fold's worth at the end of each.  Without
-	 * maplock: the map moves only when the one folding grows it. */
-	store_map_release(f->st, f->st->xenv, &f->st->xmap);
 	return rv;
+}
+
+/* Let go of the index map's pages: otherwise most of the index stays in
+ * the broker's RSS after a few folds (workload 3: 140 MiB of it), or a
+ * fold's worth of leaves, and the chunks' size would set the peak.
+ * Without xmaplock: the map moves only when the one folding grows it. */
+static void
+run_release(fold_run *f)
+{
+	store_map_release(f->st, f->st->xenv, &f->st->xmap);
+	f->since_release = 0;
 }
 
 static int
@@ -101,7 +113,10 @@ run_one(void *arg, const char *key, const uint64_t *seqs, size_t n)
 	if (f->in_txn >= FOLD_CHUNK &&
 	    ((rv = run_commit(f, 0)) != 0 || (rv = run_begin(f)) != 0))
 		return rv;
+	if (f->since_release >= FOLD_RELEASE)
+		run_release(f);
 	f->in_txn += n;
+	f->since_release += n;
 	return f->x->put(f->cur, key, seqs, n);
 }
 
@@ -115,7 +130,7 @@ run_one(void *arg, const char *key, const uint64_t *seqs, size_t n)
 static int
 fold_chunks(vb_store *st, store_index *x, uint64_t upto, uint64_t sum)
 {
-	fold_run f = { st, x, NULL, NULL, 0 };
+	fold_run f = { st, x, NULL, NULL, 0, 0 };
 	int rv;
 
 	if ((rv = run_begin(&f)) != 0)
@@ -126,12 +141,13 @@ fold_chunks(vb_store *st, store_index *x, uint64_t upto, uint64_t sum)
 			rv = ENOMEM;
 	}
 	if (rv == 0)
-		return run_commit(&f, upto);
-	if (f.txn != NULL) {
+		rv = run_commit(&f, upto);
+	else if (f.txn != NULL) {
 		if (f.cur)
 			mdb_cursor_close(f.cur);
 		mdb_txn_abort(f.txn);
 	}
+	run_release(&f);
 	return rv;
 }
 
