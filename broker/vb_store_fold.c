@@ -39,8 +39,12 @@
  * pages are its own buffers, not the map's). */
 #define FOLD_RELEASE 1024
 /* An index's entries wait in memory until this many have gathered:
- * sorted, they share pages of the index ... */
-#define FOLD_EVENTS 49152
+ * sorted, they share pages of the index ... Two tables of them live at
+ * once, one filling while the other is folded, and a table grows at
+ * three quarters full: this many fit 32,768 slots.  49,152 (65,536
+ * slots) cost workload 5 7-10 MiB more anonymous memory, over 64 MiB
+ * of peak RSS (docs/benchmarks.md). */
+#define FOLD_EVENTS 24576
 /* ... or until the oldest has waited this long, when traffic is light. */
 #define FOLD_AFTER_US (10 * 1000000LL)
 /* After a failed fold the folder tries again this much later, not at

@@ -22,7 +22,7 @@
 #define XMETA_FOLD_AT "fold_at"
 /* At open, the entries coming back from the log are folded every so many
  * events: memory stays bounded however far behind the index is. */
-#define RECOVER_FOLD 65536
+#define RECOVER_FOLD 49152 /* tables of 65,536 slots, as vb_store_fold.c's */
 
 /* One customer's entries into cust. */
 static int
