@@ -23,6 +23,8 @@
 /* At open, the entries coming back from the log are folded every so many
  * events: memory stays bounded however far behind the index is. */
 #define RECOVER_FOLD 49152 /* tables of 65,536 slots, as vb_store_fold.c's */
+/* ... and let go of the log's pages every so many (about 4 MiB of them). */
+#define RECOVER_RELEASE 16384
 
 /* One customer's entries into cust. */
 static int
@@ -273,6 +275,10 @@ recover(vb_store *st, uint64_t *scanned, int *bad)
 		/* A fold that fails (logged) leaves its entries in memory, as
 		 * the folder would, but for an index that disagrees with the
 		 * log: that one is built again (store_index_open). */
+		/* The log's pages read so far would otherwise all stay mapped:
+		 * a store restored from a backup reads its whole log here. */
+		if ((n + 1) % RECOVER_RELEASE == 0)
+			store_map_release(st, st->env, &st->map);
 		if (++n % RECOVER_FOLD == 0 && r.seq < st->last_seq && fold_rv == VB_OK &&
 		    (fold_rv = store_fold_now(st, (1u << IX_CUST) | (1u << IX_IDS), r.seq)) ==
 		    VB_ECORRUPT)
