@@ -129,7 +129,7 @@ run_one(void *arg, const char *key, const uint64_t *seqs, size_t n)
  * the event there (store_index_fold_at), the last setting the mark to
  * upto.  An LMDB code; on failure the entries stay in old, and those
  * already written are written again by the next attempt (put takes that).
- * Without maplock: only the one folding writes or remaps the index
+ * Without xmaplock: only the one folding writes or remaps the index
  * environment, so no remap can meet this transaction. */
 static int
 fold_chunks(vb_store *st, store_index *x, uint64_t upto, uint64_t sum)
