@@ -154,6 +154,7 @@ vb_rep_open(const char *url, const vb_tls_opts *tls, size_t workers,
 	char why[512];
 	int rv;
 
+	*out = NULL;
 	if (r == NULL)
 		return VB_ENOMEM;
 	r->fn = fn;
@@ -178,6 +179,11 @@ vb_rep_open(const char *url, const vb_tls_opts *tls, size_t workers,
 		goto fail;
 	}
 	r->nworkers = workers;
+	/* Before the first worker starts: fn may call vb_rep_peer or
+	 * vb_rep_set_reply_msg with the caller's copy of *out as soon as a
+	 * request comes, which can be before this returns (pthread_create
+	 * makes the store visible to the workers). */
+	*out = r;
 	for (size_t i = 0; i < workers; i++) {
 		rep_worker *wk = &r->workers[i];
 		wk->r = r;
@@ -191,10 +197,10 @@ vb_rep_open(const char *url, const vb_tls_opts *tls, size_t workers,
 		}
 		wk->started = 1;
 	}
-	*out = r;
 	return VB_OK;
 fail:
-	vb_rep_close(r, 0);
+	vb_rep_close(r, 0); /* joins the workers started: none reads *out after */
+	*out = NULL;
 	return vb_err_from_nng(rv);
 }
 

@@ -26,7 +26,9 @@ typedef int (*vb_rep_fn)(void *arg, size_t worker, const uint8_t *req,
 /* Listen on url (with tls for tls+tcp://; may be NULL) and start workers
  * threads calling fn(arg, ...).  Requests over recv_max bytes are dropped
  * by nng.  arg, tls and log are borrowed; arg and log must outlive the
- * server; what names it in log lines.  *out: vb_rep_close. */
+ * server; what names it in log lines.  *out: vb_rep_close; it is set
+ * before the first call of fn, which may come before this returns (NULL
+ * on failure). */
 int vb_rep_open(const char *url, const vb_tls_opts *tls, size_t workers,
     size_t recv_max, vb_rep_fn fn, void *arg, vb_log *log, const char *what,
     vb_rep **out);
