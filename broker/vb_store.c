@@ -435,20 +435,20 @@ store_maybe_grow(vb_store *st, MDB_env *env, size_t incoming, int force)
 		size = st->map_size_max;
 	if (size <= info.me_mapsize)
 		return force ? VB_EFULL : VB_OK;
-	pthread_rwlock_t *lock = env == st->env ? &st->maplock : &st->xmaplock;
+	int log = env == st->env;
+	pthread_rwlock_t *lock = log ? &st->maplock : &st->xmaplock;
+	const char *which = log ? "log's" : "index's";
 	pthread_rwlock_wrlock(lock);
 	rv = mdb_env_set_mapsize(env, size);
 	/* Remapped, perhaps elsewhere. */
-	(env == st->env ? &st->map : &st->xmap)->known = 0;
+	(log ? &st->map : &st->xmap)->known = 0;
 	pthread_rwlock_unlock(lock);
 	if (rv != 0) {
 		vb_log_error(st->log, "S004", "growing the %s map to %llu bytes: %s",
-		    env == st->env ? "log's" : "index's", (unsigned long long)size,
-		    mdb_strerror(rv));
+		    which, (unsigned long long)size, mdb_strerror(rv));
 		return vb_err_from_mdb(rv);
 	}
-	vb_log_info(st->log, "S005", "%s map grown from %llu to %llu MiB",
-	    env == st->env ? "log's" : "index's",
+	vb_log_info(st->log, "S005", "%s map grown from %llu to %llu MiB", which,
 	    (unsigned long long)(info.me_mapsize >> 20),
 	    (unsigned long long)(size >> 20));
 	return VB_OK;

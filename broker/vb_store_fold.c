@@ -171,21 +171,20 @@ fold_old(vb_store *st, store_index *x)
 	uint64_t upto = x->old_upto, sum = 0;
 	int rv;
 
-	if ((rv = store_index_sum(st, upto, &sum)) == 0 &&
-	    (rv = store_maybe_grow(st, st->xenv, n * x->bytes_each, 0)) == 0) {
-		for (int attempt = 0;; attempt++) {
-			rv = fold_chunks(st, x, upto, sum);
-			if (rv != MDB_MAP_FULL || attempt == 3 ||
-			    store_maybe_grow(st, st->xenv, n * x->bytes_each, 1) != 0)
-				break;
-		}
-		if (rv != 0)
-			vb_log_error(st->log, x->code, "writing %zu %s: %s", n, x->what,
-			    mdb_strerror(rv));
-		rv = vb_err_from_mdb(rv);
+	if ((rv = store_maybe_grow(st, st->xenv, n * x->bytes_each, 0)) != VB_OK)
+		return rv; /* logged */
+	rv = store_index_sum(st, upto, &sum);
+	for (int attempt = 0; rv == 0; attempt++) {
+		rv = fold_chunks(st, x, upto, sum);
+		if (rv != MDB_MAP_FULL || attempt == 3 ||
+		    store_maybe_grow(st, st->xenv, n * x->bytes_each, 1) != 0)
+			break;
 	}
-	if (rv != VB_OK)
-		return rv;
+	if (rv != 0) {
+		vb_log_error(st->log, x->code, "writing %zu %s: %s", n, x->what,
+		    mdb_strerror(rv));
+		return vb_err_from_mdb(rv);
+	}
 	pthread_mutex_lock(&st->fmtx);
 	x->applied = upto;
 	x->old_done = 1;
@@ -246,6 +245,20 @@ release(vb_store *st, int rv)
 	pthread_mutex_unlock(&st->fmtx);
 }
 
+/* fold_old, then empty old at once: the caller is the writer's thread,
+ * or no writer runs. */
+static int
+fold_and_empty(vb_store *st, store_index *x)
+{
+	int rv = fold_old(st, x);
+	if (rv == VB_OK) {
+		pthread_mutex_lock(&st->fmtx);
+		empty_done_locked(st, x);
+		pthread_mutex_unlock(&st->fmtx);
+	}
+	return rv;
+}
+
 int
 store_fold_now(vb_store *st, unsigned mask, uint64_t upto)
 {
@@ -258,23 +271,20 @@ store_fold_now(vb_store *st, unsigned mask, uint64_t upto)
 		store_index *x = &st->ix[i];
 		if (!(mask & (1u << i)))
 			continue;
-		/* What the folder had taken (or failed to write) first. */
+		/* What the folder had taken (or failed to write) first, then
+		 * the newer entries. */
 		pthread_mutex_lock(&st->fmtx);
 		if (x->old_done)
 			empty_done_locked(st, x);
 		uint64_t taken = x->old_upto;
 		pthread_mutex_unlock(&st->fmtx);
-		for (int round = 0; round < 2 && rv == VB_OK; round++) {
-			if (taken != 0 && (rv = fold_old(st, x)) == VB_OK) {
-				pthread_mutex_lock(&st->fmtx);
-				empty_done_locked(st, x);
-				pthread_mutex_unlock(&st->fmtx);
-			}
-			pthread_mutex_lock(&st->fmtx);
-			taken = round == 0 && rv == VB_OK ?
-			    swap_locked(st, x, upto, vb_time_mono_us()) : 0;
-			pthread_mutex_unlock(&st->fmtx);
-		}
+		if (taken != 0 && (rv = fold_and_empty(st, x)) != VB_OK)
+			break;
+		pthread_mutex_lock(&st->fmtx);
+		int swapped = swap_locked(st, x, upto, vb_time_mono_us());
+		pthread_mutex_unlock(&st->fmtx);
+		if (swapped)
+			rv = fold_and_empty(st, x);
 	}
 	release(st, rv);
 	return rv;

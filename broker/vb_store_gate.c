@@ -210,7 +210,7 @@ store_txn_fold(store_txn *t, const char *customer, int64_t at_us, vb_state *s)
 }
 
 int
-store_load_state(vb_store *st, MDB_txn *txn, MDB_txn *xtxn, const char *customer,
+store_load_state(vb_store *st, MDB_txn *txn, const char *customer,
     int64_t at_us, int from_log, uint64_t hi, vb_state *s)
 {
 	int rv;
@@ -221,7 +221,7 @@ store_load_state(vb_store *st, MDB_txn *txn, MDB_txn *xtxn, const char *customer
 			return 0;
 		vb_state_free(s);
 	}
-	return fold_from_log(st, txn, xtxn, customer, at_us, hi, s);
+	return fold_from_log(st, txn, NULL, customer, at_us, hi, s);
 }
 
 /* ---- the broker's own events ---- */
@@ -665,7 +665,7 @@ vb_store_decide(vb_store *st, const char *const *customers, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		vb_state s;
 		vb_decision d;
-		if ((rv = store_load_state(st, txn, NULL, customers[i], at_us, from_log, hi,
+		if ((rv = store_load_state(st, txn, customers[i], at_us, from_log, hi,
 		    &s)) != 0)
 			break;
 		vb_gate_decide(&st->rules, &s, purpose, channel, at_us, &d);
@@ -699,7 +699,7 @@ vb_store_customer(vb_store *st, const char *customer, int64_t at_us,
 	uint64_t hi = atomic_load(&st->last_seq); /* committed before the snapshot */
 	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
 		goto out;
-	if ((rv = store_load_state(st, txn, NULL, customer, at_us, from_log, hi, &s)) == 0) {
+	if ((rv = store_load_state(st, txn, customer, at_us, from_log, hi, &s)) == 0) {
 		rv = vb_state_to_json(&s, state_json) ? ENOMEM : 0;
 		for (int p = 0; p < VB_NPURPOSES && rv == 0; p++) {
 			for (int c = 0; c < VB_NCHANNELS && rv == 0; c++) {
@@ -760,7 +760,7 @@ vb_store_suppressions(vb_store *st, const char *after, size_t limit,
 		visited++;
 		/* Decide now rather than trust the list last published: a
 		 * cool-off may have ended since the last tick. */
-		if ((rv = store_load_state(st, txn, NULL, customer, now_us, 0, hi, &s)) != 0)
+		if ((rv = store_load_state(st, txn, customer, now_us, 0, hi, &s)) != 0)
 			break;
 		for (int p = 0; p < VB_NPURPOSES && rv == 0; p++) {
 			if (purpose >= 0 && p != purpose)

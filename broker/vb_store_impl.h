@@ -261,7 +261,7 @@ void store_txn_free_gate(store_txn *t);
 /* Load a customer's state as of at_us: from the state index, or folded
  * from the log when from_log or the state has later facts.  *s: free with
  * vb_state_free. */
-int store_load_state(vb_store *st, MDB_txn *txn, MDB_txn *xtxn, const char *customer,
+int store_load_state(vb_store *st, MDB_txn *txn, const char *customer,
     int64_t at_us, int from_log, uint64_t hi, vb_state *s);
 
 /* Call fn for every seq of customer, ascending: the cust index's, then the

@@ -272,14 +272,14 @@ recover(vb_store *st, uint64_t *scanned, int *bad)
 		}
 		if ((rv = recover_one(st, &pk, r.seq)) != 0)
 			break;
+		/* The log's pages read so far would otherwise all stay mapped:
+		 * a store restored from a backup reads its whole log here. */
+		if (++n % RECOVER_RELEASE == 0)
+			store_map_release(st, st->env, &st->map);
 		/* A fold that fails (logged) leaves its entries in memory, as
 		 * the folder would, but for an index that disagrees with the
 		 * log: that one is built again (store_index_open). */
-		/* The log's pages read so far would otherwise all stay mapped:
-		 * a store restored from a backup reads its whole log here. */
-		if ((n + 1) % RECOVER_RELEASE == 0)
-			store_map_release(st, st->env, &st->map);
-		if (++n % RECOVER_FOLD == 0 && r.seq < st->last_seq && fold_rv == VB_OK &&
+		if (n % RECOVER_FOLD == 0 && r.seq < st->last_seq && fold_rv == VB_OK &&
 		    (fold_rv = store_fold_now(st, (1u << IX_CUST) | (1u << IX_IDS), r.seq)) ==
 		    VB_ECORRUPT)
 			break;
