@@ -361,6 +361,19 @@ vb_pending_each_sorted(vb_pending *p,
 }
 
 int
+vb_pending_each_key(vb_pending *p, int (*fn)(void *arg, const char *customer),
+    void *arg)
+{
+	int rv = 0;
+	pthread_mutex_lock(&p->mtx);
+	for (size_t i = 0; i < p->cap && rv == 0; i++)
+		if (p->slots[i].customer != NULL && p->slots[i].n > 0)
+			rv = fn(arg, p->slots[i].customer);
+	pthread_mutex_unlock(&p->mtx);
+	return rv;
+}
+
+int
 vb_pending_first(vb_pending *p, const char *key, uint64_t *seq)
 {
 	uint32_t h = hash(key);

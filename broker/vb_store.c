@@ -22,18 +22,20 @@
 #include "vb_event.h"
 #include "vb_time.h"
 
-#define META_CUSTOMERS "c:"
+/* Format 4 and older: the customer count, now the index's. */
+#define META_OLD_CUSTOMERS "c:"
 #define META_FORMAT "format"
 #define META_SUPP_KEY "supp_key"
 /* 2: the log holds runs of events (vb_store_log.c).  3: the ids of the
  * events after ids_applied are not in the ids index yet, but in memory
  * (vb_store_ids.c).  4: the cust and ids indexes live in the index
- * environment, DIR/index (vb_store_index.c).  An older store reads as it
+ * environment, DIR/index (vb_store_index.c).  5: the index counts the
+ * customers, not the log's meta.  An older store reads as it
  * is and becomes the current format at open (its indexes are dropped and
  * built again from the log); an older broker refuses a newer store rather
  * than misread it (a format 3 broker would find no index, and store again
  * every event whose id it holds). */
-#define STORE_FORMAT 4
+#define STORE_FORMAT 5
 #define STORE_FORMAT_OLDEST 1
 
 /* Counters added by one transaction, written once at its end. */
@@ -251,7 +253,9 @@ vb_store_open(const char *dir, const vb_store_opts *opts, vb_store **out)
 			goto fail;
 		}
 		if (fmt < STORE_FORMAT) {
-			if ((rv = drop_old_indexes(txn, st->meta)) != 0)
+			MDB_val ck = { strlen(META_OLD_CUSTOMERS), META_OLD_CUSTOMERS };
+			if ((rv = drop_old_indexes(txn, st->meta)) != 0 ||
+			    ((rv = mdb_del(txn, st->meta, &ck, NULL)) != 0 && rv != MDB_NOTFOUND))
 				goto fail_mdb;
 			vb_log_info(st->log, "S013", "%s: data format %u upgraded to %d",
 			    dir, fmt, STORE_FORMAT);
@@ -461,7 +465,6 @@ store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
 {
 	vb_store *st = t->st;
 	size_t s, n;
-	MDB_val k, v;
 	int rv;
 
 	if (id != NULL) {
@@ -511,23 +514,10 @@ store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
 	/* Into the log with the events around it, as one record. */
 	if ((rv = store_log_add(t, s, lenpos)) != 0)
 		return rv;
-	/* The customer index entry waits in memory (vb_pending.h); a
-	 * customer new to both is a new customer. */
-	store_index *cx = &st->ix[IX_CUST];
-	if ((rv = vb_pending_add(cx->add, customer, s)) < 0)
+	/* The customer index entry waits in memory (vb_pending.h); the
+	 * folds count the customers new to the tree. */
+	if (vb_pending_add(st->ix[IX_CUST].add, customer, s) < 0)
 		return ENOMEM;
-	uint64_t any;
-	if (rv == 1 && vb_pending_first(cx->old, customer, &any))
-		rv = 0;
-	if (rv == 1) {
-		k.mv_size = strlen(customer);
-		k.mv_data = (void *)customer;
-		rv = mdb_get(t->xtxn, cx->dbi, &k, &v);
-		if (rv == MDB_NOTFOUND)
-			t->customers++;
-		else if (rv != 0)
-			return rv;
-	}
 	counter_add(t, 't', type, 1);
 	counter_add(t, 's', source, 1);
 	*seq_out = s;
@@ -567,8 +557,6 @@ txn_run(vb_store *st, const char *recorded, vb_buf *stored, store_txn_fn fn,
 	if ((rv = store_gate_finish(&t, NULL)) != 0 ||
 	    (rv = store_log_flush(&t)) != 0)
 		goto fail;
-	if (t.customers > 0)
-		counter_add(&t, 'c', "", t.customers);
 	if ((rv = counters_write(&t)) != 0)
 		goto fail;
 	rv = store_commit(st, t.txn, t.seq);
@@ -1030,6 +1018,10 @@ vb_store_stats(vb_store *st, vb_stats *out)
 	int rv;
 
 	memset(out, 0, sizeof(*out));
+	/* First, outside maplock: it takes the pending tables' and the index
+	 * map's locks. */
+	if ((rv = store_index_count_customers(st, &out->customers)) != 0)
+		return vb_err_from_mdb(rv);
 	pthread_rwlock_rdlock(&st->maplock);
 	out->last_seq = atomic_load(&st->durable_seq);
 	mdb_env_info(st->env, &info);
@@ -1052,10 +1044,6 @@ vb_store_stats(vb_store *st, vb_stats *out)
 		if (v.mv_size != sizeof(c))
 			continue;
 		memcpy(&c, v.mv_data, sizeof(c));
-		if (k.mv_size == 2 && memcmp(k.mv_data, META_CUSTOMERS, 2) == 0) {
-			out->customers = c;
-			continue;
-		}
 		if (k.mv_size < 3 || ((char *)k.mv_data)[1] != ':')
 			continue;
 		if (nall == cap) {

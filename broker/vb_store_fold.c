@@ -60,6 +60,7 @@ typedef struct fold_run {
 	MDB_cursor *cur;
 	size_t in_txn;
 	size_t since_release;
+	uint64_t fresh;          /* keys new to the tree in this transaction */
 } fold_run;
 
 static int
@@ -73,7 +74,23 @@ run_begin(fold_run *f)
 		f->txn = NULL;
 	}
 	f->in_txn = 0;
+	f->fresh = 0;
 	return rv;
+}
+
+/* Add the transaction's new keys to the index's count, in it. */
+static int
+run_count(fold_run *f)
+{
+	uint64_t c;
+	int rv;
+	if (f->x->keys == NULL || f->fresh == 0)
+		return 0;
+	if ((rv = store_meta_u64(f->txn, f->st->xmeta, f->x->keys, 0, &c)) != 0)
+		return rv;
+	c += f->fresh;
+	MDB_val k = { strlen(f->x->keys), (void *)f->x->keys }, v = { sizeof(c), &c };
+	return mdb_put(f->txn, f->st->xmeta, &k, &v, 0);
 }
 
 /* Commit the transaction in hand; upto != 0: with the mark at upto. */
@@ -86,7 +103,8 @@ run_commit(fold_run *f, uint64_t upto)
 
 	mdb_cursor_close(f->cur);
 	f->cur = NULL;
-	if (upto != 0 && (rv = mdb_put(f->txn, f->st->xmeta, &k, &v, 0)) != 0) {
+	if ((rv = run_count(f)) != 0 ||
+	    (upto != 0 && (rv = mdb_put(f->txn, f->st->xmeta, &k, &v, 0)) != 0)) {
 		mdb_txn_abort(f->txn);
 		f->txn = NULL;
 		return rv;
@@ -121,7 +139,10 @@ run_one(void *arg, const char *key, const uint64_t *seqs, size_t n)
 		run_release(f);
 	f->in_txn += n;
 	f->since_release += n;
-	return f->x->put(f->cur, key, seqs, n);
+	int fresh = 0;
+	rv = f->x->put(f->cur, key, seqs, n, &fresh);
+	f->fresh += (uint64_t)fresh;
+	return rv;
 }
 
 /* Write x->old into x's tree, in key order, in transactions of a bounded
@@ -134,7 +155,7 @@ run_one(void *arg, const char *key, const uint64_t *seqs, size_t n)
 static int
 fold_chunks(vb_store *st, store_index *x, uint64_t upto, uint64_t sum)
 {
-	fold_run f = { st, x, NULL, NULL, 0, 0 };
+	fold_run f = { st, x, NULL, NULL, 0, 0, 0 };
 	int rv;
 
 	if ((rv = run_begin(&f)) != 0)

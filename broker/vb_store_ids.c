@@ -69,13 +69,15 @@ store_ids_recover(vb_store *st, const vb_event_peek *pk, uint64_t seq)
 }
 
 int
-store_ids_put(MDB_cursor *cur, const char *id, const uint64_t *seqs, size_t n)
+store_ids_put(MDB_cursor *cur, const char *id, const uint64_t *seqs, size_t n,
+    int *fresh)
 {
 	MDB_val k = { strlen(id), (void *)id }, v;
 	size_t s = (size_t)seqs[0];
 	int rv;
 
 	(void)n;
+	(void)fresh; /* ids are not counted */
 	v.mv_size = sizeof(s);
 	v.mv_data = &s;
 	/* An id already there was put by a fold that stopped half-way (or

@@ -12,9 +12,10 @@
 #include "vb_siphash.h"
 #include "vb_store.h"
 
-/* Put one key's pending seqs into the index under cur: an LMDB code. */
+/* Put one key's pending seqs into the index under cur: an LMDB code.
+ * *fresh is set to 1 when the key was not in the tree before. */
 typedef int (*store_fold_put)(MDB_cursor *cur, const char *key,
-    const uint64_t *seqs, size_t n);
+    const uint64_t *seqs, size_t n, int *fresh);
 
 /* The derived indexes, in an LMDB environment of their own (DIR/index,
  * vb_store_index.c): cust (customer -> seqs) and ids (event id -> seq). */
@@ -23,6 +24,7 @@ enum { IX_CUST, IX_IDS, IX_N };
 typedef struct store_index {
 	MDB_dbi dbi;
 	const char *mark;        /* its key in the index environment's meta */
+	const char *keys;        /* ... and its count of keys, or NULL */
 	const char *code, *what; /* for the log when a fold fails */
 	size_t bytes_each;       /* about, per entry, for growing the map */
 	store_fold_put put;
@@ -131,7 +133,6 @@ typedef struct store_txn {
 		uint64_t delta;
 	} cs[STORE_MAX_COUNTERS];
 	size_t ncs;
-	uint64_t customers;      /* new customers */
 	touched **tc;            /* open-addressed by customer */
 	size_t tc_cap, tc_n;
 	touched **tc_list;       /* the same, in the order first touched */
@@ -193,7 +194,8 @@ struct vb_event_peek;
 int store_ids_recover(vb_store *st, const struct vb_event_peek *pk, uint64_t seq);
 /* One id into the tree (n: its seqs, the first the one it was stored
  * under); an id there under another seq is MDB_CORRUPTED. */
-int store_ids_put(MDB_cursor *cur, const char *id, const uint64_t *seqs, size_t n);
+int store_ids_put(MDB_cursor *cur, const char *id, const uint64_t *seqs, size_t n,
+    int *fresh);
 
 /* ---- the index environment (vb_store_index.c) ---- */
 
@@ -214,6 +216,11 @@ int store_index_open(vb_store *st);
  * The open rebuilds an index whose upto the log does not reach or holds
  * another event at: one of another history of the same store. */
 int store_index_fold_at(vb_store *st, MDB_txn *txn, uint64_t upto, uint64_t sum);
+/* Customers in the index environment's txn: the keys of cust. */
+int store_index_customers(vb_store *st, MDB_txn *txn, uint64_t *out);
+/* Customers with an event in the log: cust's, and those of the entries in
+ * memory that cust lacks; a lookup each.  Any thread.  An LMDB code. */
+int store_index_count_customers(vb_store *st, uint64_t *out);
 /* *sum: the keyed hash of the log's event seq.  An LMDB code. */
 int store_index_sum(vb_store *st, uint64_t seq, uint64_t *sum);
 /* meta key: its uint64 value in *out, or when there is none, *out = dflt,

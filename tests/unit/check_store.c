@@ -1806,7 +1806,7 @@ START_TEST(log_reads_format_1)
 	batch_free(&b);
 	check_every_start(st, 15);
 	vb_store_close(st);
-	ck_assert_uint_eq(store_format(dir, 0), 4);
+	ck_assert_uint_eq(store_format(dir, 0), 5);
 	ck_assert_uint_lt(log_records(dir), 15);
 }
 END_TEST
@@ -1816,7 +1816,7 @@ START_TEST(log_refuses_newer_format)
 	char dir[1024];
 	vb_store *st = fresh_store(dir, sizeof(dir));
 	vb_store_close(st);
-	store_format(dir, 5);
+	store_format(dir, 6);
 	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB };
 	st = NULL;
 	ck_assert_int_eq(vb_store_open(dir, &o, &st), VB_ECORRUPT);
@@ -1993,7 +1993,7 @@ START_TEST(indexes_of_a_format_3_store)
 	ids_round(st, "new-", 0, 10, 0);
 	vb_store_close(st);
 	vbt_capture_close(&cap);
-	ck_assert_uint_eq(store_format(dir, 0), 4);
+	ck_assert_uint_eq(store_format(dir, 0), 5);
 	ck_assert_uint_eq(db_entries(IX(dir), "ids"), 710);
 	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "ids_applied"), 710);
 	ck_assert_int_eq(mdb_env_create(&env), 0);
@@ -2522,6 +2522,72 @@ ev_range(vb_store *st, const char *pfx, const char *cust, int from, int to)
 	batch_free(&b);
 }
 
+static uint64_t
+customers_now(vb_store *st)
+{
+	vb_stats s;
+	ck_assert_int_eq(vb_store_stats(st, &s), 0);
+	uint64_t n = s.customers;
+	vb_store_stats_free(&s);
+	return n;
+}
+
+/* The folds count the customers new to cust; stats adds those only in
+ * memory.  The count holds across folds, a restart, an index built again,
+ * and an index of format 4, which counted none (the log's meta did). */
+START_TEST(customers_counted_by_folds)
+{
+	char dir[1024];
+	vbt_capture cap;
+	vb_log log;
+	vb_store *st = fresh_store(dir, sizeof(dir));
+
+	many_events(st, "a-", 250); /* R-0 .. R-99 */
+	ck_assert_uint_eq(customers_now(st), 100);
+	ck_assert_int_eq(vb_store_fold(st), 0);
+	ck_assert_uint_eq(customers_now(st), 100);
+	ev_range(st, "b-", "R-7", 0, 3);   /* known */
+	ev_range(st, "c-", "N-1", 0, 2);   /* new, twice */
+	ev_range(st, "d-", "N-2", 0, 1);   /* new */
+	ck_assert_uint_eq(customers_now(st), 102);
+	vb_store_close(st);
+	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "customers"), 102);
+
+	st = open_store(dir, 16 * MiB, 1 * GiB);
+	ck_assert_uint_eq(customers_now(st), 102);
+	ev_range(st, "e-", "N-3", 0, 1);
+	ck_assert_uint_eq(customers_now(st), 103);
+	vb_store_close(st);
+	ck_assert_int_eq(vbt_rmtree(IX(dir)), 0);
+	st = open_store(dir, 16 * MiB, 1 * GiB);
+	ck_assert_uint_eq(customers_now(st), 103);
+	vb_store_close(st);
+
+	/* Format 4: the count in the log's meta, none in the index. */
+	uint64_t old = 99;
+	raw_put(dir, "meta", "c:", 2, &old, sizeof(old));
+	ck_assert_int_eq(raw_del(IX(dir), "meta", "customers"), 0);
+	store_format(dir, 4);
+	vb_log_init(&log, vbt_capture_open(&cap), "test", VB_LOG_INFO);
+	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB, .log = &log };
+	st = open_store_opts(dir, &o);
+	ck_assert_uint_eq(vbt_capture_count(&cap, " S013 "), 1);
+	ck_assert_uint_eq(vbt_capture_count(&cap, "does not count its customers"), 1);
+	ck_assert_uint_eq(customers_now(st), 103);
+	vb_store_close(st);
+	vbt_capture_close(&cap);
+	ck_assert_uint_eq(store_format(dir, 0), 5);
+	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "customers"), 103);
+	MDB_dbi mdbi;
+	MDB_txn *txn = raw_txn(dir, MDB_RDONLY, "meta", &mdbi);
+	MDB_val k = { 2, "c:" }, v;
+	ck_assert_int_eq(mdb_get(txn, mdbi, &k, &v), MDB_NOTFOUND);
+	MDB_env *env = mdb_txn_env(txn);
+	mdb_txn_abort(txn);
+	mdb_env_close(env);
+}
+END_TEST
+
 static void
 cp_file(const char *from, const char *to)
 {
@@ -2688,6 +2754,7 @@ store_suite(void)
 	tcase_add_test(tc, open_rebuilds_index_a_fold_refuses);
 	tcase_add_test(tc, long_reader_holds_no_fold);
 	tcase_add_test(tc, index_of_another_history_built_again);
+	tcase_add_test(tc, customers_counted_by_folds);
 	tcase_add_test(tc, marks_follow_events_without_ids);
 	tcase_add_test(tc, cust_fold_in_chunks);
 	suite_add_tcase(s, tc);

@@ -37,6 +37,21 @@ raw_put(const char *dir, const char *name, const void *key, size_t klen,
 	mdb_env_close(env);
 }
 
+/* Delete key from database name of the closed store in dir: mdb_del's
+ * code (MDB_NOTFOUND when it was not there). */
+static inline int
+raw_del(const char *dir, const char *name, const char *key)
+{
+	MDB_dbi dbi;
+	MDB_txn *txn = raw_txn(dir, 0, name, &dbi);
+	MDB_env *env = mdb_txn_env(txn);
+	MDB_val k = { strlen(key), (void *)key };
+	int rv = mdb_del(txn, dbi, &k, NULL);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	return rv;
+}
+
 /* The value of key in database name of the closed store in dir: its
  * first cap bytes into buf, its size into *len. */
 static inline void
