@@ -38,14 +38,9 @@
  * let go: every so many entries, also within a transaction (its dirty
  * pages are its own buffers, not the map's). */
 #define FOLD_RELEASE 1024
-/* An index's entries wait in memory until this many have gathered:
- * sorted, they share pages of the index ... Two tables of them live at
- * once, one filling while the other is folded, and a table grows at
- * three quarters full: this many fit 32,768 slots.  49,152 (65,536
- * slots) cost workload 5 7-10 MiB more anonymous memory, over 64 MiB
- * of peak RSS (docs/benchmarks.md). */
-#define FOLD_EVENTS 24576
-/* ... or until the oldest has waited this long, when traffic is light. */
+/* A fold of an index is due when its entries in memory reach its
+ * fold_events (vb_store_index.c), or when the oldest has waited this
+ * long, when traffic is light. */
 #define FOLD_AFTER_US (10 * 1000000LL)
 /* After a failed fold the folder tries again this much later, not at
  * once: at map_size_max a fold's transaction may not fit while the
@@ -412,7 +407,8 @@ vb_store_fold_start(vb_store *st)
 {
 	uint64_t upto = atomic_load(&st->last_seq);
 	int64_t now = vb_time_mono_us();
-	int due = 0, started = 0;
+	unsigned due = 0, idle = 0;
+	int started = 0;
 
 	pthread_mutex_lock(&st->fmtx);
 	for (int i = 0; i < IX_N; i++) {
@@ -424,15 +420,18 @@ vb_store_fold_start(vb_store *st)
 			empty_done_locked(st, x);
 		if (x->old_upto != 0)
 			continue; /* under way, or failed */
-		if (n == 0)
+		if (n == 0) {
 			x->last_start = now;
-		else if (n >= FOLD_EVENTS || now - x->last_start >= FOLD_AFTER_US)
-			due = 1;
+			idle |= 1u << i;
+		} else if (n >= x->fold_events || now - x->last_start >= FOLD_AFTER_US) {
+			due |= 1u << i;
+		}
 	}
-	/* Every index, once one is due: an index with nothing waiting (ids,
+	/* The due ones; and once one is, an index with nothing waiting (ids,
 	 * behind the broker's own events) still moves its mark. */
 	for (int i = 0; i < IX_N && due; i++)
-		started += swap_locked(st, &st->ix[i], upto, now);
+		if ((due | idle) & (1u << i))
+			started += swap_locked(st, &st->ix[i], upto, now);
 	if (started)
 		pthread_cond_broadcast(&st->fcond);
 	pthread_mutex_unlock(&st->fmtx);

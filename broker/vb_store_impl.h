@@ -27,6 +27,7 @@ typedef struct store_index {
 	const char *keys;        /* ... and its count of keys, or NULL */
 	const char *code, *what; /* for the log when a fold fails */
 	size_t bytes_each;       /* about, per entry, for growing the map */
+	size_t fold_events;      /* entries in memory that make a fold due */
 	store_fold_put put;
 	/* The tree holds every entry of the events up to applied.  The later
 	 * ones are in memory (vb_pending.h): the writer adds to add; old holds

@@ -22,9 +22,21 @@
 #define XMETA_FOLD_AT "fold_at"
 /* Written by every fold transaction that adds a customer, with it. */
 #define XMETA_CUSTOMERS "customers"
+/* An index's entries wait in memory until this many have gathered:
+ * sorted, they share pages of the index ... Two tables of them live at
+ * once, one filling while the other is folded, and a table grows at
+ * three quarters full: 24,576 fit 32,768 slots, 49,152 65,536.  A fold
+ * of cust rewrites about every leaf of it (customers spread over the
+ * whole tree), so the fewer folds the better: 49,152 did workload 3 with
+ * 8 publishers some 15% faster than 24,576, for 3-4 MiB more anonymous
+ * memory.  ids, whose ids mostly count up per publisher, gains little
+ * from it, and both at 49,152 took workload 5's peak RSS over 64 MiB,
+ * as cust at 98,304 did (docs/benchmarks.md). */
+#define FOLD_EVENTS_CUST 49152
+#define FOLD_EVENTS_IDS 24576
 /* At open, the entries coming back from the log are folded every so many
  * events: memory stays bounded however far behind the index is. */
-#define RECOVER_FOLD 49152 /* tables of 65,536 slots, as vb_store_fold.c's */
+#define RECOVER_FOLD 49152 /* tables of 65,536 slots, as cust's folds */
 /* ... and let go of the log's pages every so many (about 4 MiB of them). */
 #define RECOVER_RELEASE 16384
 
@@ -68,13 +80,13 @@ store_index_init(vb_store *st)
 {
 	static const struct {
 		const char *mark, *keys, *code, *what;
-		size_t bytes_each;
+		size_t bytes_each, fold_events;
 		store_fold_put put;
 	} desc[IX_N] = {
 		[IX_CUST] = { META_CUST_APPLIED, XMETA_CUSTOMERS, "S008",
-			"customer index entries", 32, put_customer },
+			"customer index entries", 32, FOLD_EVENTS_CUST, put_customer },
 		[IX_IDS] = { META_IDS_APPLIED, NULL, "S010", "ids into the id index", 64,
-			store_ids_put },
+			FOLD_EVENTS_IDS, store_ids_put },
 	};
 	for (int i = 0; i < IX_N; i++) {
 		store_index *x = &st->ix[i];
@@ -83,6 +95,7 @@ store_index_init(vb_store *st)
 		x->code = desc[i].code;
 		x->what = desc[i].what;
 		x->bytes_each = desc[i].bytes_each;
+		x->fold_events = desc[i].fold_events;
 		x->put = desc[i].put;
 		x->last_start = vb_time_mono_us();
 		if (vb_pending_open(&x->add) != 0 || vb_pending_open(&x->old) != 0)

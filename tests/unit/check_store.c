@@ -2415,6 +2415,42 @@ many_events(vb_store *st, const char *pfx, uint64_t n)
 	}
 }
 
+static uint64_t
+customers_now(vb_store *st)
+{
+	vb_stats s;
+	ck_assert_int_eq(vb_store_stats(st, &s), 0);
+	uint64_t n = s.customers;
+	vb_store_stats_free(&s);
+	return n;
+}
+
+/* Each index folds at its own size: ids at 24,576 entries, cust at
+ * 49,152 (a cust fold rewrites most of its leaves whatever it holds). */
+START_TEST(indexes_fold_at_their_own_sizes)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+
+	many_events(st, "s-", 30000);
+	ck_assert_int_eq(vb_store_fold_start(st), 1); /* ids alone */
+	vb_store_fold_wait(st);
+	ck_assert_uint_eq(live_entries(st, IX_IDS), 30000);
+	ck_assert_uint_eq(live_entries(st, IX_CUST), 0);
+	ck_assert_uint_eq(customers_now(st), 100);
+	many_events(st, "t-", 20000);
+	ck_assert_int_eq(vb_store_fold_start(st), 1); /* 50,000 for cust */
+	vb_store_fold_wait(st);
+	ck_assert_uint_eq(live_entries(st, IX_CUST), 50000);
+	ck_assert_uint_eq(live_entries(st, IX_IDS), 30000);
+	ck_assert_uint_eq(customers_now(st), 100);
+	vb_store_close(st);
+	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "cust_applied"), 50000);
+	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "ids_applied"), 50000);
+	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "customers"), 100);
+}
+END_TEST
+
 /* An ids tree that disagrees with the log (S010, MDB_CORRUPTED), and more
  * events after it than the open reads back before it folds: the open's
  * fold fails the same way, and the open builds the index again (S011)
@@ -2520,16 +2556,6 @@ ev_range(vb_store *st, const char *pfx, const char *cust, int from, int to)
 	}
 	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
 	batch_free(&b);
-}
-
-static uint64_t
-customers_now(vb_store *st)
-{
-	vb_stats s;
-	ck_assert_int_eq(vb_store_stats(st, &s), 0);
-	uint64_t n = s.customers;
-	vb_store_stats_free(&s);
-	return n;
 }
 
 /* The folds count the customers new to cust; stats adds those only in
@@ -2755,6 +2781,7 @@ store_suite(void)
 	tcase_add_test(tc, long_reader_holds_no_fold);
 	tcase_add_test(tc, index_of_another_history_built_again);
 	tcase_add_test(tc, customers_counted_by_folds);
+	tcase_add_test(tc, indexes_fold_at_their_own_sizes);
 	tcase_add_test(tc, marks_follow_events_without_ids);
 	tcase_add_test(tc, cust_fold_in_chunks);
 	suite_add_tcase(s, tc);
