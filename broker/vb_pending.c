@@ -361,14 +361,16 @@ vb_pending_each_sorted(vb_pending *p,
 }
 
 int
-vb_pending_each_key(vb_pending *p, int (*fn)(void *arg, const char *customer),
-    void *arg)
+vb_pending_each_key(vb_pending *p, uint64_t hi,
+    int (*fn)(void *arg, const char *customer), void *arg)
 {
 	int rv = 0;
 	pthread_mutex_lock(&p->mtx);
-	for (size_t i = 0; i < p->cap && rv == 0; i++)
-		if (p->slots[i].customer != NULL && p->slots[i].n > 0)
-			rv = fn(arg, p->slots[i].customer);
+	for (size_t i = 0; i < p->cap && rv == 0; i++) {
+		slot *s = &p->slots[i];
+		if (s->customer != NULL && s->n > 0 && slot_seqs(s)[0] <= hi)
+			rv = fn(arg, s->customer);
+	}
 	pthread_mutex_unlock(&p->mtx);
 	return rv;
 }

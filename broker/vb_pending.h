@@ -52,11 +52,12 @@ int vb_pending_each_sorted(vb_pending *p,
     int (*fn)(void *arg, const char *customer, const uint64_t *seqs, size_t n),
     void *arg);
 
-/* Call fn for every customer with entries, in no order, with p locked
- * (fn must not use p: the writer's adds wait meanwhile); stops at the
- * first non-zero return and returns it.  Any thread. */
-int vb_pending_each_key(vb_pending *p, int (*fn)(void *arg, const char *customer),
-    void *arg);
+/* Call fn for every customer with an entry at or below seq hi, in no
+ * order, with p locked (fn must not use p: the writer's adds wait
+ * meanwhile); stops at the first non-zero return and returns it.  Any
+ * thread. */
+int vb_pending_each_key(vb_pending *p, uint64_t hi,
+    int (*fn)(void *arg, const char *customer), void *arg);
 
 /* Forget every entry. */
 void vb_pending_clear(vb_pending *p);

@@ -219,8 +219,9 @@ int store_index_open(vb_store *st);
 int store_index_fold_at(vb_store *st, MDB_txn *txn, uint64_t upto, uint64_t sum);
 /* Customers in the index environment's txn: the keys of cust. */
 int store_index_customers(vb_store *st, MDB_txn *txn, uint64_t *out);
-/* Customers with an event in the log: cust's, and those of the entries in
- * memory that cust lacks; a lookup each.  Any thread.  An LMDB code. */
+/* Customers with a durable event in the log: cust's, and those of the
+ * entries in memory up to the durable seq that cust lacks; a lookup each.
+ * Any thread.  An LMDB code. */
 int store_index_count_customers(vb_store *st, uint64_t *out);
 /* *sum: the keyed hash of the log's event seq.  An LMDB code. */
 int store_index_sum(vb_store *st, uint64_t seq, uint64_t *sum);

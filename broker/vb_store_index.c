@@ -306,12 +306,16 @@ store_index_count_customers(vb_store *st, uint64_t *out)
 		return ENOMEM;
 	/* The customers of the entries in memory, copied before the tree is
 	 * read, as store_customer_seqs does: what a fold took out of the
-	 * tables since is in the later snapshot. */
+	 * tables since is in the later snapshot.  Only of durable events: the
+	 * writer adds an event's entry inside its transaction, which may
+	 * still fail and take it back, and the folds write only durable
+	 * events. */
+	uint64_t hi = vb_store_durable_seq(st);
 	pthread_mutex_lock(&st->pmtx);
-	rv = vb_pending_each_key(x->old, count_copy, &c);
+	rv = vb_pending_each_key(x->old, hi, count_copy, &c);
 	c.seq = 2;
 	if (rv == 0)
-		rv = vb_pending_each_key(x->add, count_copy, &c);
+		rv = vb_pending_each_key(x->add, hi, count_copy, &c);
 	pthread_mutex_unlock(&st->pmtx);
 	if (rv != 0) {
 		vb_pending_close(c.seen);

@@ -2244,6 +2244,16 @@ k1_events(batch *b)
 	batch_add(b, "k1-b", "order.placed", "K-1", "2026-11-03T01:00:00Z", 0);
 }
 
+static uint64_t
+customers_now(vb_store *st)
+{
+	vb_stats s;
+	ck_assert_int_eq(vb_store_stats(st, &s), 0);
+	uint64_t n = s.customers;
+	vb_store_stats_free(&s);
+	return n;
+}
+
 START_TEST(cust_fold_in_chunks)
 {
 	char dir[1024], id[32], cust[32];
@@ -2275,8 +2285,12 @@ START_TEST(cust_fold_in_chunks)
 	crash_after_append(dir, k1_events);
 	for (size_t s = (size_t)n + 1; s <= (size_t)n + 2; s++)
 		raw_put(IX(dir), "cust", "K-1", 3, &s, sizeof(s));
+	/* ... and counted K-1 in that transaction. */
+	uint64_t counted = n + 1;
+	raw_put(IX(dir), "meta", "customers", 9, &counted, sizeof(counted));
 	st = open_store(dir, 16 * MiB, 1 * GiB);
 	ck_assert_uint_eq(vb_store_pending(st), 2);
+	ck_assert_uint_eq(customers_now(st), n + 1);
 	got g = { 0 };
 	size_t pages;
 	vb_store_filter f = { .customer = "K-1" };
@@ -2291,9 +2305,11 @@ START_TEST(cust_fold_in_chunks)
 	ck_assert_uint_eq(g.seqs[0], n + 2);
 	got_free(&g);
 	ck_assert_int_eq(vb_store_fold(st), 0);
+	ck_assert_uint_eq(customers_now(st), n + 1); /* K-1 not twice */
 	vb_store_close(st);
 	ck_assert_uint_eq(db_entries(IX(dir), "cust"), n + 2);
 	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "cust_applied"), n + 2);
+	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "customers"), n + 1);
 }
 END_TEST
 
@@ -2433,15 +2449,62 @@ many_events(vb_store *st, const char *pfx, uint64_t n)
 	}
 }
 
-static uint64_t
-customers_now(vb_store *st)
+/* stats counts the customers of durable events only: the writer adds an
+ * event's entry to memory inside its transaction, which may still fail
+ * and take it back. */
+typedef struct {
+	vb_store *st;
+	uint64_t seen;
+	const vb_store_item *it;
+} ghost;
+
+static void *
+ghost_stats(void *arg)
 {
+	ghost *g = arg;
 	vb_stats s;
-	ck_assert_int_eq(vb_store_stats(st, &s), 0);
-	uint64_t n = s.customers;
-	vb_store_stats_free(&s);
-	return n;
+	if (vb_store_stats(g->st, &s) == 0) {
+		g->seen = s.customers;
+		vb_store_stats_free(&s);
+	}
+	return NULL;
 }
+
+/* Put g's event, have another thread ask stats meanwhile, then fail. */
+static int
+ghost_txn(store_txn *t, void *arg)
+{
+	ghost *g = arg;
+	uint64_t seq;
+	size_t off, len;
+	pthread_t th;
+	int rv = store_txn_put_event(t, g->it->pb, g->it->pb_len, g->it->id,
+	    g->it->customer, g->it->type, g->it->source, &seq, &off, &len);
+	ck_assert_int_eq(rv, 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, ghost_stats, g), 0);
+	pthread_join(th, NULL);
+	return MDB_BAD_TXN;
+}
+
+START_TEST(stats_skips_an_aborted_customer)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	batch b = { 0 };
+	vb_buf stored = { 0 };
+
+	many_events(st, "a-", 100); /* R-0 .. R-99 */
+	batch_add(&b, "ghost-1", "order.placed", "GHOST", "2026-11-02T00:00:00Z", 0);
+	ghost g = { st, 0, &b.items[0] };
+	ck_assert_int_ne(store_write(st, 4096, RECORDED, &stored, ghost_txn, &g, "ghost"), 0);
+	ck_assert_uint_eq(g.seen, 100);
+	ck_assert_uint_eq(customers_now(st), 100);
+	ck_assert_uint_eq(vb_store_last_seq(st), 100);
+	vb_buf_free(&stored);
+	batch_free(&b);
+	vb_store_close(st);
+}
+END_TEST
 
 /* Each index folds at its own size: ids at 24,576 entries, cust at
  * 49,152 (a cust fold rewrites most of its leaves whatever it holds). */
@@ -2799,6 +2862,7 @@ store_suite(void)
 	tcase_add_test(tc, long_reader_holds_no_fold);
 	tcase_add_test(tc, index_of_another_history_built_again);
 	tcase_add_test(tc, customers_counted_by_folds);
+	tcase_add_test(tc, stats_skips_an_aborted_customer);
 	tcase_add_test(tc, indexes_fold_at_their_own_sizes);
 	tcase_add_test(tc, marks_follow_events_without_ids);
 	tcase_add_test(tc, cust_fold_in_chunks);
