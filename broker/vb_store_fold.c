@@ -83,23 +83,20 @@ run_count(fold_run *f)
 		return 0;
 	if ((rv = store_meta_u64(f->txn, f->st->xmeta, f->x->keys, 0, &c)) != 0)
 		return rv;
-	c += f->fresh;
-	MDB_val k = { strlen(f->x->keys), (void *)f->x->keys }, v = { sizeof(c), &c };
-	return mdb_put(f->txn, f->st->xmeta, &k, &v, 0);
+	return store_meta_put_u64(f->txn, f->st->xmeta, f->x->keys, c + f->fresh);
 }
 
 /* Commit the transaction in hand; upto != 0: with the mark at upto. */
 static int
 run_commit(fold_run *f, uint64_t upto)
 {
-	MDB_val k = { strlen(f->x->mark), (void *)f->x->mark };
-	MDB_val v = { sizeof(upto), &upto };
 	int rv = 0;
 
 	mdb_cursor_close(f->cur);
 	f->cur = NULL;
 	if ((rv = run_count(f)) != 0 ||
-	    (upto != 0 && (rv = mdb_put(f->txn, f->st->xmeta, &k, &v, 0)) != 0)) {
+	    (upto != 0 && (rv = store_meta_put_u64(f->txn, f->st->xmeta, f->x->mark,
+	        upto)) != 0)) {
 		mdb_txn_abort(f->txn);
 		f->txn = NULL;
 		return rv;

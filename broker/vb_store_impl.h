@@ -12,8 +12,8 @@
 #include "vb_siphash.h"
 #include "vb_store.h"
 
-/* Put one key's pending seqs into the index under cur: an LMDB code.
- * *fresh is set to 1 when the key was not in the tree before. */
+/* Put one key's pending seqs (n >= 1) into the index under cur: an LMDB
+ * code.  *fresh is set to 1 when the key was not in the tree before. */
 typedef int (*store_fold_put)(MDB_cursor *cur, const char *key,
     const uint64_t *seqs, size_t n, int *fresh);
 
@@ -217,8 +217,6 @@ int store_index_open(vb_store *st);
  * The open rebuilds an index whose upto the log does not reach or holds
  * another event at: one of another history of the same store. */
 int store_index_fold_at(vb_store *st, MDB_txn *txn, uint64_t upto, uint64_t sum);
-/* Customers in the index environment's txn: the keys of cust. */
-int store_index_customers(vb_store *st, MDB_txn *txn, uint64_t *out);
 /* Customers with a durable event in the log: cust's, and those of the
  * entries in memory up to the durable seq that cust lacks; a lookup each.
  * Any thread.  An LMDB code. */
@@ -229,6 +227,8 @@ int store_index_sum(vb_store *st, uint64_t seq, uint64_t *sum);
  * written.  A value of another size is MDB_CORRUPTED. */
 int store_meta_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t dflt,
     uint64_t *out);
+/* meta key = value (8 bytes): an LMDB code. */
+int store_meta_put_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t value);
 
 /* ---- the folds (vb_store_fold.c) ---- */
 

@@ -52,8 +52,6 @@ put_customer(MDB_cursor *cur, const char *customer, const uint64_t *seqs, size_t
 	size_t i = 0, s;
 	int rv = 0;
 
-	if (n == 0)
-		return 0;
 	s = (size_t)seqs[0];
 	v.mv_size = sizeof(s);
 	v.mv_data = &s;
@@ -115,24 +113,37 @@ store_index_close(vb_store *st)
 		mdb_env_close(st->xenv);
 }
 
+/* meta key's uint64 value into *out: 0, MDB_NOTFOUND, MDB_CORRUPTED for
+ * a value of another size, or another LMDB code. */
+static int
+meta_get_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t *out)
+{
+	MDB_val k = { strlen(key), (void *)key }, v;
+	int rv = mdb_get(txn, meta, &k, &v);
+	if (rv != 0)
+		return rv;
+	if (v.mv_size != sizeof(uint64_t))
+		return MDB_CORRUPTED;
+	memcpy(out, v.mv_data, sizeof(uint64_t));
+	return 0;
+}
+
+int
+store_meta_put_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t value)
+{
+	MDB_val k = { strlen(key), (void *)key }, v = { sizeof(value), &value };
+	return mdb_put(txn, meta, &k, &v, 0);
+}
+
 int
 store_meta_u64(MDB_txn *txn, MDB_dbi meta, const char *key, uint64_t dflt,
     uint64_t *out)
 {
-	MDB_val k = { strlen(key), (void *)key }, v;
-	int rv = mdb_get(txn, meta, &k, &v);
-	if (rv == 0) {
-		if (v.mv_size != sizeof(uint64_t))
-			return MDB_CORRUPTED;
-		memcpy(out, v.mv_data, sizeof(uint64_t));
-		return 0;
-	}
+	int rv = meta_get_u64(txn, meta, key, out);
 	if (rv != MDB_NOTFOUND)
 		return rv;
 	*out = dflt;
-	v.mv_size = sizeof(dflt);
-	v.mv_data = &dflt;
-	return mdb_put(txn, meta, &k, &v, 0);
+	return store_meta_put_u64(txn, meta, key, dflt);
 }
 
 int
@@ -227,39 +238,31 @@ index_check(vb_store *st, MDB_txn *txn, int *rv)
 	}
 	/* Indexes of format 4 count no customers: their count would be
 	 * wrong from the first fold on. */
-	k.mv_size = strlen(XMETA_CUSTOMERS);
-	k.mv_data = XMETA_CUSTOMERS;
-	if ((*rv = mdb_get(txn, st->xmeta, &k, &v)) == MDB_NOTFOUND) {
+	uint64_t count;
+	if ((*rv = meta_get_u64(txn, st->xmeta, XMETA_CUSTOMERS, &count)) == MDB_NOTFOUND) {
 		*rv = mdb_stat(txn, st->ix[IX_CUST].dbi, &ms);
 		if (*rv != 0)
 			return NULL;
 		if (ms.ms_entries > 0)
 			return "it does not count its customers";
-		uint64_t zero = 0;
-		v.mv_size = sizeof(zero);
-		v.mv_data = &zero;
-		*rv = mdb_put(txn, st->xmeta, &k, &v, 0);
-	} else if (*rv == 0 && v.mv_size != sizeof(uint64_t)) {
+		*rv = store_meta_put_u64(txn, st->xmeta, XMETA_CUSTOMERS, 0);
+	} else if (*rv == MDB_CORRUPTED) {
 		*rv = 0;
 		return "a count is damaged";
 	}
 	return NULL;
 }
 
-int
-store_index_customers(vb_store *st, MDB_txn *txn, uint64_t *out)
+/* Customers in the index environment's txn: the keys of cust. */
+static int
+index_customers(vb_store *st, MDB_txn *txn, uint64_t *out)
 {
-	MDB_val k = { strlen(XMETA_CUSTOMERS), XMETA_CUSTOMERS }, v;
-	int rv = mdb_get(txn, st->xmeta, &k, &v);
-	*out = 0;
-	if (rv == MDB_NOTFOUND)
+	int rv = meta_get_u64(txn, st->xmeta, XMETA_CUSTOMERS, out);
+	if (rv == MDB_NOTFOUND) {
+		*out = 0;
 		return 0;
-	if (rv != 0)
-		return rv;
-	if (v.mv_size != sizeof(*out))
-		return MDB_CORRUPTED;
-	memcpy(out, v.mv_data, sizeof(*out));
-	return 0;
+	}
+	return rv;
 }
 
 /* ---- the customer count ---- */
@@ -323,7 +326,7 @@ store_index_count_customers(vb_store *st, uint64_t *out)
 	}
 	pthread_rwlock_rdlock(&st->xmaplock);
 	if ((rv = mdb_txn_begin(st->xenv, NULL, MDB_RDONLY, &c.txn)) == 0) {
-		if ((rv = store_index_customers(st, c.txn, out)) == 0) {
+		if ((rv = index_customers(st, c.txn, out)) == 0) {
 			/* In key order: the lookups share the tree's pages. */
 			rv = vb_pending_each_sorted(c.seen, count_new, &c);
 			if (rv == VB_ENOMEM)
@@ -345,21 +348,14 @@ index_reset(vb_store *st, MDB_txn *txn)
 	int rv = 0;
 	for (int i = 0; i < IX_N && rv == 0; i++) {
 		store_index *x = &st->ix[i];
-		MDB_val mk = { strlen(x->mark), (void *)x->mark };
-		uint64_t zero = 0;
-		MDB_val mv = { sizeof(zero), &zero };
 		x->applied = 0;
 		if ((rv = mdb_drop(txn, x->dbi, 0)) == 0)
-			rv = mdb_put(txn, st->xmeta, &mk, &mv, 0);
+			rv = store_meta_put_u64(txn, st->xmeta, x->mark, 0);
 	}
 	if (rv == 0)
 		rv = mdb_put(txn, st->xmeta, &k, &v, 0);
-	if (rv == 0) {
-		uint64_t zero = 0;
-		MDB_val ck = { strlen(XMETA_CUSTOMERS), XMETA_CUSTOMERS };
-		MDB_val cv = { sizeof(zero), &zero };
-		rv = mdb_put(txn, st->xmeta, &ck, &cv, 0);
-	}
+	if (rv == 0)
+		rv = store_meta_put_u64(txn, st->xmeta, XMETA_CUSTOMERS, 0);
 	k.mv_size = strlen(XMETA_FOLD_AT);
 	k.mv_data = XMETA_FOLD_AT;
 	if (rv == 0 && (rv = mdb_del(txn, st->xmeta, &k, NULL)) == MDB_NOTFOUND)
