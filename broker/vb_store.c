@@ -464,18 +464,19 @@ store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
     uint64_t *seq_out, size_t *off, size_t *len)
 {
 	vb_store *st = t->st;
+	uint64_t h = id != NULL ? store_ids_hash(st, id) : 0;
 	size_t s, n;
 	int rv;
 
 	if (id != NULL) {
 		/* Stored before: its seq, and nothing is written. */
-		if ((rv = store_ids_find(t, id, seq_out)) == 0)
+		if ((rv = store_ids_find(t, id, h, seq_out)) == 0)
 			return MDB_KEYEXIST;
 		if (rv != MDB_NOTFOUND)
 			return rv;
 	}
 	s = (size_t)++t->seq;
-	if (id != NULL && (rv = store_ids_add(t, id, s)) != 0)
+	if (id != NULL && (rv = store_ids_add(t, id, h, s)) != 0)
 		return rv;
 	/* The stored form: the publisher's bytes, then seq and recorded as
 	 * fields 6 and 7 (protobuf merges them), behind a varint length for

@@ -355,6 +355,10 @@ folder_main(void *arg)
 	vb_store *st = arg;
 
 	pthread_setname_np(pthread_self(), "vb-fold");
+	/* First the tree's ids for the writer's filter, with fold_busy set
+	 * (store_folder_start) so that no fold remaps the index meanwhile. */
+	store_ids_scan(st);
+	release(st, VB_OK);
 	pthread_mutex_lock(&st->fmtx);
 	while (!atomic_load(&st->fold_stop)) {
 		int64_t now = vb_time_mono_us();
@@ -380,8 +384,13 @@ int
 store_folder_start(vb_store *st)
 {
 	atomic_store(&st->fold_stop, 0);
-	if (pthread_create(&st->folder, NULL, folder_main, st) != 0)
+	pthread_mutex_lock(&st->fmtx);
+	hold_locked(st); /* for the scan; folder_main lets go */
+	pthread_mutex_unlock(&st->fmtx);
+	if (pthread_create(&st->folder, NULL, folder_main, st) != 0) {
+		release(st, VB_OK);
 		return VB_ENOMEM;
+	}
 	st->folder_running = 1;
 	return VB_OK;
 }

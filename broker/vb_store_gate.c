@@ -415,7 +415,7 @@ store_gate_record(store_txn *t, vb_store_item *it, vb_buf *aux)
 	snprintf(id, sizeof(id), "%s/%s/%s/%s", it->campaign, it->customer,
 	    vb_channel_names[it->channel], vb_purpose_names[it->purpose]);
 	it->reasons_off = aux->len;
-	if ((rv = store_ids_find(t, id, &it->seq)) == 0) {
+	if ((rv = store_ids_find(t, id, store_ids_hash(st, id), &it->seq)) == 0) {
 		it->allow = 1;
 		it->duplicate = 1;
 		rv = vb_buf_append_str(aux, "[]");

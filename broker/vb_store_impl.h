@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "vb_bloom.h"
 #include "vb_pending.h"
 #include "vb_siphash.h"
 #include "vb_store.h"
@@ -67,6 +68,17 @@ struct vb_store {
 	pthread_rwlock_t xmaplock;
 	MDB_dbi xmeta;
 	store_index ix[IX_N];
+	/* The writer's filter of every id in ids and in the tables
+	 * (vb_store_ids.c).  all, whole and tried are the writer's: until
+	 * whole (all has the tree's ids too) a "no" from it is not final.
+	 * The folder puts the tree's in scan, then sets scan_done. */
+	struct {
+		vb_bloom *all;
+		int whole, tried;
+		vb_bloom *scan;
+		_Atomic int scan_done;
+		uint64_t tree_gets;  /* lookups it did not spare (tests) */
+	} idf;
 	/* Readers hold it shared for the life of their read transactions;
 	 * a map is resized only under it exclusively, because LMDB requires
 	 * that no transaction be active in the process while it remaps. */
@@ -184,11 +196,22 @@ int store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
 
 #define META_IDS_APPLIED "ids_applied"
 
-/* The seq id was stored under (in memory or in the tree), or MDB_NOTFOUND. */
-int store_ids_find(store_txn *t, const char *id, uint64_t *seq);
-/* id, new, stored as seq in t: into memory until the next fold.  A failed
- * transaction takes its ids back with vb_pending_drop_after. */
-int store_ids_add(store_txn *t, const char *id, uint64_t seq);
+/* The writer's filter of ids, empty (store_index_init); and freed. */
+int store_ids_init(vb_store *st);
+void store_ids_free(vb_store *st);
+/* The folder, before its first fold: every id of the tree into a filter
+ * the writer takes over (st->idf).  Logged when it fails (S014): the
+ * writer then looks every id up in the tree. */
+void store_ids_scan(vb_store *st);
+/* id's hash, for the two below. */
+uint64_t store_ids_hash(const vb_store *st, const char *id);
+/* The seq id (hash h) was stored under (in memory or in the tree), or
+ * MDB_NOTFOUND. */
+int store_ids_find(store_txn *t, const char *id, uint64_t h, uint64_t *seq);
+/* id (hash h), new, stored as seq in t: into memory until the next fold.
+ * A failed transaction takes its ids back with vb_pending_drop_after
+ * (the filter keeps them: a "maybe" costs only a lookup). */
+int store_ids_add(store_txn *t, const char *id, uint64_t h, uint64_t seq);
 /* At open: the id of the logged event pk (seq) back in memory if it is
  * not in the tree yet. */
 struct vb_event_peek;

@@ -99,7 +99,7 @@ store_index_init(vb_store *st)
 		if (vb_pending_open(&x->add) != 0 || vb_pending_open(&x->old) != 0)
 			return VB_ENOMEM;
 	}
-	return VB_OK;
+	return store_ids_init(st);
 }
 
 void
@@ -109,6 +109,7 @@ store_index_close(vb_store *st)
 		vb_pending_close(st->ix[i].add);
 		vb_pending_close(st->ix[i].old);
 	}
+	store_ids_free(st);
 	if (st->xenv)
 		mdb_env_close(st->xenv);
 }

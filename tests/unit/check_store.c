@@ -1902,6 +1902,33 @@ START_TEST(ids_wait_then_fold)
 }
 END_TEST
 
+/* The writer's filter of ids: once the folder has read the tree's ids
+ * into it, a new id takes no lookup, and every id stored before, in the
+ * tree or in memory, is still found. */
+START_TEST(ids_filter_spares_lookups)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	ids_round(st, "u-", 0, 9000, 0);
+	vb_store_close(st); /* folds them: the tree has them all */
+	ck_assert_uint_eq(ids_entries(dir), 9000);
+	st = open_store(dir, 16 * MiB, 1 * GiB);
+	vb_store_fold_wait(st); /* the folder's scan */
+	ck_assert(atomic_load(&st->idf.scan_done));
+	uint64_t gets = st->idf.tree_gets;
+	ids_round(st, "v-", 0, 9000, 0);
+	/* About 1 in 200 is "maybe": a lookup that finds nothing. */
+	ck_assert_msg(st->idf.tree_gets - gets < 300, "%llu lookups for 9000 new ids",
+	    (unsigned long long)(st->idf.tree_gets - gets));
+	ck_assert(st->idf.whole);
+	ids_round(st, "u-", 0, 9000, 1);
+	ids_round(st, "v-", 0, 9000, 9001);
+	ck_assert_int_eq(vb_store_fold(st), 0);
+	ids_round(st, "v-", 4000, 9000, 13001);
+	vb_store_close(st);
+}
+END_TEST
+
 static void
 crash_facts(batch *b)
 {
@@ -2845,6 +2872,7 @@ store_suite(void)
 	tcase_add_unchecked_fixture(tc, vbt_root_setup, vbt_root_teardown);
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, ids_wait_then_fold);
+	tcase_add_test(tc, ids_filter_spares_lookups);
 	tcase_add_test(tc, ids_come_back_after_crash);
 	tcase_add_test(tc, indexes_of_a_format_3_store);
 	tcase_add_test(tc, index_built_again_when_missing);
