@@ -196,7 +196,11 @@ void vb_store_stats_free(vb_stats *s);
  * the last fold is done, it hands them to the folder, which writes them
  * once their events are durable.  A fold that fails is logged (S008,
  * S010) and tried again 10 s later; the entries stay in memory meanwhile.
- * Returns how many indexes were handed over (0: nothing due). */
+ * When the folds fall behind (an index has gathered two folds' worth
+ * while its last is under way) it waits for the fold, flushing the log
+ * first if the fold waits for that: the bound on the tables' memory, and
+ * the writer's backpressure.  Returns how many indexes were handed over
+ * (0: nothing due). */
 int vb_store_fold_start(vb_store *st);
 
 /* Write every waiting entry into the indexes now, on the calling thread,

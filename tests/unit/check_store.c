@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -2559,6 +2560,65 @@ START_TEST(indexes_fold_at_their_own_sizes)
 }
 END_TEST
 
+typedef struct {
+	vb_store *st;
+	_Atomic int returned;
+} fold_start_arg;
+
+static void *
+fold_start_thread(void *arg)
+{
+	fold_start_arg *a = arg;
+	(void)vb_store_fold_start(a->st);
+	atomic_store(&a->returned, 1);
+	return NULL;
+}
+
+/* Keep the folder from folding (as a slow fold would), or let it go. */
+static void
+folder_busy(vb_store *st, int busy)
+{
+	pthread_mutex_lock(&st->fmtx);
+	while (busy && st->fold_busy)
+		pthread_cond_wait(&st->fcond, &st->fmtx);
+	st->fold_busy = busy;
+	pthread_cond_broadcast(&st->fcond);
+	pthread_mutex_unlock(&st->fmtx);
+}
+
+/* When the folds fall behind, the writer waits for them rather than let
+ * its tables grow without end: at two folds' worth of new ids gathered
+ * while the last fold is under way. */
+START_TEST(writer_waits_for_folds_behind)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	pthread_t th;
+
+	vb_store_fold_wait(st); /* the folder's scan */
+	folder_busy(st, 1);
+	many_events(st, "s-", 30000);
+	ck_assert_int_eq(vb_store_fold_start(st), 1); /* ids taken, not folded */
+	many_events(st, "t-", 40000);
+	/* 40,000 new ids: on (and 70,000 customer entries taken). */
+	ck_assert_int_eq(vb_store_fold_start(st), 1);
+	many_events(st, "u-", 10000);
+	fold_start_arg a = { st, 0 };
+	ck_assert_int_eq(pthread_create(&th, NULL, fold_start_thread, &a), 0);
+	usleep(300 * 1000);
+	ck_assert_msg(!atomic_load(&a.returned), "50,000 ids gathered, and no wait");
+	ck_assert_uint_eq(live_entries(st, IX_IDS), 0);
+	folder_busy(st, 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert(atomic_load(&a.returned));
+	/* The fold it waited for is in; the 50,000 after it were taken. */
+	ck_assert_uint_ge(live_entries(st, IX_IDS), 30000);
+	vb_store_fold_wait(st);
+	ck_assert_uint_eq(live_entries(st, IX_IDS), 80000);
+	vb_store_close(st);
+}
+END_TEST
+
 /* An ids tree that disagrees with the log (S010, MDB_CORRUPTED), and more
  * events after it than the open reads back before it folds: the open's
  * fold fails the same way, and the open builds the index again (S011)
@@ -2892,6 +2952,7 @@ store_suite(void)
 	tcase_add_test(tc, customers_counted_by_folds);
 	tcase_add_test(tc, stats_skips_an_aborted_customer);
 	tcase_add_test(tc, indexes_fold_at_their_own_sizes);
+	tcase_add_test(tc, writer_waits_for_folds_behind);
 	tcase_add_test(tc, marks_follow_events_without_ids);
 	tcase_add_test(tc, cust_fold_in_chunks);
 	suite_add_tcase(s, tc);
