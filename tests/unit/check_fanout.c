@@ -111,14 +111,20 @@ START_TEST(submitted_events_go_out_in_order)
 		next++;
 		got++;
 	}
-	/* Closing with nothing queued; and with events queued, which close
-	 * hands to the socket before closing it (nng drops what a pipe has
-	 * not written yet, so a subscriber may or may not see them). */
+	/* Closing with nothing queued, the subscriber still connected; and,
+	 * reopened, with events queued, which close hands to the socket
+	 * before closing it.  The subscriber is closed in between, while
+	 * nothing is on its way to it: nng 1.5.2 can hang closing a socket
+	 * whose ipc pipe is between a message's header and its body (the
+	 * body's read is re-armed on an aio the close has already stopped,
+	 * so the pipe's teardown waits for it for ever: nng issue #616), and
+	 * can leak a listener closed while a redialling subscriber is
+	 * negotiating with it. */
 	vb_fanout_close(fo);
+	nng_close(sub);
 	ck_assert_int_eq(vb_fanout_open(url, NULL, 8192, 0, NULL, &fo), 0);
 	ck_assert_int_eq(vb_fanout_submit(fo, b.data, b.len), 0);
 	vb_fanout_close(fo);
-	nng_close(sub);
 	vb_buf_free(&b);
 	for (size_t i = 0; i < sizeof(canon) / sizeof(canon[0]); i++)
 		vb_buf_free(&canon[i]);
