@@ -421,18 +421,33 @@ store_folder_stop(vb_store *st)
 /* Whether the writer must wait for x's fold under way: its new entries
  * reach FOLD_HOLD folds' worth, and the fold is taken, not done, and not
  * waiting for a retry after a failure (those entries stay in memory: the
- * failure is logged, and holding the writer would stop the broker). */
+ * failure is logged, and holding the writer would stop the broker).  Nor
+ * while the folder reads the tree's ids at start (store_ids_scan), which
+ * on a large tree takes seconds, and no fold runs meanwhile. */
 static int
 must_hold_locked(vb_store *st, store_index *x, int64_t now)
 {
 	return x->old_upto != 0 && !x->old_done && now >= st->fold_retry_us &&
 	    st->folder_running && !atomic_load(&st->fold_stop) &&
+	    atomic_load(&st->idf.scan_done) &&
 	    vb_pending_count(x->add) >= FOLD_HOLD * x->fold_events;
 }
 
-/* Wait, fmtx held, until no index must hold the writer.  The fold waits
- * for its events to be durable, which the writer's next commit would
- * have made them: flush first when they are not. */
+/* The highest mark of a fold taken and not done, or 0; fmtx held. */
+static uint64_t
+taken_upto_locked(vb_store *st)
+{
+	uint64_t upto = 0;
+	for (int i = 0; i < IX_N; i++)
+		if (st->ix[i].old_upto > upto && !st->ix[i].old_done)
+			upto = st->ix[i].old_upto;
+	return upto;
+}
+
+/* Wait, fmtx held, until no index must hold the writer.  The folder
+ * folds the indexes in turn, each once its events are durable, which the
+ * writer's next commit would have made them: flush first when the log is
+ * not durable up to every fold taken. */
 static void
 hold_for_folds_locked(vb_store *st)
 {
@@ -440,13 +455,12 @@ hold_for_folds_locked(vb_store *st)
 		store_index *x = &st->ix[i];
 		int64_t now;
 		while (must_hold_locked(st, x, now = vb_time_mono_us())) {
-			if (atomic_load(&st->durable_seq) < x->old_upto) {
+			if (atomic_load(&st->durable_seq) < taken_upto_locked(st)) {
 				pthread_mutex_unlock(&st->fmtx);
 				int rv = vb_store_sync(st);
 				pthread_mutex_lock(&st->fmtx);
 				if (rv != VB_OK)
 					return; /* logged (S009); the writer fails too */
-				continue;
 			}
 			struct timespec ts;
 			clock_gettime(CLOCK_MONOTONIC, &ts);

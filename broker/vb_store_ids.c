@@ -37,10 +37,11 @@
 #include "vb_event.h"
 #include "vb_time.h"
 
-/* The writer's filter starts at 64 KiB, for some 43,000 ids; the tree's
- * is sized for what the tree holds.  Both together stop growing at
- * IDS_FILTER_MAX, the tree's at half of it: 16 MiB holds some ten million
- * ids at 4% "maybe"; past that, more of them take a lookup. */
+/* The writer's filter starts at 64 KiB, for some 43,000 ids, and stops
+ * growing at IDS_FILTER_MAX (the tree's counted once merged): 16 MiB
+ * holds some ten million ids at 4% "maybe"; past that, more of them take
+ * a lookup.  The tree's is sized for what the tree holds, at most half of
+ * that: 24 MiB for both in the worst case. */
 #define IDS_FILTER_FIRST 40000
 #define IDS_FILTER_MAX ((size_t)16 << 20)
 /* The scan lets go of the tree's pages every so many ids, as folds do. */
@@ -185,7 +186,7 @@ store_ids_recover(vb_store *st, const vb_event_peek *pk, uint64_t seq)
 		return MDB_CORRUPTED;
 	memcpy(id, pk->id, pk->id_len);
 	id[pk->id_len] = '\0';
-	vb_bloom_add(st->idf.all, vb_siphash(st->supp_key, pk->id, pk->id_len));
+	vb_bloom_add(st->idf.all, store_ids_hash(st, id));
 	return vb_pending_add(st->ix[IX_IDS].add, id, seq) < 0 ? ENOMEM : 0;
 }
 
