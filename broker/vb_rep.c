@@ -10,6 +10,7 @@
 #include <time.h>
 
 #include "vb_error.h"
+#include "vb_time.h"
 
 typedef struct rep_worker {
 	struct vb_rep *r;
@@ -212,13 +213,7 @@ vb_rep_close(vb_rep *r, int drain_ms)
 		return;
 	if (r->open && drain_ms > 0) {
 		nng_listener_close(r->listener);
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += drain_ms / 1000;
-		until.tv_nsec += (long)(drain_ms % 1000) * 1000000;
-		if (until.tv_nsec >= 1000000000) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000;
-		}
+		vb_time_deadline(CLOCK_REALTIME, (int64_t)drain_ms * 1000, &until);
 		pthread_mutex_lock(&r->mtx);
 		while (r->busy > 0 &&
 		    pthread_cond_timedwait(&r->idle, &r->mtx, &until) == 0)

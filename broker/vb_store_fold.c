@@ -463,12 +463,7 @@ hold_for_folds_locked(vb_store *st)
 					return; /* logged (S009); the writer fails too */
 			}
 			struct timespec ts;
-			clock_gettime(CLOCK_MONOTONIC, &ts);
-			ts.tv_nsec += 100 * 1000000L;
-			if (ts.tv_nsec >= 1000000000L) {
-				ts.tv_sec++;
-				ts.tv_nsec -= 1000000000L;
-			}
+			vb_time_deadline(CLOCK_MONOTONIC, 100 * 1000, &ts);
 			pthread_cond_timedwait(&st->fcond, &st->fmtx, &ts);
 		}
 	}

@@ -78,10 +78,10 @@ store_ids_scan(vb_store *st)
 	if ((rv = mdb_txn_begin(st->xenv, NULL, MDB_RDONLY, &txn)) != 0 ||
 	    (rv = mdb_stat(txn, st->ix[IX_IDS].dbi, &ms)) != 0 ||
 	    (rv = mdb_cursor_open(txn, st->ix[IX_IDS].dbi, &cur)) != 0)
-		goto fail;
+		goto done;
 	if (vb_bloom_open(&b, ms.ms_entries, IDS_FILTER_MAX / 2) != VB_OK) {
 		rv = ENOMEM;
-		goto fail;
+		goto done;
 	}
 	for (rv = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rv == 0;
 	    rv = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
@@ -90,31 +90,29 @@ store_ids_scan(vb_store *st)
 			store_map_release(st, st->xenv, &st->xmap);
 			if (atomic_load(&st->fold_stop)) {
 				rv = ECANCELED;
-				goto fail;
+				goto done;
 			}
 		}
 	}
-	if (rv != MDB_NOTFOUND)
-		goto fail;
-	mdb_cursor_close(cur);
-	mdb_txn_abort(txn);
-	store_map_release(st, st->xenv, &st->xmap);
-	if (n >= 1000000)
-		vb_log_info(st->log, "S014", "index: %zu ids read for the filter in %.1f s",
-		    n, (double)(vb_time_mono_us() - t0) / 1e6);
-	st->idf.scan = b;
-	atomic_store_explicit(&st->idf.scan_done, 1, memory_order_release);
-	return;
-fail:
+	if (rv == MDB_NOTFOUND)
+		rv = 0;
+done:
 	if (cur)
 		mdb_cursor_close(cur);
 	if (txn)
 		mdb_txn_abort(txn);
 	store_map_release(st, st->xenv, &st->xmap);
-	vb_bloom_close(b);
-	if (rv != ECANCELED)
-		vb_log_warn(st->log, "S014", "index: reading the ids for the filter: %s; "
-		    "every id is looked up in the tree", mdb_strerror(rv));
+	if (rv == 0) {
+		if (n >= 1000000)
+			vb_log_info(st->log, "S014", "index: %zu ids read for the filter "
+			    "in %.1f s", n, (double)(vb_time_mono_us() - t0) / 1e6);
+		st->idf.scan = b;
+	} else {
+		vb_bloom_close(b);
+		if (rv != ECANCELED)
+			vb_log_warn(st->log, "S014", "index: reading the ids for the filter: "
+			    "%s; every id is looked up in the tree", mdb_strerror(rv));
+	}
 	atomic_store_explicit(&st->idf.scan_done, 1, memory_order_release);
 }
 

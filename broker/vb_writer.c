@@ -248,19 +248,15 @@ static void
 wait_work(vb_writer *w)
 {
 	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts); /* the work cond's clock */
+	int64_t us;
 	if (w->pend == NULL) {
-		ts.tv_sec += w->tick_ms / 1000;
-		ts.tv_nsec += (long)(w->tick_ms % 1000) * 1000000;
+		us = (int64_t)w->tick_ms * 1000;
 	} else {
 		if (w->released == 0 || w->linger_us == 0 || w->queued >= w->released)
 			return;
-		ts.tv_nsec += (long)w->linger_us * 1000;
+		us = w->linger_us;
 	}
-	while (ts.tv_nsec >= 1000000000) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000;
-	}
+	vb_time_deadline(CLOCK_MONOTONIC, us, &ts); /* the work cond's clock */
 	while (!w->stopping && (w->pend == NULL ? w->head == NULL : w->queued < w->released))
 		if (pthread_cond_timedwait(&w->work, &w->mtx, &ts) != 0)
 			break;

@@ -197,6 +197,18 @@ vb_time_mono_us(void)
 	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+void
+vb_time_deadline(clockid_t clock, int64_t us, struct timespec *out)
+{
+	clock_gettime(clock, out);
+	out->tv_sec += (time_t)(us / 1000000);
+	out->tv_nsec += (long)(us % 1000000) * 1000;
+	if (out->tv_nsec >= 1000000000L) {
+		out->tv_sec++;
+		out->tv_nsec -= 1000000000L;
+	}
+}
+
 int
 vb_duration_parse(const char *s, int64_t *out_us)
 {

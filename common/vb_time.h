@@ -4,6 +4,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 /* Parse an RFC 3339 date-time ("2026-11-20T09:12:00Z",
  * "2026-11-20T10:12:00.5+01:00") into *out_us.  The whole string must match;
@@ -25,6 +26,9 @@ int64_t vb_time_now(void);
 /* Microseconds of the monotonic clock, for intervals: unlike the wall
  * clock it never steps back (NTP, an operator). */
 int64_t vb_time_mono_us(void);
+/* *out: us microseconds from now by clock, for pthread_cond_timedwait
+ * (a condition waits by CLOCK_REALTIME unless set otherwise). */
+void vb_time_deadline(clockid_t clock, int64_t us, struct timespec *out);
 
 /* Parse a duration such as "14d", "24h", "90m", "30s" into microseconds. */
 int vb_duration_parse(const char *s, int64_t *out_us);

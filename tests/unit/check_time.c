@@ -330,6 +330,24 @@ duration_rejects(const char *s)
 	    s ? s : "(null)", rv, (long long)us);
 }
 
+/* A deadline us from now: the nanoseconds carried into seconds, and never
+ * before now + us. */
+START_TEST(deadline_carries)
+{
+	int64_t steps[] = { 0, 1, 999999, 1000000, 1500000, 2999999 };
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		struct timespec before, d;
+		clock_gettime(CLOCK_MONOTONIC, &before);
+		vb_time_deadline(CLOCK_MONOTONIC, steps[i], &d);
+		ck_assert(d.tv_nsec >= 0 && d.tv_nsec < 1000000000L);
+		int64_t ahead = (int64_t)(d.tv_sec - before.tv_sec) * 1000000000LL +
+		    (d.tv_nsec - before.tv_nsec);
+		ck_assert_int_ge(ahead, steps[i] * 1000);
+		ck_assert_int_lt(ahead, steps[i] * 1000 + 1000000000LL);
+	}
+}
+END_TEST
+
 START_TEST(duration_units)
 {
 	ck_assert_int_eq(must_duration("14d"), 14 * 86400LL * US);
@@ -393,6 +411,7 @@ time_suite(void)
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("duration");
+	tcase_add_test(tc, deadline_carries);
 	tcase_add_test(tc, duration_units);
 	tcase_add_test(tc, duration_invalid);
 	tcase_add_test(tc, duration_too_large);
