@@ -379,6 +379,20 @@ vb_store_durable(vb_store *st, uint64_t commit)
 	return commit <= atomic_load(&st->durable_txn);
 }
 
+/* Raise durable_seq and durable_txn to seq and txn, never lower them:
+ * the writer's commits and vb_store_sync (another thread's, as well)
+ * race to say what is on disk. */
+static void
+durable_advance(vb_store *st, uint64_t txn, uint64_t seq)
+{
+	uint64_t cur = atomic_load(&st->durable_seq);
+	while (cur < seq && !atomic_compare_exchange_weak(&st->durable_seq, &cur, seq))
+		;
+	cur = atomic_load(&st->durable_txn);
+	while (cur < txn && !atomic_compare_exchange_weak(&st->durable_txn, &cur, txn))
+		;
+}
+
 int
 vb_store_sync(vb_store *st)
 {
@@ -390,8 +404,7 @@ vb_store_sync(vb_store *st)
 		vb_log_error(st->log, "S009", "flushing the data file: %s", mdb_strerror(rv));
 		return vb_err_from_mdb(rv);
 	}
-	atomic_store(&st->durable_seq, seq);
-	atomic_store(&st->durable_txn, txn);
+	durable_advance(st, txn, seq);
 	return VB_OK;
 }
 
@@ -409,8 +422,7 @@ store_commit(vb_store *st, MDB_txn *txn, uint64_t seq)
 	if (info.me_last_txnid != id)
 		return 0;
 	/* Its data flush carried every earlier meta page to disk. */
-	atomic_store(&st->durable_seq, prev_seq);
-	atomic_store(&st->durable_txn, id - 1);
+	durable_advance(st, id - 1, prev_seq);
 	atomic_store(&st->last_seq, seq);
 	atomic_store(&st->last_txn, id);
 	return 0;

@@ -155,8 +155,11 @@ uint64_t vb_store_last_seq(vb_store *st);
  * as stored.  Commits are numbered; vb_store_last_commit is the latest
  * (after vb_store_append, the one that did it), vb_store_durable says
  * whether commit c is on disk, vb_store_sync flushes so that every
- * commit is.  The writer thread only, but for vb_store_durable_seq: the
- * last seq on disk, the end of what replay and stats show (any thread). */
+ * commit is.  vb_store_last_commit is the writer thread's;
+ * vb_store_durable and vb_store_sync any thread's, while the writer
+ * commits (the writer's own flush of a batch's meta page can then run
+ * beside its next transaction); vb_store_durable_seq is the last seq on
+ * disk, the end of what replay and stats show (any thread). */
 uint64_t vb_store_last_commit(vb_store *st);
 int vb_store_durable(vb_store *st, uint64_t commit);
 int vb_store_sync(vb_store *st);

@@ -8,6 +8,10 @@
 #include "vb_error.h"
 #include "vb_time.h"
 
+/* Batches: one being committed, the others committed and waiting for
+ * their answers. */
+#define NBATCH 3
+
 /* One committed group, and what it produced, until it is durable. */
 typedef struct batch {
 	vb_job *group;
@@ -17,6 +21,7 @@ typedef struct batch {
 	vb_buf aux;
 	uint64_t commit;      /* durable once vb_store_durable(commit) */
 	int rv;
+	int busy;             /* committed and not answered yet (smtx) */
 } batch;
 
 struct vb_writer {
@@ -37,12 +42,23 @@ struct vb_writer {
 	vb_store *store;
 	vb_fanout *fo;
 	vb_log *log;
-	/* writer-thread only: two batches, one committed and waiting for the
-	 * flush that makes it durable (pend), the other being committed. */
-	batch b[2];
-	batch *pend;
-	size_t released;         /* jobs woken by the last finish */
+	size_t released;         /* jobs woken by the last finish (mtx) */
 	vb_buf tick_stored;
+	/* The writer commits a group into a free batch and hands it to the
+	 * answering thread (vb-sync), which flushes unless a later commit's
+	 * flush made it durable, answers its jobs and fans it out, in commit
+	 * order, while the writer goes on with the next group: the meta-page
+	 * flush that makes a commit durable runs beside the next commit
+	 * instead of after it.  Under smtx: busy, the queue, sync_stop.  A
+	 * thread holding mtx may take smtx, never the other way round. */
+	batch b[NBATCH];
+	batch *sq[NBATCH];       /* committed, in order: sq_head, sq_n */
+	size_t sq_head, sq_n;
+	int sync_stop;
+	pthread_t syncer;
+	pthread_mutex_t smtx;
+	pthread_cond_t squeued;  /* a batch queued, or sync_stop */
+	pthread_cond_t sfreed;   /* a batch answered */
 };
 
 /* Hand every event of *stored (varint length, bytes) to PUB, in order. */
@@ -96,9 +112,9 @@ finish(vb_writer *w, batch *b, int rv)
 		j->done = 1;
 		jobs++;
 	}
+	w->released = jobs;
 	pthread_cond_broadcast(&w->done);
 	pthread_mutex_unlock(&w->mtx);
-	w->released = jobs;
 	b->group = NULL;
 	/* From here on the jobs belong to their submitters again: fan-out
 	 * reads only the writer's own buffer. */
@@ -106,20 +122,104 @@ finish(vb_writer *w, batch *b, int rv)
 		fan_out(w, &b->stored);
 }
 
-/* Finish the pending batch: flush first unless a later commit did. */
+/* Answer b: flush first unless a later commit's flush made it durable. */
 static void
-settle(vb_writer *w)
+answer(vb_writer *w, batch *b)
 {
-	batch *b = w->pend;
-	if (b == NULL)
-		return;
-	w->pend = NULL;
-	if (vb_store_durable(w->store, b->commit)) {
-		finish(w, b, VB_OK);
-		return;
+	int rv = b->rv;
+	if (rv == 0 && !vb_store_durable(w->store, b->commit)) {
+		vb_log_debug(w->log, "W002", "flush for a group of %zu item(s)", b->n);
+		rv = vb_store_sync(w->store);
 	}
-	vb_log_debug(w->log, "W002", "flush for a group of %zu item(s)", b->n);
-	finish(w, b, vb_store_sync(w->store));
+	finish(w, b, rv);
+}
+
+/* The answering thread: each committed batch in turn. */
+static void *
+syncer_main(void *arg)
+{
+	vb_writer *w = arg;
+	pthread_setname_np(pthread_self(), "vb-sync");
+	pthread_mutex_lock(&w->smtx);
+	for (;;) {
+		while (w->sq_n == 0 && !w->sync_stop)
+			pthread_cond_wait(&w->squeued, &w->smtx);
+		if (w->sq_n == 0)
+			break;
+		batch *b = w->sq[w->sq_head];
+		pthread_mutex_unlock(&w->smtx);
+		answer(w, b);
+		pthread_mutex_lock(&w->smtx);
+		w->sq_head = (w->sq_head + 1) % NBATCH;
+		w->sq_n--;
+		b->busy = 0;
+		pthread_cond_broadcast(&w->sfreed);
+	}
+	pthread_mutex_unlock(&w->smtx);
+	return NULL;
+}
+
+/* Stop the answering thread once it has answered every batch queued. */
+static void
+stop_syncer(vb_writer *w)
+{
+	pthread_mutex_lock(&w->smtx);
+	w->sync_stop = 1;
+	pthread_cond_signal(&w->squeued);
+	pthread_mutex_unlock(&w->smtx);
+	pthread_join(w->syncer, NULL);
+}
+
+/* A batch to commit into: waits while every one is still to be answered. */
+static batch *
+free_batch(vb_writer *w)
+{
+	batch *b = NULL;
+	pthread_mutex_lock(&w->smtx);
+	while (b == NULL) {
+		for (int i = 0; i < NBATCH && b == NULL; i++)
+			if (!w->b[i].busy)
+				b = &w->b[i];
+		if (b == NULL)
+			pthread_cond_wait(&w->sfreed, &w->smtx);
+	}
+	b->busy = 1;
+	pthread_mutex_unlock(&w->smtx);
+	return b;
+}
+
+/* Queue committed (or failed) b for its answers.  With no other work,
+ * queued or to answer, the writer answers b itself: nothing would run
+ * beside the flush, and waking vb-sync would only add to the wait. */
+static void
+hand_over(vb_writer *w, batch *b)
+{
+	pthread_mutex_lock(&w->mtx);
+	int idle = w->head == NULL;
+	pthread_mutex_lock(&w->smtx);
+	pthread_mutex_unlock(&w->mtx);
+	if (idle && w->sq_n == 0) {
+		pthread_mutex_unlock(&w->smtx);
+		answer(w, b);
+		pthread_mutex_lock(&w->smtx);
+		b->busy = 0;
+		pthread_cond_broadcast(&w->sfreed);
+	} else {
+		w->sq[(w->sq_head + w->sq_n) % NBATCH] = b;
+		w->sq_n++;
+		pthread_cond_signal(&w->squeued);
+	}
+	pthread_mutex_unlock(&w->smtx);
+}
+
+/* Wait until every batch handed over is answered. */
+static void
+drain(vb_writer *w)
+{
+	pthread_mutex_lock(&w->smtx);
+	while (w->sq_n > 0)
+		pthread_cond_wait(&w->sfreed, &w->smtx);
+	pthread_mutex_unlock(&w->smtx);
 }
 
 /* Between groups: hand the index entries to the folder, clear dead
@@ -149,10 +249,11 @@ tick_due(vb_writer *w)
 }
 
 /* Every tick_ms: let go of the map's pages, and publish what the clock
- * changed.  Nothing may be pending: its events go out first. */
+ * changed.  Nothing may wait for its answers: its events go out first. */
 static void
 tick(vb_writer *w)
 {
+	drain(w);
 	w->last_tick_us = vb_time_mono_us();
 	vb_store_release_pages(w->store);
 	vb_buf_reset(&w->tick_stored);
@@ -238,26 +339,24 @@ take_group(vb_writer *w)
 	return group;
 }
 
-/* Wait, with mtx held, until the queue is worth a commit.  With nothing
- * pending: until there is work, or tick_ms.  With a batch pending, its
- * flush is better shared: the submitters the last finish woke are
- * likely to send again at once, so wait up to linger_us for as many jobs
- * as it woke; the next commit's flush then makes the pending batch
- * durable too. */
+/* Wait, with mtx held, until the queue is worth a commit: until there is
+ * work, or tick_ms.  Then, with linger_us set, for as many jobs as the
+ * last answers woke, up to linger_us: their submitters are likely to send
+ * again at once, and may share the commit's flush. */
 static void
 wait_work(vb_writer *w)
 {
 	struct timespec ts;
-	int64_t us;
-	if (w->pend == NULL) {
-		us = (int64_t)w->tick_ms * 1000;
-	} else {
-		if (w->released == 0 || w->linger_us == 0 || w->queued >= w->released)
-			return;
-		us = w->linger_us;
+	if (w->head == NULL) {
+		vb_time_deadline(CLOCK_MONOTONIC, (int64_t)w->tick_ms * 1000, &ts);
+		while (!w->stopping && w->head == NULL)
+			if (pthread_cond_timedwait(&w->work, &w->mtx, &ts) != 0)
+				return;
 	}
-	vb_time_deadline(CLOCK_MONOTONIC, us, &ts); /* the work cond's clock */
-	while (!w->stopping && (w->pend == NULL ? w->head == NULL : w->queued < w->released))
+	if (w->head == NULL || w->linger_us == 0 || w->queued >= w->released)
+		return;
+	vb_time_deadline(CLOCK_MONOTONIC, w->linger_us, &ts);
+	while (!w->stopping && w->queued < w->released)
 		if (pthread_cond_timedwait(&w->work, &w->mtx, &ts) != 0)
 			break;
 }
@@ -274,11 +373,11 @@ writer_main(void *arg)
 		pthread_mutex_lock(&w->mtx);
 		wait_work(w);
 		group = take_group(w);
+		if (group != NULL)
+			w->released = 0;
 		stopping = w->stopping;
 		pthread_mutex_unlock(&w->mtx);
 		if (group == NULL) {
-			/* Nobody to share the flush with. */
-			settle(w);
 			if (stopping)
 				break;
 			chores(w);
@@ -288,20 +387,14 @@ writer_main(void *arg)
 		}
 		/* The items still point into the jobs' requests, which wait
 		 * for us, so no lock is needed while committing. */
-		batch *b = w->pend == &w->b[0] ? &w->b[1] : &w->b[0];
+		batch *b = free_batch(w);
 		commit_group(w, b, group);
-		w->released = 0;
-		settle(w); /* the one before b: b's flush made it durable, most often */
-		if (b->rv != 0)
-			finish(w, b, b->rv); /* nothing of it was stored */
-		else
-			w->pend = b;
+		hand_over(w, b);
 		chores(w);
-		if (tick_due(w)) {
-			settle(w);
+		if (tick_due(w))
 			tick(w);
-		}
 	}
+	drain(w);
 	return NULL;
 }
 
@@ -325,15 +418,26 @@ vb_writer_start(vb_store *store, vb_fanout *fo, size_t max_events,
 	pthread_cond_init(&w->work, &ca);
 	pthread_cond_init(&w->done, NULL);
 	pthread_condattr_destroy(&ca);
+	pthread_mutex_init(&w->smtx, NULL);
+	pthread_cond_init(&w->squeued, NULL);
+	pthread_cond_init(&w->sfreed, NULL);
+	if (pthread_create(&w->syncer, NULL, syncer_main, w) != 0)
+		goto fail;
 	if (pthread_create(&w->thread, NULL, writer_main, w) != 0) {
-		pthread_mutex_destroy(&w->mtx);
-		pthread_cond_destroy(&w->work);
-		pthread_cond_destroy(&w->done);
-		free(w);
-		return VB_ENOMEM;
+		stop_syncer(w);
+		goto fail;
 	}
 	*out = w;
 	return VB_OK;
+fail:
+	pthread_mutex_destroy(&w->mtx);
+	pthread_cond_destroy(&w->work);
+	pthread_cond_destroy(&w->done);
+	pthread_mutex_destroy(&w->smtx);
+	pthread_cond_destroy(&w->squeued);
+	pthread_cond_destroy(&w->sfreed);
+	free(w);
+	return VB_ENOMEM;
 }
 
 int
@@ -376,6 +480,7 @@ vb_writer_stop(vb_writer *w)
 	pthread_cond_signal(&w->work);
 	pthread_mutex_unlock(&w->mtx);
 	pthread_join(w->thread, NULL);
+	stop_syncer(w);
 	/* Every job is answered now, but a submitter woken for its answer
 	 * may not have taken the mutex back yet. */
 	pthread_mutex_lock(&w->mtx);
@@ -385,7 +490,10 @@ vb_writer_stop(vb_writer *w)
 	pthread_mutex_destroy(&w->mtx);
 	pthread_cond_destroy(&w->work);
 	pthread_cond_destroy(&w->done);
-	for (int i = 0; i < 2; i++) {
+	pthread_mutex_destroy(&w->smtx);
+	pthread_cond_destroy(&w->squeued);
+	pthread_cond_destroy(&w->sfreed);
+	for (int i = 0; i < NBATCH; i++) {
 		free(w->b[i].items);
 		vb_buf_free(&w->b[i].stored);
 		vb_buf_free(&w->b[i].aux);

@@ -1,8 +1,9 @@
-/* vb_writer: group commit.  One thread drains the events submitted by every
- * ingest worker into one LMDB transaction, commits it (one flush for all),
- * and once it is durable (vb_store.h: the next commit's flush, or one of
- * its own) wakes the submitters and hands the new events to fan-out in
- * seq order. */
+/* vb_writer: group commit.  One thread (vb-writer) drains the events
+ * submitted by every ingest worker into one LMDB transaction and commits
+ * it (one flush for all); another (vb-sync) makes each commit durable
+ * (vb_store.h: a flush of its meta page, unless a later commit's flush
+ * carried it), then wakes the submitters and hands the new events to
+ * fan-out, in commit order, while the writer commits the next group. */
 #ifndef VB_WRITER_H
 #define VB_WRITER_H
 
@@ -33,9 +34,9 @@ typedef struct vb_job {
  * it clears the reader slots of dead processes (vb_store_check_readers).
  * store and fo (may be NULL) are borrowed and must outlive the writer.
  * max_events bounds one transaction.  A committed group is acknowledged
- * once durable: by the next group's commit, whose flush carries it too,
- * or by a flush of its own when no other work comes within linger_us of
- * the previous acknowledgements (0: at once).  *out: vb_writer_stop. */
+ * once durable.  With linger_us, the writer waits up to that long for as
+ * many jobs as the last acknowledgements woke before it commits (0: it
+ * commits what is queued at once).  *out: vb_writer_stop. */
 int vb_writer_start(vb_store *store, vb_fanout *fo, size_t max_events,
     int tick_ms, int linger_us, vb_log *log, vb_writer **out);
 

@@ -324,6 +324,97 @@ START_TEST(failed_fold_backs_off)
 }
 END_TEST
 
+/* Keep the folder from folding (as a slow fold would), or let it go. */
+static void
+folder_busy(vb_store *st, int busy)
+{
+	pthread_mutex_lock(&st->fmtx);
+	while (busy && st->fold_busy)
+		pthread_cond_wait(&st->fcond, &st->fmtx);
+	st->fold_busy = busy;
+	pthread_cond_broadcast(&st->fcond);
+	pthread_mutex_unlock(&st->fmtx);
+}
+
+typedef struct {
+	vb_writer *w;
+	_Atomic uint64_t answered; /* events */
+	_Atomic int stop;
+	int failed;
+} feeder;
+
+/* Jobs of 1,000 new events, one after the other, until told to stop. */
+static void *
+feed_main(void *arg)
+{
+	enum { JOB = 1000 };
+	static one o[JOB];
+	static vb_store_item items[JOB];
+	feeder *f = arg;
+	for (int k = 0; !atomic_load(&f->stop); k++) {
+		vb_job job = { .items = items, .n = JOB };
+		for (int i = 0; i < JOB; i++) {
+			char id[32];
+			snprintf(id, sizeof(id), "h%d-%d", k, i);
+			one_make(&o[i], id, "C-1");
+			items[i] = o[i].item;
+		}
+		if (vb_writer_submit(f->w, &job) != 0)
+			f->failed++;
+		else
+			atomic_fetch_add(&f->answered, JOB);
+		for (int i = 0; i < JOB; i++)
+			one_free(&o[i]);
+	}
+	return NULL;
+}
+
+/* A committed group is answered once durable even while the writer waits
+ * (here for folds that fell behind, its backpressure): its flush and
+ * answers do not wait for the writer's next commit. */
+START_TEST(answered_while_writer_waits)
+{
+	vb_writer *w = NULL;
+	vb_store *st = fresh_writer(0, &w);
+	feeder f = { .w = w };
+	pthread_t th;
+	uint64_t seen = 0;
+	int64_t still_since = 0;
+
+	vb_store_fold_wait(st); /* the folder's scan: no wait before it */
+	folder_busy(st, 1);
+	ck_assert_int_eq(pthread_create(&th, NULL, feed_main, &f), 0);
+	/* Until nothing is answered for a second: the writer waits. */
+	for (int64_t t = 0; t < 120 * 1000; t += 50) {
+		uint64_t now = atomic_load(&f.answered);
+		if (now != seen || seen == 0) {
+			seen = now;
+			still_since = t;
+		} else if (t - still_since >= 1000) {
+			break;
+		}
+		usleep(50 * 1000);
+	}
+	pthread_mutex_lock(&st->pmtx);
+	size_t waiting = vb_pending_count(st->ix[IX_IDS].add);
+	pthread_mutex_unlock(&st->pmtx);
+	ck_assert_msg(waiting >= 2 * 24576, "the writer stopped with %zu ids waiting, "
+	    "not for the folds", waiting);
+	ck_assert_msg(atomic_load(&f.answered) == vb_store_last_seq(st),
+	    "%llu events answered of %llu committed while the writer waits",
+	    (unsigned long long)atomic_load(&f.answered),
+	    (unsigned long long)vb_store_last_seq(st));
+	ck_assert_uint_ge(vb_store_durable_seq(st), atomic_load(&f.answered));
+	atomic_store(&f.stop, 1);
+	folder_busy(st, 0);
+	ck_assert_int_eq(pthread_join(th, NULL), 0);
+	ck_assert_int_eq(f.failed, 0);
+	vb_writer_stop(w);
+	ck_assert_uint_eq(atomic_load(&f.answered), vb_store_last_seq(st));
+	vb_store_close(st);
+}
+END_TEST
+
 static Suite *
 writer_suite(void)
 {
@@ -341,6 +432,7 @@ writer_suite(void)
 	tcase_add_unchecked_fixture(tc, vbt_root_setup, vbt_root_teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, failed_fold_backs_off);
+	tcase_add_test(tc, answered_while_writer_waits);
 	suite_add_tcase(s, tc);
 	return s;
 }
