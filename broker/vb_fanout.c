@@ -3,6 +3,7 @@
 #include <nng/nng.h>
 #include <nng/protocol/pubsub0/pub.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,11 @@ struct vb_fanout {
 	uint64_t unqueued; /* submissions refused (the writer's) */
 	int redact;
 	vb_buf red;      /* the redacted copy of the event in hand */
+	/* Subscribers connected, or about to be (nng's pipe callbacks).
+	 * With none, a submission is dropped at once: PUB would drop every
+	 * message, after the sender had built each one. */
+	_Atomic int pipes;
+	_Atomic uint64_t skipped;
 	/* Handed over by the writer, sent by the sender thread in order. */
 	pthread_mutex_t mtx;
 	pthread_cond_t more, room;
@@ -36,6 +42,32 @@ struct vb_fanout {
 };
 
 static int publish(vb_fanout *fo, const uint8_t *p, size_t len);
+
+/* Counted from before a pipe joins the socket (ADD_PRE) to after it has
+ * left (REM_POST), so that no subscriber that could receive a message is
+ * missed: a pipe that never joins only costs messages built for nobody. */
+static void
+pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
+{
+	vb_fanout *fo = arg;
+	(void)p;
+	if (ev == NNG_PIPE_EV_ADD_PRE)
+		atomic_fetch_add(&fo->pipes, 1);
+	else if (ev == NNG_PIPE_EV_REM_POST)
+		atomic_fetch_sub(&fo->pipes, 1);
+}
+
+/* Events in stored (varint length, bytes, each). */
+static uint64_t
+count_events(const uint8_t *p, size_t len)
+{
+	uint64_t n = 0, k;
+	for (size_t off = 0, used; off < len; off += used + (size_t)k, n++)
+		if ((used = vb_varint_decode(p + off, len - off, &k)) == 0 ||
+		    k > len - off - used)
+			break;
+	return n;
+}
 
 static void
 send_all(vb_fanout *fo, const vb_buf *b)
@@ -99,7 +131,9 @@ vb_fanout_open(const char *url, const vb_tls_opts *tls, int queue, int redact,
 	fo->open = 1;
 	/* A deep per-subscriber queue rides out short stalls without a
 	 * round trip to the log; beyond it, gap filling takes over. */
-	if ((rv = nng_socket_set_int(fo->sock, NNG_OPT_SENDBUF, queue)) != 0)
+	if ((rv = nng_socket_set_int(fo->sock, NNG_OPT_SENDBUF, queue)) != 0 ||
+	    (rv = nng_pipe_notify(fo->sock, NNG_PIPE_EV_ADD_PRE, pipe_cb, fo)) != 0 ||
+	    (rv = nng_pipe_notify(fo->sock, NNG_PIPE_EV_REM_POST, pipe_cb, fo)) != 0)
 		goto fail;
 	if ((rv = vb_net_listen(fo->sock, url, tls, NULL, why, sizeof(why))) != 0) {
 		vb_log_error(log, "F001", "%s", why);
@@ -124,6 +158,10 @@ vb_fanout_submit(vb_fanout *fo, const uint8_t *stored, size_t len)
 	int rv;
 	if (len == 0)
 		return VB_OK;
+	if (atomic_load(&fo->pipes) <= 0) {
+		atomic_fetch_add(&fo->skipped, count_events(stored, len));
+		return VB_OK;
+	}
 	pthread_mutex_lock(&fo->mtx);
 	while (fo->queue.len > 0 && fo->queue.len + len > QUEUE_MAX)
 		pthread_cond_wait(&fo->room, &fo->mtx);
@@ -135,6 +173,12 @@ vb_fanout_submit(vb_fanout *fo, const uint8_t *stored, size_t len)
 		vb_log_warn(fo->log, "F003", "events not published: out of memory "
 		    "(%llu times so far)", (unsigned long long)fo->unqueued);
 	return rv;
+}
+
+uint64_t
+vb_fanout_skipped(vb_fanout *fo)
+{
+	return atomic_load(&fo->skipped);
 }
 
 /* One stored event out on PUB (the sender thread). */

@@ -29,8 +29,13 @@ int vb_fanout_open(const char *url, const vb_tls_opts *tls, int queue,
  * thread, which calls this and so keeps the order, goes on to its next
  * commit at once.  Never waits for a subscriber; waits only while 64 MiB
  * are still to send.  0, or VB_ENOMEM (the events are stored: subscribers
- * fill the gap from the log). */
+ * fill the gap from the log).  With no subscriber connected, the events
+ * are dropped at once, as PUB would drop them (vb_fanout_skipped). */
 int vb_fanout_submit(vb_fanout *fo, const uint8_t *stored, size_t len);
+
+/* Events submitted while no subscriber was connected, which were dropped
+ * at once instead of built into messages for nobody. */
+uint64_t vb_fanout_skipped(vb_fanout *fo);
 
 /* Hands what was submitted to the socket, then closes it (nng drops what
  * a pipe has not written yet).  Accepts NULL. */
