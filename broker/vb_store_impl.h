@@ -87,10 +87,21 @@ struct vb_store {
 	/* Commits are LMDB transaction ids.  The meta page of a commit is
 	 * flushed by the next commit's data flush or by vb_store_sync
 	 * (MDB_NOMETASYNC), so the last commit may not be durable yet:
-	 * durable_txn and durable_seq say what is.  Written by the writer
-	 * thread only. */
+	 * durable_txn and durable_seq say what is.  last_* are the writer
+	 * thread's; durable_* only rise (durable_advance), from the writer's
+	 * commits and from vb_store_sync on any thread. */
 	_Atomic uint64_t last_txn, durable_txn;
 	_Atomic uint64_t durable_seq;
+	/* vb_store_sync flushes through a descriptor of its own, under
+	 * sync_mtx.  Linux reports a failed write-back once to each open
+	 * file: sharing LMDB's, the writer's commit and the answering
+	 * thread's flush could each take the error that was the other's,
+	 * and the one left with a success would call durable what is not.
+	 * After a failed flush the store is broken: nothing more is called
+	 * durable, and nothing more is written (S009). */
+	int sync_fd;
+	pthread_mutex_t sync_mtx;
+	_Atomic int broken;
 	/* The folder thread (vb_store_fold.c) writes the old tables into the
 	 * index environment once their events are durable. */
 	pthread_t folder;

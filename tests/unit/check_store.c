@@ -2624,6 +2624,59 @@ START_TEST(writer_waits_for_folds_behind)
 }
 END_TEST
 
+/* A failed flush breaks the store for good: what it was to make durable
+ * is not called durable, by that flush or any after it, and nothing more
+ * is written.  The flush fails here because its descriptor is a pipe's
+ * (EINVAL); on a disk it would be a write-back error (EIO), which Linux
+ * reports once to each open file. */
+START_TEST(failed_flush_breaks_store)
+{
+	char dir[1024];
+	vbt_capture cap;
+	vb_log log;
+	vb_store *st;
+	int pfd[2];
+	batch b = { 0 };
+
+	vbt_mkdtemp(dir, sizeof(dir));
+	vb_log_init(&log, vbt_capture_open(&cap), "test", VB_LOG_INFO);
+	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB, .log = &log };
+	st = open_store_opts(dir, &o);
+	batch_add(&b, "ok-1", "order.placed", "C-1", "2026-11-20T09:12:00Z", 0);
+	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+	batch_free(&b);
+	ck_assert_int_eq(vb_store_sync(st), 0);
+	ck_assert_uint_eq(vb_store_durable_seq(st), 1);
+
+	batch_add(&b, "lost-1", "order.placed", "C-1", "2026-11-20T09:13:00Z", 0);
+	vb_buf stored = { 0 };
+	ck_assert_int_eq(vb_store_append(st, b.items, b.n, RECORDED, &stored, NULL), 0);
+	vb_buf_free(&stored);
+	batch_free(&b);
+	uint64_t commit = vb_store_last_commit(st);
+	ck_assert(!vb_store_durable(st, commit));
+	ck_assert_int_eq(pipe(pfd), 0);
+	int real = st->sync_fd;
+	st->sync_fd = pfd[0];
+	ck_assert_int_ne(vb_store_sync(st), 0);
+	ck_assert_uint_eq(vbt_capture_count(&cap, " S009 "), 1);
+	/* Broken: a working descriptor again does not mend it. */
+	st->sync_fd = real;
+	ck_assert_int_eq(vb_store_sync(st), VB_EIO);
+	ck_assert(!vb_store_durable(st, commit));
+	ck_assert_uint_eq(vb_store_durable_seq(st), 1);
+	batch_add(&b, "after-1", "order.placed", "C-2", "2026-11-20T09:14:00Z", 0);
+	ck_assert_int_eq(batch_append(st, &b, NULL), VB_EIO);
+	batch_free(&b);
+	ck_assert_uint_eq(vb_store_last_seq(st), 2);
+	ck_assert_uint_eq(vb_store_durable_seq(st), 1);
+	vb_store_close(st);
+	close(pfd[0]);
+	close(pfd[1]);
+	vbt_capture_close(&cap);
+}
+END_TEST
+
 /* An ids tree that disagrees with the log (S010, MDB_CORRUPTED), and more
  * events after it than the open reads back before it folds: the open's
  * fold fails the same way, and the open builds the index again (S011)
@@ -2958,6 +3011,7 @@ store_suite(void)
 	tcase_add_test(tc, stats_skips_an_aborted_customer);
 	tcase_add_test(tc, indexes_fold_at_their_own_sizes);
 	tcase_add_test(tc, writer_waits_for_folds_behind);
+	tcase_add_test(tc, failed_flush_breaks_store);
 	tcase_add_test(tc, marks_follow_events_without_ids);
 	tcase_add_test(tc, cust_fold_in_chunks);
 	suite_add_tcase(s, tc);
