@@ -25,11 +25,13 @@ int vb_fanout_open(const char *url, const vb_tls_opts *tls, int queue,
 
 /* Send stored events, as the store hands them to the writer: each a
  * varint length and the stored bytes (copied; each event's type is read
- * from it).  A thread of the fan-out's own sends them, so the one writer
- * thread, which calls this and so keeps the order, goes on to its next
- * commit at once.  Never waits for a subscriber; waits only while 64 MiB
- * are still to send.  0, or VB_ENOMEM (the events are stored: subscribers
- * fill the gap from the log).  With no subscriber connected, the events
+ * from it).  A thread of the fan-out's own sends them, so the caller goes
+ * on at once.  Calls must not overlap: the order of calls is the order on
+ * PUB (the writer's answering thread calls it, or the writer itself once
+ * that thread has nothing left, vb_writer.c).  Never waits for a
+ * subscriber; waits only while 64 MiB are still to send.  0, or
+ * VB_ENOMEM (the events are stored: subscribers fill the gap from the
+ * log).  With no subscriber connected, the events
  * are dropped at once, as PUB would drop them (vb_fanout_skipped). */
 int vb_fanout_submit(vb_fanout *fo, const uint8_t *stored, size_t len);
 
