@@ -398,6 +398,25 @@ writer_main(void *arg)
 	return NULL;
 }
 
+/* Destroy w's locks and free it, with what its batches hold. */
+static void
+writer_free(vb_writer *w)
+{
+	pthread_mutex_destroy(&w->mtx);
+	pthread_cond_destroy(&w->work);
+	pthread_cond_destroy(&w->done);
+	pthread_mutex_destroy(&w->smtx);
+	pthread_cond_destroy(&w->squeued);
+	pthread_cond_destroy(&w->sfreed);
+	for (int i = 0; i < NBATCH; i++) {
+		free(w->b[i].items);
+		vb_buf_free(&w->b[i].stored);
+		vb_buf_free(&w->b[i].aux);
+	}
+	vb_buf_free(&w->tick_stored);
+	free(w);
+}
+
 int
 vb_writer_start(vb_store *store, vb_fanout *fo, size_t max_events,
     int tick_ms, int linger_us, vb_log *log, vb_writer **out)
@@ -430,13 +449,7 @@ vb_writer_start(vb_store *store, vb_fanout *fo, size_t max_events,
 	*out = w;
 	return VB_OK;
 fail:
-	pthread_mutex_destroy(&w->mtx);
-	pthread_cond_destroy(&w->work);
-	pthread_cond_destroy(&w->done);
-	pthread_mutex_destroy(&w->smtx);
-	pthread_cond_destroy(&w->squeued);
-	pthread_cond_destroy(&w->sfreed);
-	free(w);
+	writer_free(w);
 	return VB_ENOMEM;
 }
 
@@ -487,17 +500,5 @@ vb_writer_stop(vb_writer *w)
 	while (w->inside > 0)
 		pthread_cond_wait(&w->done, &w->mtx);
 	pthread_mutex_unlock(&w->mtx);
-	pthread_mutex_destroy(&w->mtx);
-	pthread_cond_destroy(&w->work);
-	pthread_cond_destroy(&w->done);
-	pthread_mutex_destroy(&w->smtx);
-	pthread_cond_destroy(&w->squeued);
-	pthread_cond_destroy(&w->sfreed);
-	for (int i = 0; i < NBATCH; i++) {
-		free(w->b[i].items);
-		vb_buf_free(&w->b[i].stored);
-		vb_buf_free(&w->b[i].aux);
-	}
-	vb_buf_free(&w->tick_stored);
-	free(w);
+	writer_free(w);
 }

@@ -59,6 +59,36 @@ seq_of(nng_msg *m, const char *want_topic)
 	return seq;
 }
 
+/* A subscriber to everything fo sends on url (room for 8,192 messages
+ * queued), once a message reaches it: PUB drops what it sends before the
+ * subscriber's pipe is up, so probes (events of seq *seq, counted up) go
+ * until one arrives. */
+static nng_socket
+subscribe_ready(const char *url, vb_fanout *fo, uint64_t *seq)
+{
+	nng_socket sub;
+	nng_msg *m;
+	vb_buf b = { 0 };
+	ck_assert_int_eq(nng_sub0_open(&sub), 0);
+	ck_assert_int_eq(nng_socket_set(sub, NNG_OPT_SUB_SUBSCRIBE, "", 0), 0);
+	ck_assert_int_eq(nng_socket_set_int(sub, NNG_OPT_RECVBUF, 8192), 0);
+	ck_assert_int_eq(nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 100), 0);
+	ck_assert_int_eq(nng_dial(sub, url, NULL, 0), 0);
+	for (int tries = 0;; tries++) {
+		ck_assert_int_lt(tries, 200);
+		vb_buf_reset(&b);
+		add_stored(&b, 0, (*seq)++);
+		ck_assert_int_eq(vb_fanout_submit(fo, b.data, b.len), 0);
+		if (nng_recvmsg(sub, &m, 0) == 0) {
+			nng_msg_free(m);
+			break;
+		}
+	}
+	ck_assert_int_eq(nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 5000), 0);
+	vb_buf_free(&b);
+	return sub;
+}
+
 /* Everything submitted arrives, in order, with its type as the topic. */
 START_TEST(submitted_events_go_out_in_order)
 {
@@ -74,25 +104,8 @@ START_TEST(submitted_events_go_out_in_order)
 	vbt_mkdtemp(dir, sizeof(dir));
 	snprintf(url, sizeof(url), "ipc://%s/pub", dir);
 	ck_assert_int_eq(vb_fanout_open(url, NULL, 8192, 0, NULL, &fo), 0);
-	ck_assert_int_eq(nng_sub0_open(&sub), 0);
-	ck_assert_int_eq(nng_socket_set(sub, NNG_OPT_SUB_SUBSCRIBE, "", 0), 0);
 	/* SUB drops what does not fit its queue: room for all of them. */
-	ck_assert_int_eq(nng_socket_set_int(sub, NNG_OPT_RECVBUF, 8192), 0);
-	ck_assert_int_eq(nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 100), 0);
-	ck_assert_int_eq(nng_dial(sub, url, NULL, 0), 0);
-	/* PUB drops what it sends before the subscriber's pipe is up: send
-	 * probes until one arrives. */
-	for (int tries = 0;; tries++) {
-		ck_assert_int_lt(tries, 200);
-		vb_buf_reset(&b);
-		add_stored(&b, 0, seq++);
-		ck_assert_int_eq(vb_fanout_submit(fo, b.data, b.len), 0);
-		if (nng_recvmsg(sub, &m, 0) == 0) {
-			nng_msg_free(m);
-			break;
-		}
-	}
-	ck_assert_int_eq(nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 5000), 0);
+	sub = subscribe_ready(url, fo, &seq);
 	/* Batches of 1 to 50 events, 2,000 in all; then close at once. */
 	next = seq;
 	for (size_t k = 0; k < 2000;) {
@@ -170,20 +183,7 @@ START_TEST(no_subscriber_nothing_built)
 	ck_assert_int_eq(vb_fanout_submit(fo, b.data, b.len), 0);
 	ck_assert_uint_eq(vb_fanout_skipped(fo), 3);
 
-	ck_assert_int_eq(nng_sub0_open(&sub), 0);
-	ck_assert_int_eq(nng_socket_set(sub, NNG_OPT_SUB_SUBSCRIBE, "", 0), 0);
-	ck_assert_int_eq(nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 100), 0);
-	ck_assert_int_eq(nng_dial(sub, url, NULL, 0), 0);
-	for (int tries = 0;; tries++) {
-		ck_assert_int_lt(tries, 200);
-		vb_buf_reset(&b);
-		add_stored(&b, 0, seq++);
-		ck_assert_int_eq(vb_fanout_submit(fo, b.data, b.len), 0);
-		if (nng_recvmsg(sub, &m, 0) == 0) {
-			nng_msg_free(m);
-			break;
-		}
-	}
+	sub = subscribe_ready(url, fo, &seq);
 	skipped = vb_fanout_skipped(fo);
 	vb_buf_reset(&b);
 	for (int i = 0; i < 10; i++)
@@ -192,7 +192,6 @@ START_TEST(no_subscriber_nothing_built)
 	ck_assert_uint_eq(vb_fanout_skipped(fo), skipped);
 	/* All ten arrive before the subscriber goes: nothing is on its way
 	 * to it when it closes (nng 1.5.2, above). */
-	ck_assert_int_eq(nng_socket_set_ms(sub, NNG_OPT_RECVTIMEO, 5000), 0);
 	for (int got = 0; got < 10;) {
 		ck_assert_int_eq(nng_recvmsg(sub, &m, 0), 0);
 		if (seq_of(m, NULL) > seq - 11)
