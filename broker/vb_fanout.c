@@ -57,31 +57,42 @@ pipe_cb(nng_pipe p, nng_pipe_ev ev, void *arg)
 		atomic_fetch_sub(&fo->pipes, 1);
 }
 
-/* Events in stored (varint length, bytes, each). */
+/* The event at *off of stored events p (varint length, bytes, each):
+ * 1 with *ev and *evlen, *off past it; 0 at the end, or at a length that
+ * runs past it. */
+static int
+next_stored(const uint8_t *p, size_t len, size_t *off, const uint8_t **ev,
+    size_t *evlen)
+{
+	uint64_t n;
+	size_t used;
+	if (*off >= len || (used = vb_varint_decode(p + *off, len - *off, &n)) == 0 ||
+	    n > len - *off - used)
+		return 0;
+	*ev = p + *off + used;
+	*evlen = (size_t)n;
+	*off += used + (size_t)n;
+	return 1;
+}
+
 static uint64_t
 count_events(const uint8_t *p, size_t len)
 {
-	uint64_t n = 0, k;
-	for (size_t off = 0, used; off < len; off += used + (size_t)k, n++)
-		if ((used = vb_varint_decode(p + off, len - off, &k)) == 0 ||
-		    k > len - off - used)
-			break;
+	const uint8_t *ev;
+	size_t off = 0, evlen;
+	uint64_t n = 0;
+	while (next_stored(p, len, &off, &ev, &evlen))
+		n++;
 	return n;
 }
 
 static void
 send_all(vb_fanout *fo, const vb_buf *b)
 {
-	size_t off = 0;
-	while (off < b->len) {
-		uint64_t n;
-		size_t used = vb_varint_decode(b->data + off, b->len - off, &n);
-		if (used == 0 || n > b->len - off - used)
-			break;
-		off += used;
-		(void)publish(fo, b->data + off, (size_t)n);
-		off += (size_t)n;
-	}
+	const uint8_t *ev;
+	size_t off = 0, evlen;
+	while (next_stored(b->data, b->len, &off, &ev, &evlen))
+		(void)publish(fo, ev, evlen);
 }
 
 /* Sends what the writer hands over, in order, until stopped with nothing
