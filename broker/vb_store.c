@@ -409,6 +409,18 @@ durable_advance(vb_store *st, uint64_t txn, uint64_t seq)
 		;
 }
 
+/* After a failed flush, or a write failing other than for want of room:
+ * nothing more is called durable or written (vb_store_impl.h, broken).
+ * what: the operation; why: its error. */
+static void
+store_break(vb_store *st, const char *what, const char *why)
+{
+	atomic_store(&st->broken, 1);
+	vb_log_error(st->log, "S009", "%s: %s: %s; nothing more is stored or "
+	    "acknowledged: restart the broker once the disk is sound", st->dir,
+	    what, why);
+}
+
 int
 vb_store_sync(vb_store *st)
 {
@@ -425,10 +437,7 @@ vb_store_sync(vb_store *st)
 		rv = VB_EIO;
 	} else if (fdatasync(st->sync_fd) != 0) {
 		rv = vb_err_from_errno(errno);
-		atomic_store(&st->broken, 1);
-		vb_log_error(st->log, "S009", "%s: flushing the data file: %s; nothing "
-		    "more is stored or acknowledged: restart the broker once the "
-		    "disk is sound", st->dir, strerror(errno));
+		store_break(st, "flushing the data file", strerror(errno));
 	}
 	pthread_mutex_unlock(&st->sync_mtx);
 	if (rv == VB_OK)
@@ -672,10 +681,7 @@ store_write(vb_store *st, size_t incoming, const char *recorded, vb_buf *stored,
 		 * the flush of an earlier commit's meta page, which the
 		 * answering thread's flush would then report as written
 		 * (vb_store_impl.h, sync_fd).  Trust no flush from here on. */
-		atomic_store(&st->broken, 1);
-		vb_log_error(st->log, "S009", "%s: %s: %s; nothing more is stored or "
-		    "acknowledged: restart the broker once the disk is sound",
-		    st->dir, what, mdb_strerror(rv));
+		store_break(st, what, mdb_strerror(rv));
 		return VB_EIO;
 	}
 	if (rv != 0) {
