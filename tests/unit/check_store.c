@@ -24,6 +24,7 @@
 #include "vb_wire.h"
 #include "vb_test.h"
 #include "vb_test_lmdb.h"
+#include "vb_test_store.h"
 
 #define MiB (1024ULL * 1024)
 #define GiB (1024 * MiB)
@@ -2572,18 +2573,6 @@ fold_start_thread(void *arg)
 	(void)vb_store_fold_start(a->st);
 	atomic_store(&a->returned, 1);
 	return NULL;
-}
-
-/* Keep the folder from folding (as a slow fold would), or let it go. */
-static void
-folder_busy(vb_store *st, int busy)
-{
-	pthread_mutex_lock(&st->fmtx);
-	while (busy && st->fold_busy)
-		pthread_cond_wait(&st->fcond, &st->fmtx);
-	st->fold_busy = busy;
-	pthread_cond_broadcast(&st->fcond);
-	pthread_mutex_unlock(&st->fmtx);
 }
 
 /* When the folds fall behind, the writer waits for them rather than let

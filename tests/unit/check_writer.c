@@ -15,6 +15,7 @@
 #include "vb_store_impl.h"
 #include "vb_writer.h"
 #include "vb_test.h"
+#include "vb_test_store.h"
 
 #define MiB (1024ULL * 1024)
 
@@ -323,18 +324,6 @@ START_TEST(failed_fold_backs_off)
 	vbt_capture_close(&cap);
 }
 END_TEST
-
-/* Keep the folder from folding (as a slow fold would), or let it go. */
-static void
-folder_busy(vb_store *st, int busy)
-{
-	pthread_mutex_lock(&st->fmtx);
-	while (busy && st->fold_busy)
-		pthread_cond_wait(&st->fcond, &st->fmtx);
-	st->fold_busy = busy;
-	pthread_cond_broadcast(&st->fcond);
-	pthread_mutex_unlock(&st->fmtx);
-}
 
 typedef struct {
 	vb_writer *w;
