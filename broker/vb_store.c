@@ -30,12 +30,14 @@
  * events after ids_applied are not in the ids index yet, but in memory
  * (vb_store_ids.c).  4: the cust and ids indexes live in the index
  * environment, DIR/index (vb_store_index.c).  5: the index counts the
- * customers, not the log's meta.  An older store reads as it
+ * customers, not the log's meta.  6: the customer index keeps recent
+ * seqs in runs (vb_store_cust.c), which a broker of format 5 would not
+ * read.  An older store reads as it
  * is and becomes the current format at open (its indexes are dropped and
  * built again from the log); an older broker refuses a newer store rather
  * than misread it (a format 3 broker would find no index, and store again
  * every event whose id it holds). */
-#define STORE_FORMAT 5
+#define STORE_FORMAT 6
 #define STORE_FORMAT_OLDEST 1
 
 /* Counters added by one transaction, written once at its end. */
@@ -802,9 +804,6 @@ store_customer_seqs(vb_store *st, MDB_txn *xtxn, const char *customer,
     uint64_t from, uint64_t hi, int (*fn)(void *arg, uint64_t seq), void *arg)
 {
 	MDB_txn *own = NULL;
-	MDB_cursor *cur = NULL;
-	size_t s = (size_t)from;
-	MDB_val k = { strlen(customer), (void *)customer }, v = { sizeof(s), &s };
 	uint64_t *seqs = NULL, last = 0;
 	size_t n = 0, cap = 0;
 	int rv;
@@ -823,22 +822,7 @@ store_customer_seqs(vb_store *st, MDB_txn *xtxn, const char *customer,
 		}
 		xtxn = own;
 	}
-	if ((rv = mdb_cursor_open(xtxn, st->ix[IX_CUST].dbi, &cur)) != 0)
-		goto out;
-	for (rv = mdb_cursor_get(cur, &k, &v, MDB_GET_BOTH_RANGE); rv == 0;
-	    rv = mdb_cursor_get(cur, &k, &v, MDB_NEXT_DUP)) {
-		memcpy(&s, v.mv_data, sizeof(s));
-		/* A fold may have committed entries past hi since the caller
-		 * read it. */
-		if (s > hi) {
-			rv = MDB_NOTFOUND;
-			break;
-		}
-		last = s;
-		if ((rv = fn(arg, s)) != 0)
-			break;
-	}
-	if (rv != MDB_NOTFOUND)
+	if ((rv = store_cust_seqs(st, xtxn, customer, from, hi, fn, arg, &last)) != 0)
 		goto out;
 	/* Then what is not in the tree yet: all of it later than the tree,
 	 * but for a fold under way (or one that failed or crashed half-way):
@@ -852,8 +836,6 @@ store_customer_seqs(vb_store *st, MDB_txn *xtxn, const char *customer,
 		if (seqs[i] >= from && seqs[i] > last)
 			rv = fn(arg, seqs[i]);
 out:
-	if (cur)
-		mdb_cursor_close(cur);
 	if (own) {
 		mdb_txn_abort(own);
 		pthread_rwlock_unlock(&st->xmaplock);

@@ -58,23 +58,18 @@
  * anonymous memory from 30 to 100 MiB in 30 s of workload 3r. */
 #define FOLD_HOLD 2
 
-typedef struct fold_run {
-	vb_store *st;
-	store_index *x;
-	MDB_txn *txn;
-	MDB_cursor *cur;
-	size_t in_txn;
-	size_t since_release;
-	uint64_t fresh;          /* keys new to the tree in this transaction */
-} fold_run;
-
 static int
-run_begin(fold_run *f)
+run_begin(store_fold_run *f)
 {
 	int rv = mdb_txn_begin(f->st->xenv, NULL, 0, &f->txn);
 	if (rv != 0)
 		return rv;
-	if ((rv = mdb_cursor_open(f->txn, f->x->dbi, &f->cur)) != 0) {
+	if ((rv = mdb_cursor_open(f->txn, f->x->dbi, &f->cur)) != 0 ||
+	    (f->x == &f->st->ix[IX_CUST] &&
+	        (rv = mdb_cursor_open(f->txn, f->st->xruns, &f->rcur)) != 0)) {
+		if (f->cur)
+			mdb_cursor_close(f->cur);
+		f->cur = NULL;
 		mdb_txn_abort(f->txn);
 		f->txn = NULL;
 	}
@@ -83,9 +78,19 @@ run_begin(fold_run *f)
 	return rv;
 }
 
+static void
+run_cursors_close(store_fold_run *f)
+{
+	if (f->cur)
+		mdb_cursor_close(f->cur);
+	if (f->rcur)
+		mdb_cursor_close(f->rcur);
+	f->cur = f->rcur = NULL;
+}
+
 /* Add the transaction's new keys to the index's count, in it. */
 static int
-run_count(fold_run *f)
+run_count(store_fold_run *f)
 {
 	uint64_t c;
 	int rv;
@@ -98,12 +103,11 @@ run_count(fold_run *f)
 
 /* Commit the transaction in hand; upto != 0: with the mark at upto. */
 static int
-run_commit(fold_run *f, uint64_t upto)
+run_commit(store_fold_run *f, uint64_t upto)
 {
 	int rv = 0;
 
-	mdb_cursor_close(f->cur);
-	f->cur = NULL;
+	run_cursors_close(f);
 	if ((rv = run_count(f)) != 0 ||
 	    (upto != 0 && (rv = store_meta_put_u64(f->txn, f->st->xmeta, f->x->mark,
 	        upto)) != 0)) {
@@ -121,7 +125,7 @@ run_commit(fold_run *f, uint64_t upto)
  * fold's worth of leaves, and the chunks' size would set the peak.
  * Without xmaplock: the map moves only when the one folding grows it. */
 static void
-run_release(fold_run *f)
+run_release(store_fold_run *f)
 {
 	store_map_release(f->st, f->st->xenv, &f->st->xmap);
 	f->since_release = 0;
@@ -130,7 +134,7 @@ run_release(fold_run *f)
 static int
 run_one(void *arg, const char *key, const uint64_t *seqs, size_t n)
 {
-	fold_run *f = arg;
+	store_fold_run *f = arg;
 	int rv;
 	if (n == 0)
 		return 0;
@@ -141,10 +145,7 @@ run_one(void *arg, const char *key, const uint64_t *seqs, size_t n)
 		run_release(f);
 	f->in_txn += n;
 	f->since_release += n;
-	int fresh = 0;
-	rv = f->x->put(f->cur, key, seqs, n, &fresh);
-	f->fresh += (uint64_t)fresh;
-	return rv;
+	return f->x->put(f, key, seqs, n);
 }
 
 /* Write x->old into x's tree, in key order, in transactions of a bounded
@@ -157,7 +158,7 @@ run_one(void *arg, const char *key, const uint64_t *seqs, size_t n)
 static int
 fold_chunks(vb_store *st, store_index *x, uint64_t upto, uint64_t sum)
 {
-	fold_run f = { st, x, NULL, NULL, 0, 0, 0 };
+	store_fold_run f = { st, x, NULL, NULL, NULL, upto, 0, 0, 0 };
 	int rv;
 
 	if ((rv = run_begin(&f)) != 0)
@@ -170,12 +171,30 @@ fold_chunks(vb_store *st, store_index *x, uint64_t upto, uint64_t sum)
 	if (rv == 0)
 		rv = run_commit(&f, upto);
 	else if (f.txn != NULL) {
-		if (f.cur)
-			mdb_cursor_close(f.cur);
+		run_cursors_close(&f);
 		mdb_txn_abort(f.txn);
 	}
 	run_release(&f);
 	return rv;
+}
+
+/* Move cust's runs into its tree when due, or all of them: a VB_E code,
+ * logged.  The one folding only. */
+static int
+merge_runs(vb_store *st, int all)
+{
+	int rv;
+	for (int attempt = 0;; attempt++) {
+		rv = store_cust_merge(st, all);
+		if (rv != MDB_MAP_FULL || attempt == 3 ||
+		    store_maybe_grow(st, st->xenv, (size_t)FOLD_CHUNK * 4096, 1) != 0)
+			break;
+	}
+	if (rv == 0)
+		return VB_OK;
+	vb_log_error(st->log, "S008", "moving the customer index's runs into its tree: %s",
+	    mdb_strerror(rv));
+	return vb_err_from_mdb(rv);
 }
 
 /* Write x->old (the entries of the events up to x->old_upto, durable)
@@ -212,6 +231,10 @@ fold_old(vb_store *st, store_index *x)
 	x->applied = upto;
 	x->old_done = 1;
 	pthread_mutex_unlock(&st->fmtx);
+	/* The fold is done whatever the merge does: a merge that fails
+	 * (logged) is tried again after the next fold. */
+	if (x == &st->ix[IX_CUST])
+		(void)merge_runs(st, 0);
 	return VB_OK;
 }
 
@@ -309,6 +332,8 @@ store_fold_now(vb_store *st, unsigned mask, uint64_t upto)
 		if (swapped)
 			rv = fold_and_empty(st, x);
 	}
+	if (rv == VB_OK && (mask & STORE_FOLD_MERGE))
+		rv = merge_runs(st, 1);
 	release(st, rv);
 	return rv;
 }

@@ -638,7 +638,8 @@ vb_store_rebuild(vb_store *st, int64_t now_us, vb_buf *stored,
 	 * Only it: the ids have nothing to do with the rebuild, and an ids
 	 * fold that fails (S010) must not stop it. */
 	if ((rv = vb_store_sync(st)) != 0 ||
-	    (rv = store_fold_now(st, 1u << IX_CUST, atomic_load(&st->last_seq))) != 0)
+	    (rv = store_fold_now(st, (1u << IX_CUST) | STORE_FOLD_MERGE,
+	        atomic_load(&st->last_seq))) != 0)
 		return rv;
 	rv = store_write(st, 1 << 20, vb_time_format(now_us, now), stored,
 	    rebuild_txn, &a, "rebuild");

@@ -189,22 +189,20 @@ store_ids_recover(vb_store *st, const vb_event_peek *pk, uint64_t seq)
 }
 
 int
-store_ids_put(MDB_cursor *cur, const char *id, const uint64_t *seqs, size_t n,
-    int *fresh)
+store_ids_put(store_fold_run *f, const char *id, const uint64_t *seqs, size_t n)
 {
 	MDB_val k = { strlen(id), (void *)id }, v;
 	size_t s = (size_t)seqs[0];
 	int rv;
 
-	(void)n;
-	(void)fresh; /* ids are not counted */
+	(void)n; /* ids are not counted */
 	v.mv_size = sizeof(s);
 	v.mv_data = &s;
 	/* An id already there was put by a fold that stopped half-way (or
 	 * before a crash): the same seq, which LMDB hands back in v.  Another
 	 * seq is a tree that disagrees with the log: keeping either would
 	 * answer some publisher's retry with the wrong event. */
-	rv = mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE);
+	rv = mdb_cursor_put(f->cur, &k, &v, MDB_NOOVERWRITE);
 	if (rv == MDB_KEYEXIST) {
 		int same = v.mv_size == sizeof(s) && memcmp(v.mv_data, &s, sizeof(s)) == 0;
 		rv = same ? 0 : MDB_CORRUPTED;

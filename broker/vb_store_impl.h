@@ -13,16 +13,32 @@
 #include "vb_siphash.h"
 #include "vb_store.h"
 
-/* Put one key's pending seqs (n >= 1) into the index under cur: an LMDB
- * code.  *fresh is set to 1 when the key was not in the tree before. */
-typedef int (*store_fold_put)(MDB_cursor *cur, const char *key,
-    const uint64_t *seqs, size_t n, int *fresh);
-
 /* The derived indexes, in an LMDB environment of their own (DIR/index,
- * vb_store_index.c): cust (customer -> seqs) and ids (event id -> seq). */
+ * vb_store_index.c): cust (customer -> seqs, vb_store_cust.c) and ids
+ * (event id -> seq, vb_store_ids.c). */
 enum { IX_CUST, IX_IDS, IX_N };
 
-typedef struct store_index {
+typedef struct store_index store_index;
+
+/* One fold's transaction in hand (vb_store_fold.c), for an index's put. */
+typedef struct store_fold_run {
+	vb_store *st;
+	store_index *x;
+	MDB_txn *txn;
+	MDB_cursor *cur;         /* on the index's tree */
+	MDB_cursor *rcur;        /* cust: on its runs */
+	uint64_t upto;           /* the fold's: the events up to it */
+	size_t in_txn;           /* entries put in this transaction */
+	size_t since_release;
+	uint64_t fresh;          /* keys new to the tree in this transaction */
+} store_fold_run;
+
+/* Put one key's pending seqs (n >= 1) into the index, in f's transaction:
+ * an LMDB code.  Counts in f->fresh a key new to the index. */
+typedef int (*store_fold_put)(store_fold_run *f, const char *key,
+    const uint64_t *seqs, size_t n);
+
+struct store_index {
 	MDB_dbi dbi;
 	const char *mark;        /* its key in the index environment's meta */
 	const char *keys;        /* ... and its count of keys, or NULL */
@@ -44,7 +60,7 @@ typedef struct store_index {
 	int old_done;
 	uint64_t applied;
 	int64_t last_start;      /* vb_time_mono_us() of the last swap */
-} store_index;
+};
 
 /* Where an environment's data file is mapped, once found: under mtx
  * with its map lock (maplock, xmaplock) held shared, or by the one that
@@ -67,6 +83,7 @@ struct vb_store {
 	MDB_env *xenv;
 	pthread_rwlock_t xmaplock;
 	MDB_dbi xmeta;
+	MDB_dbi xruns;           /* cust's runs (vb_store_cust.c) */
 	store_index ix[IX_N];
 	/* The writer's filter of every id in ids and in the tables
 	 * (vb_store_ids.c).  all, whole and tried are the writer's: until
@@ -229,8 +246,7 @@ struct vb_event_peek;
 int store_ids_recover(vb_store *st, const struct vb_event_peek *pk, uint64_t seq);
 /* One id into the tree (n: its seqs, the first the one it was stored
  * under); an id there under another seq is MDB_CORRUPTED. */
-int store_ids_put(MDB_cursor *cur, const char *id, const uint64_t *seqs, size_t n,
-    int *fresh);
+int store_ids_put(store_fold_run *f, const char *id, const uint64_t *seqs, size_t n);
 
 /* ---- the index environment (vb_store_index.c) ---- */
 
@@ -273,6 +289,24 @@ void store_folder_stop(vb_store *st);
  * IX_CUST, ...) of the events up to upto, which must be durable; any
  * fold the folder has under way finishes first.  A VB_E code, logged. */
 int store_fold_now(vb_store *st, unsigned mask, uint64_t upto);
+/* In store_fold_now's mask: then move all of cust's runs into its tree. */
+#define STORE_FOLD_MERGE (1u << IX_N)
+
+/* ---- the customer index (vb_store_cust.c) ---- */
+
+/* The put of cust's folds: a customer new to cust goes into its tree,
+ * the others' seqs into the fold's run. */
+int store_cust_put(store_fold_run *f, const char *customer, const uint64_t *seqs,
+    size_t n);
+/* Move the runs' entries into cust's tree once there are CUST_RUNS_MAX
+ * runs, or any (all).  The one folding only.  An LMDB code. */
+int store_cust_merge(vb_store *st, int all);
+/* Call fn for each seq of customer in cust (tree, then runs) from from
+ * on, ascending, up to hi; *last: the last seq called with, updated.
+ * Stops at fn's first non-zero return and returns it; 0 at the end. */
+int store_cust_seqs(vb_store *st, MDB_txn *xtxn, const char *customer,
+    uint64_t from, uint64_t hi, int (*fn)(void *arg, uint64_t seq), void *arg,
+    uint64_t *last);
 
 /* Grow env's map when what is used plus incoming bytes near its end
  * (force: grow it anyway, after MDB_MAP_FULL).  Between transactions of

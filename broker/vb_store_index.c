@@ -26,10 +26,12 @@
  * sorted, they share pages of the index ... Two tables of them live at
  * once, one filling while the other is folded, and a table grows at
  * three quarters full: 24,576 fit 32,768 slots, 49,152 65,536.  A fold
- * of cust rewrites about every leaf of it (customers spread over the
- * whole tree), so the fewer folds the better: 49,152 did workload 3 with
- * 8 publishers some 15% faster than 24,576, for 3-4 MiB more anonymous
- * memory.  ids, whose ids mostly count up per publisher, gains little
+ * of cust appends a run (vb_store_cust.c), but reads the tree for each
+ * customer, and every CUST_RUNS_MAX folds a merge rewrites about every
+ * leaf of it: 49,152 did workload 3 with 8 publishers some 15% faster
+ * than 24,576 (240,000 against 280,000 events/s with runs, 6 December),
+ * for 3-4 MiB more anonymous memory.  ids, whose ids mostly count up per
+ * publisher, gains little
  * from it, and both at 49,152 took workload 5's peak RSS over 64 MiB,
  * as cust at 98,304 did (docs/benchmarks.md). */
 #define FOLD_EVENTS_CUST 49152
@@ -40,39 +42,6 @@
 /* ... and let go of the log's pages every so many (about 4 MiB of them). */
 #define RECOVER_RELEASE 16384
 
-/* One customer's entries into cust.  The first tells whether the
- * customer is new to the tree: the folds count customers, so that the
- * writer need not look each event's customer up (a random leaf of cust
- * per event, which cost workload 3 a tenth of its rate). */
-static int
-put_customer(MDB_cursor *cur, const char *customer, const uint64_t *seqs, size_t n,
-    int *fresh)
-{
-	MDB_val k = { strlen(customer), (void *)customer }, v;
-	size_t i = 0, s;
-	int rv = 0;
-
-	s = (size_t)seqs[0];
-	v.mv_size = sizeof(s);
-	v.mv_data = &s;
-	if ((rv = mdb_cursor_put(cur, &k, &v, MDB_NOOVERWRITE)) == 0) {
-		*fresh = 1;
-		i = 1;
-	} else if (rv != MDB_KEYEXIST) {
-		return rv;
-	}
-	for (rv = 0; i < n && rv == 0; i++) {
-		s = (size_t)seqs[i];
-		v.mv_size = sizeof(s);
-		v.mv_data = &s;
-		/* Already there: written by a fold that failed or crashed
-		 * half-way, before the mark moved. */
-		if ((rv = mdb_cursor_put(cur, &k, &v, 0)) == MDB_KEYEXIST)
-			rv = 0;
-	}
-	return rv;
-}
-
 int
 store_index_init(vb_store *st)
 {
@@ -82,7 +51,7 @@ store_index_init(vb_store *st)
 		store_fold_put put;
 	} desc[IX_N] = {
 		[IX_CUST] = { META_CUST_APPLIED, XMETA_CUSTOMERS, "S008",
-			"customer index entries", 32, FOLD_EVENTS_CUST, put_customer },
+			"customer index entries", 32, FOLD_EVENTS_CUST, store_cust_put },
 		[IX_IDS] = { META_IDS_APPLIED, NULL, "S010", "ids into the id index", 64,
 			FOLD_EVENTS_IDS, store_ids_put },
 	};
@@ -354,6 +323,8 @@ index_reset(vb_store *st, MDB_txn *txn)
 			rv = store_meta_put_u64(txn, st->xmeta, x->mark, 0);
 	}
 	if (rv == 0)
+		rv = mdb_drop(txn, st->xruns, 0);
+	if (rv == 0)
 		rv = mdb_put(txn, st->xmeta, &k, &v, 0);
 	if (rv == 0)
 		rv = store_meta_put_u64(txn, st->xmeta, XMETA_CUSTOMERS, 0);
@@ -456,7 +427,7 @@ store_index_open(vb_store *st)
 		goto fail;
 	}
 	if ((rv = mdb_env_create(&st->xenv)) != 0 ||
-	    (rv = mdb_env_set_maxdbs(st->xenv, 4)) != 0 ||
+	    (rv = mdb_env_set_maxdbs(st->xenv, 8)) != 0 ||
 	    (rv = mdb_env_set_mapsize(st->xenv, st->map_size)) != 0 ||
 	    (rv = mdb_env_set_maxreaders(st->xenv, 256)) != 0 ||
 	    /* As the log's (vb_store_open): a crash loses at most the last
@@ -466,6 +437,7 @@ store_index_open(vb_store *st)
 	if ((rv = mdb_txn_begin(st->xenv, NULL, 0, &txn)) != 0 ||
 	    (rv = mdb_dbi_open(txn, "cust", MDB_CREATE | MDB_DUPSORT | MDB_DUPFIXED |
 	        MDB_INTEGERDUP, &st->ix[IX_CUST].dbi)) != 0 ||
+	    (rv = mdb_dbi_open(txn, "cust_runs", MDB_CREATE, &st->xruns)) != 0 ||
 	    (rv = mdb_dbi_open(txn, "ids", MDB_CREATE, &st->ix[IX_IDS].dbi)) != 0 ||
 	    (rv = mdb_dbi_open(txn, "meta", MDB_CREATE, &st->xmeta)) != 0)
 		goto fail;

@@ -1808,7 +1808,7 @@ START_TEST(log_reads_format_1)
 	batch_free(&b);
 	check_every_start(st, 15);
 	vb_store_close(st);
-	ck_assert_uint_eq(store_format(dir, 0), 5);
+	ck_assert_uint_eq(store_format(dir, 0), 6);
 	ck_assert_uint_lt(log_records(dir), 15);
 }
 END_TEST
@@ -1818,7 +1818,7 @@ START_TEST(log_refuses_newer_format)
 	char dir[1024];
 	vb_store *st = fresh_store(dir, sizeof(dir));
 	vb_store_close(st);
-	store_format(dir, 6);
+	store_format(dir, 7);
 	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB };
 	st = NULL;
 	ck_assert_int_eq(vb_store_open(dir, &o, &st), VB_ECORRUPT);
@@ -2022,7 +2022,7 @@ START_TEST(indexes_of_a_format_3_store)
 	ids_round(st, "new-", 0, 10, 0);
 	vb_store_close(st);
 	vbt_capture_close(&cap);
-	ck_assert_uint_eq(store_format(dir, 0), 5);
+	ck_assert_uint_eq(store_format(dir, 0), 6);
 	ck_assert_uint_eq(db_entries(IX(dir), "ids"), 710);
 	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "ids_applied"), 710);
 	ck_assert_int_eq(mdb_env_create(&env), 0);
@@ -2461,6 +2461,100 @@ START_TEST(folder_folds_in_background)
 }
 END_TEST
 
+/* Keys of cust's runs in st's index environment now, the store open. */
+static size_t
+run_keys(vb_store *st)
+{
+	MDB_txn *txn;
+	MDB_stat ms;
+	ck_assert_int_eq(mdb_txn_begin(st->xenv, NULL, MDB_RDONLY, &txn), 0);
+	ck_assert_int_eq(mdb_stat(txn, st->xruns, &ms), 0);
+	mdb_txn_abort(txn);
+	return ms.ms_entries;
+}
+
+/* The first fold puts the customers in cust's tree; each later one
+ * appends their entries as a run, and the eighth run moves them all into
+ * the tree.  A reader replaying a customer meanwhile sees each of its
+ * events once, in order (cust_reader_main). */
+START_TEST(cust_runs_merged)
+{
+	char dir[1024];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	cust_reader rc = { .st = st };
+	vb_buf stored = { 0 };
+	uint64_t c, e, ch;
+	pthread_t th;
+
+	ck_assert_int_eq(pthread_create(&th, NULL, cust_reader_main, &rc), 0);
+	for (uint64_t round = 0; round < 10; round++) {
+		batch b = { 0 };
+		char id[32], cust[16];
+		for (uint64_t j = round * 1000; j < (round + 1) * 1000; j++) {
+			snprintf(id, sizeof(id), "cr-%llu", (unsigned long long)j);
+			snprintf(cust, sizeof(cust), "F-%llu", (unsigned long long)(j % 100));
+			batch_add(&b, id, "order.placed", cust, "2026-11-02T00:00:00Z", 0);
+		}
+		ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+		batch_free(&b);
+		ck_assert_int_eq(vb_store_fold(st), 0);
+		size_t runs = round % 8; /* the merge follows the eighth */
+		ck_assert_uint_eq(run_keys(st), 100 * runs);
+		ck_assert_uint_eq(live_entries(st, IX_CUST), 1000 * (round + 1 - runs));
+		ck_assert_uint_eq(customers_now(st), 100);
+	}
+	atomic_store(&rc.stop, 1);
+	pthread_join(th, NULL);
+	ck_assert_msg(!rc.failed, "reader: %s", rc.why);
+	ck_assert_uint_gt(rc.rounds, 0);
+	vb_store_close(st);
+
+	/* The same seqs in a later run, as when a fold that committed part
+	 * of its entries crashed and the next open folded them again:
+	 * replayed once, merged once. */
+	uint8_t key[11] = { 0, 0, 0, 0, 0, 0, 0x27, 0x11, 'F', '-', '7' }; /* 10001 */
+	uint64_t again[2] = { 9808, 9908 };
+	raw_put(IX(dir), "cust_runs", key, sizeof(key), again, sizeof(again));
+	st = open_store(dir, 16 * MiB, 1 * GiB);
+	got g = { 0 };
+	size_t pages;
+	vb_store_filter f = { .customer = "F-7" };
+	replay_all(st, &f, 7, SIZE_MAX, SIZE_MAX, &g, &pages);
+	ck_assert_uint_eq(g.n, 100);
+	for (size_t i = 0; i < g.n; i++)
+		ck_assert_uint_eq(g.seqs[i], 8 + 100 * i);
+	got_free(&g);
+	/* The rebuild walks the tree: it moves every run into it first. */
+	ck_assert_int_eq(vb_store_rebuild(st, 1800000000000000LL, &stored, &c, &e, &ch), 0);
+	ck_assert_uint_eq(e, 10000);
+	ck_assert_uint_eq(run_keys(st), 0);
+	ck_assert_uint_eq(live_entries(st, IX_CUST), 10000);
+	replay_all(st, &f, 1000, SIZE_MAX, SIZE_MAX, &g, &pages);
+	ck_assert_uint_eq(g.n, 100);
+	ck_assert_uint_eq(g.seqs[99], 9908);
+	got_free(&g);
+	ck_assert_uint_eq(customers_now(st), 100);
+	vb_store_close(st);
+	vb_buf_free(&stored);
+
+	/* Format 5 had no runs: its index is kept as it is (no S011), and
+	 * the store becomes format 6. */
+	vbt_capture cap;
+	vb_log log;
+	store_format(dir, 5);
+	vb_log_init(&log, vbt_capture_open(&cap), "test", VB_LOG_INFO);
+	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB, .log = &log };
+	st = open_store_opts(dir, &o);
+	ck_assert_uint_eq(vbt_capture_count(&cap, " S013 "), 1);
+	ck_assert_uint_eq(vbt_capture_count(&cap, " S011 "), 0);
+	ck_assert_uint_eq(vb_store_pending(st), 0);
+	ck_assert_uint_eq(live_entries(st, IX_CUST), 10000);
+	vb_store_close(st);
+	vbt_capture_close(&cap);
+	ck_assert_uint_eq(store_format(dir, 0), 6);
+}
+END_TEST
+
 /* n events, ids pfx<i>, over customers R-0 .. R-99, flushed. */
 static void
 many_events(vb_store *st, const char *pfx, uint64_t n)
@@ -2817,7 +2911,7 @@ START_TEST(customers_counted_by_folds)
 	ck_assert_uint_eq(customers_now(st), 103);
 	vb_store_close(st);
 	vbt_capture_close(&cap);
-	ck_assert_uint_eq(store_format(dir, 0), 5);
+	ck_assert_uint_eq(store_format(dir, 0), 6);
 	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "customers"), 103);
 	MDB_dbi mdbi;
 	MDB_txn *txn = raw_txn(dir, MDB_RDONLY, "meta", &mdbi);
@@ -3003,6 +3097,7 @@ store_suite(void)
 	tcase_add_test(tc, failed_flush_breaks_store);
 	tcase_add_test(tc, marks_follow_events_without_ids);
 	tcase_add_test(tc, cust_fold_in_chunks);
+	tcase_add_test(tc, cust_runs_merged);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("map");
