@@ -157,7 +157,6 @@ run_head(MDB_cursor *rc, uint64_t run, const char *customer, size_t len, char *h
 }
 
 typedef struct merge {
-	vb_store *st;
 	uint64_t runs[CUST_MERGE_RUNS];
 	char (*heads)[VB_CUSTOMER_MAX + 1];
 	size_t n;
@@ -188,7 +187,7 @@ merge_one(merge *m, MDB_cursor *tc, MDB_cursor *rc, size_t *moved, int *done)
 		if (strcmp(m->heads[i], customer) != 0)
 			continue;
 		MDB_val k = { run_key(key, m->runs[i], customer, len), key }, v;
-		if ((rv = mdb_cursor_get(rc, &k, &v, MDB_SET_KEY)) != 0)
+		if ((rv = mdb_cursor_get(rc, &k, &v, MDB_SET)) != 0)
 			return rv;
 		size_t n = v.mv_size / sizeof(uint64_t);
 		if (n == 0 || v.mv_size % sizeof(uint64_t) != 0)
@@ -211,14 +210,18 @@ merge_one(merge *m, MDB_cursor *tc, MDB_cursor *rc, size_t *moved, int *done)
 	return 0;
 }
 
-int
-store_cust_merge(vb_store *st, int all)
+/* Move the entries of the oldest runs, at most CUST_MERGE_RUNS, into the
+ * tree when there are CUST_RUNS_MAX of them (all: any).  *merged is set
+ * when some were; *more when there may be runs beyond those. */
+static int
+merge_batch(vb_store *st, int all, int *merged, int *more)
 {
-	merge m = { st, { 0 }, NULL, 0, NULL, 0 };
+	merge m = { { 0 }, NULL, 0, NULL, 0 };
 	MDB_txn *txn = NULL;
 	MDB_cursor *tc = NULL, *rc = NULL;
 	int rv, done = 0;
 
+	*more = 0;
 	while (!done) {
 		size_t moved = 0;
 		if ((rv = mdb_txn_begin(st->xenv, NULL, 0, &txn)) != 0 ||
@@ -228,14 +231,14 @@ store_cust_merge(vb_store *st, int all)
 		if (m.heads == NULL) {
 			if ((rv = runs_list(rc, m.runs, CUST_MERGE_RUNS, &m.n)) != 0)
 				goto fail;
-			if (m.n == 0 || (!all && m.n < CUST_RUNS_MAX)) {
-				rv = 0;
-				goto fail; /* nothing to do */
-			}
+			if (m.n == 0 || (!all && m.n < CUST_RUNS_MAX))
+				goto fail; /* nothing to do: rv is 0 */
 			if ((m.heads = calloc(m.n, sizeof(*m.heads))) == NULL) {
 				rv = ENOMEM;
 				goto fail;
 			}
+			*merged = 1;
+			*more = m.n == CUST_MERGE_RUNS;
 		}
 		/* Each transaction finds the heads again: a failed one leaves
 		 * them where the last commit did. */
@@ -259,7 +262,6 @@ store_cust_merge(vb_store *st, int all)
 		 * may, see run_release in vb_store_fold.c). */
 		store_map_release(st, st->xenv, &st->xmap);
 	}
-	rv = 0;
 fail:
 	if (tc)
 		mdb_cursor_close(tc);
@@ -269,15 +271,26 @@ fail:
 		mdb_txn_abort(txn);
 	free(m.heads);
 	free(m.seqs);
-	/* A merge leaves some 4 MiB of freed heap on the folder's arena,
-	 * which malloc would keep: workload 5's peak RSS was 65-68 MiB
-	 * without this, 62 with it.  Once per CUST_RUNS_MAX folds. */
-	malloc_trim(0);
 	return rv;
 }
 
-/* Call fn for customer's seqs of the run at rc's key k, as
- * store_cust_seqs; *stop at one past hi. */
+int
+store_cust_merge(vb_store *st, int all)
+{
+	int rv, merged = 0, more;
+	do
+		rv = merge_batch(st, all, &merged, &more);
+	while (rv == 0 && more);
+	/* A merge leaves some 4 MiB of freed heap on the folder's arena,
+	 * which malloc would keep: workload 5's peak RSS was 65-68 MiB
+	 * without this, 62 with it. */
+	if (merged)
+		malloc_trim(0);
+	return rv;
+}
+
+/* Call fn for the seqs of a run's value v, as store_cust_seqs; *stop
+ * once past hi.  fn's first non-zero return, or 0. */
 static int
 run_seqs(const MDB_val *v, uint64_t from, uint64_t hi,
     int (*fn)(void *arg, uint64_t seq), void *arg, uint64_t *last, int *stop)
@@ -325,27 +338,33 @@ store_cust_seqs(vb_store *st, MDB_txn *xtxn, const char *customer,
 		/* A fold may have committed entries past hi since the caller
 		 * read it: they, and the runs', are later. */
 		if (s > hi) {
-			mdb_cursor_close(cur);
-			return 0;
+			stop = 1;
+			break;
 		}
 		if (s <= *last)
 			continue;
 		*last = s;
 		if ((rv = fn(arg, s)) != 0)
-			break;
+			goto out; /* fn's code, whatever it is */
 	}
+	if (rv != 0 && rv != MDB_NOTFOUND)
+		goto out;
+	rv = 0;
+	if (stop)
+		goto out;
 	mdb_cursor_close(cur);
-	if (rv != MDB_NOTFOUND)
-		return rv;
 	if ((rv = mdb_cursor_open(xtxn, st->xruns, &cur)) != 0)
 		return rv;
 	/* Two seeks a run: the first finds the next run, the second the
 	 * customer in it. */
-	for (;;) {
+	while (!stop) {
 		k.mv_size = run_key(key, run, customer, len);
 		k.mv_data = key;
-		if ((rv = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) != 0)
+		if ((rv = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE)) != 0) {
+			if (rv == MDB_NOTFOUND)
+				rv = 0;
 			break;
+		}
 		if (k.mv_size < 8) {
 			rv = MDB_CORRUPTED;
 			break;
@@ -355,16 +374,15 @@ store_cust_seqs(vb_store *st, MDB_txn *xtxn, const char *customer,
 			run = r;
 			continue;
 		}
-		if (k.mv_size == 8 + len && memcmp(key + 8, (const uint8_t *)k.mv_data + 8,
-		    len) == 0 && ((rv = run_seqs(&v, from, hi, fn, arg, last, &stop)) != 0 ||
-		    stop))
+		if (k.mv_size == 8 + len &&
+		    memcmp(key + 8, (const uint8_t *)k.mv_data + 8, len) == 0 &&
+		    (rv = run_seqs(&v, from, hi, fn, arg, last, &stop)) != 0)
 			break;
-		if (run == UINT64_MAX) {
-			rv = MDB_NOTFOUND;
+		if (run == UINT64_MAX)
 			break;
-		}
 		run++;
 	}
+out:
 	mdb_cursor_close(cur);
-	return rv == MDB_NOTFOUND ? 0 : rv;
+	return rv;
 }
