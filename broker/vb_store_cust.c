@@ -22,7 +22,6 @@
 #include "vb_store_impl.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -211,10 +210,10 @@ merge_one(merge *m, MDB_cursor *tc, MDB_cursor *rc, size_t *moved, int *done)
 }
 
 /* Move the entries of the oldest runs, at most CUST_MERGE_RUNS, into the
- * tree when there are CUST_RUNS_MAX of them (all: any).  *merged is set
- * when some were; *more when there may be runs beyond those. */
+ * tree when there are CUST_RUNS_MAX of them (all: any).  *more is set
+ * when there may be runs beyond those. */
 static int
-merge_batch(vb_store *st, int all, int *merged, int *more)
+merge_batch(vb_store *st, int all, int *more)
 {
 	merge m = { { 0 }, NULL, 0, NULL, 0 };
 	MDB_txn *txn = NULL;
@@ -237,7 +236,6 @@ merge_batch(vb_store *st, int all, int *merged, int *more)
 				rv = ENOMEM;
 				goto fail;
 			}
-			*merged = 1;
 			*more = m.n == CUST_MERGE_RUNS;
 		}
 		/* Each transaction finds the heads again: a failed one leaves
@@ -277,15 +275,10 @@ fail:
 int
 store_cust_merge(vb_store *st, int all)
 {
-	int rv, merged = 0, more;
+	int rv, more;
 	do
-		rv = merge_batch(st, all, &merged, &more);
+		rv = merge_batch(st, all, &more);
 	while (rv == 0 && more);
-	/* A merge leaves some 4 MiB of freed heap on the folder's arena,
-	 * which malloc would keep: workload 5's peak RSS was 65-68 MiB
-	 * without this, 62 with it. */
-	if (merged)
-		malloc_trim(0);
 	return rv;
 }
 
