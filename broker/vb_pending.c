@@ -149,7 +149,12 @@ vb_pending_close(vb_pending *p)
 int
 vb_pending_add(vb_pending *p, const char *customer, uint64_t seq)
 {
-	uint32_t h = hash(customer);
+	return vb_pending_add_h(p, customer, hash(customer), seq);
+}
+
+int
+vb_pending_add_h(vb_pending *p, const char *customer, uint32_t h, uint64_t seq)
+{
 	slot *s;
 	int rv = VB_ENOMEM, fresh;
 
@@ -378,7 +383,12 @@ vb_pending_each_key(vb_pending *p, uint64_t hi,
 int
 vb_pending_first(vb_pending *p, const char *key, uint64_t *seq)
 {
-	uint32_t h = hash(key);
+	return vb_pending_first_h(p, key, hash(key), seq);
+}
+
+int
+vb_pending_first_h(vb_pending *p, const char *key, uint32_t h, uint64_t *seq)
+{
 	int found = 0;
 	pthread_mutex_lock(&p->mtx);
 	if (p->cap > 0) {

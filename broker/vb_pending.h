@@ -30,6 +30,13 @@ void vb_pending_close(vb_pending *p);
  * 1 if the customer had no entry here before, 0 if it had, or VB_ENOMEM. */
 int vb_pending_add(vb_pending *p, const char *customer, uint64_t seq);
 
+/* vb_pending_add and vb_pending_first with the key's hash given, for a
+ * caller that has hashed the key already (the ids: SipHash, for their
+ * filter).  An instance takes one hash for all its keys: either this h
+ * or the one vb_pending_add computes, never both. */
+int vb_pending_add_h(vb_pending *p, const char *key, uint32_t h, uint64_t seq);
+int vb_pending_first_h(vb_pending *p, const char *key, uint32_t h, uint64_t *seq);
+
 /* Forget every entry with a seq after `after` (an aborted transaction). */
 void vb_pending_drop_after(vb_pending *p, uint64_t after);
 

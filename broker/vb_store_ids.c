@@ -150,7 +150,8 @@ store_ids_find(store_txn *t, const char *id, uint64_t h, uint64_t *seq)
 		return MDB_NOTFOUND;
 	/* The newest first; an id being folded may be in old and the tree
 	 * both, with the same seq. */
-	if (vb_pending_first(x->add, id, seq) || vb_pending_first(x->old, id, seq))
+	if (vb_pending_first_h(x->add, id, (uint32_t)h, seq) ||
+	    vb_pending_first_h(x->old, id, (uint32_t)h, seq))
 		return 0;
 	t->st->idf.tree_gets++;
 	rv = mdb_get(t->xtxn, x->dbi, &k, &v);
@@ -165,7 +166,8 @@ int
 store_ids_add(store_txn *t, const char *id, uint64_t h, uint64_t seq)
 {
 	vb_bloom_add(t->st->idf.all, h);
-	return vb_pending_add(t->st->ix[IX_IDS].add, id, seq) < 0 ? ENOMEM : 0;
+	return vb_pending_add_h(t->st->ix[IX_IDS].add, id, (uint32_t)h, seq) < 0 ?
+	    ENOMEM : 0;
 }
 
 int
@@ -184,8 +186,9 @@ store_ids_recover(vb_store *st, const vb_event_peek *pk, uint64_t seq)
 		return MDB_CORRUPTED;
 	memcpy(id, pk->id, pk->id_len);
 	id[pk->id_len] = '\0';
-	vb_bloom_add(st->idf.all, store_ids_hash(st, id));
-	return vb_pending_add(st->ix[IX_IDS].add, id, seq) < 0 ? ENOMEM : 0;
+	uint64_t h = store_ids_hash(st, id);
+	vb_bloom_add(st->idf.all, h);
+	return vb_pending_add_h(st->ix[IX_IDS].add, id, (uint32_t)h, seq) < 0 ? ENOMEM : 0;
 }
 
 int

@@ -231,7 +231,9 @@ void store_ids_free(vb_store *st);
  * the writer takes over (st->idf).  Logged when it fails (S014): the
  * writer then looks every id up in the tree. */
 void store_ids_scan(vb_store *st);
-/* id's hash, for the two below. */
+/* id's hash, for the two below: the filter's, and (its low half) the
+ * ids' tables in memory, so that the writer hashes an id once, not four
+ * times. */
 uint64_t store_ids_hash(const vb_store *st, const char *id);
 /* The seq id (hash h) was stored under (in memory or in the tree), or
  * MDB_NOTFOUND. */

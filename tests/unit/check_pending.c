@@ -195,6 +195,36 @@ START_TEST(rounds_across_clears)
 }
 END_TEST
 
+/* Keys hashed by the caller (the ids, by SipHash): found by the same
+ * hash, also when many share it and the table grows over them. */
+START_TEST(caller_hash)
+{
+	vb_pending *p;
+	char c[32];
+	uint64_t seq;
+	ck_assert_int_eq(vb_pending_open(&p), 0);
+	for (unsigned i = 0; i < 5000; i++) {
+		snprintf(c, sizeof(c), "id-%u", i);
+		ck_assert_int_eq(vb_pending_add_h(p, c, i % 7, 10 + i), 1);
+	}
+	ck_assert_int_eq(vb_pending_add_h(p, "id-3", 3, 9000), 0);
+	for (unsigned i = 0; i < 5000; i++) {
+		snprintf(c, sizeof(c), "id-%u", i);
+		ck_assert_int_eq(vb_pending_first_h(p, c, i % 7, &seq), 1);
+		ck_assert_uint_eq(seq, 10 + i);
+	}
+	ck_assert_int_eq(vb_pending_first_h(p, "id-5000", 5000 % 7, &seq), 0);
+	ck_assert_uint_eq(vb_pending_count(p), 5001);
+	walk w = { "", 0, 0 };
+	ck_assert_int_eq(vb_pending_each_sorted(p, walk_cb, &w), 0);
+	ck_assert_uint_eq(w.customers, 5000);
+	vb_pending_drop_after(p, 10 + 2499);
+	ck_assert_int_eq(vb_pending_first_h(p, "id-2499", 2499 % 7, &seq), 1);
+	ck_assert_int_eq(vb_pending_first_h(p, "id-2500", 2500 % 7, &seq), 0);
+	vb_pending_close(p);
+}
+END_TEST
+
 static Suite *
 pending_suite(void)
 {
@@ -205,6 +235,7 @@ pending_suite(void)
 	tcase_add_test(tc, sort_of_any_names);
 	tcase_add_test(tc, slots_move_with_their_seqs);
 	tcase_add_test(tc, rounds_across_clears);
+	tcase_add_test(tc, caller_hash);
 	suite_add_tcase(s, tc);
 	return s;
 }
