@@ -59,6 +59,16 @@
  * anonymous memory from 30 to 100 MiB in 30 s of workload 3r. */
 #define FOLD_HOLD 2
 
+static void
+run_cursors_close(store_fold_run *f)
+{
+	if (f->cur)
+		mdb_cursor_close(f->cur);
+	if (f->rcur)
+		mdb_cursor_close(f->rcur);
+	f->cur = f->rcur = NULL;
+}
+
 static int
 run_begin(store_fold_run *f)
 {
@@ -68,25 +78,13 @@ run_begin(store_fold_run *f)
 	if ((rv = mdb_cursor_open(f->txn, f->x->dbi, &f->cur)) != 0 ||
 	    (f->x == &f->st->ix[IX_CUST] &&
 	        (rv = mdb_cursor_open(f->txn, f->st->xruns, &f->rcur)) != 0)) {
-		if (f->cur)
-			mdb_cursor_close(f->cur);
-		f->cur = NULL;
+		run_cursors_close(f);
 		mdb_txn_abort(f->txn);
 		f->txn = NULL;
 	}
 	f->in_txn = 0;
 	f->fresh = 0;
 	return rv;
-}
-
-static void
-run_cursors_close(store_fold_run *f)
-{
-	if (f->cur)
-		mdb_cursor_close(f->cur);
-	if (f->rcur)
-		mdb_cursor_close(f->rcur);
-	f->cur = f->rcur = NULL;
 }
 
 /* Add the transaction's new keys to the index's count, in it. */
