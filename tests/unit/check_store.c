@@ -150,6 +150,16 @@ open_store(const char *dir, uint64_t map_size, uint64_t map_size_max)
 	return open_store_opts(dir, &o);
 }
 
+/* Open dir with its log going to cap (through log, which must outlive
+ * the store). */
+static vb_store *
+open_store_logged(const char *dir, vbt_capture *cap, vb_log *log)
+{
+	vb_log_init(log, vbt_capture_open(cap), "test", VB_LOG_INFO);
+	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB, .log = log };
+	return open_store_opts(dir, &o);
+}
+
 static vb_store *
 fresh_store(char *dir, size_t dirlen)
 {
@@ -2013,9 +2023,7 @@ START_TEST(indexes_of_a_format_3_store)
 	mdb_env_close(env);
 	store_format(dir, 3);
 
-	vb_log_init(&log, vbt_capture_open(&cap), "test", VB_LOG_INFO);
-	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB, .log = &log };
-	st = open_store_opts(dir, &o);
+	st = open_store_logged(dir, &cap, &log);
 	ck_assert_uint_eq(vbt_capture_count(&cap, " S013 "), 1);
 	ck_assert_uint_eq(vb_store_pending(st), 700);
 	ids_round(st, "old-", 0, 700, 1);
@@ -2551,9 +2559,7 @@ START_TEST(cust_runs_merged)
 	vbt_capture cap;
 	vb_log log;
 	store_format(dir, 5);
-	vb_log_init(&log, vbt_capture_open(&cap), "test", VB_LOG_INFO);
-	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB, .log = &log };
-	st = open_store_opts(dir, &o);
+	st = open_store_logged(dir, &cap, &log);
 	ck_assert_uint_eq(vbt_capture_count(&cap, " S013 "), 1);
 	ck_assert_uint_eq(vbt_capture_count(&cap, " S011 "), 0);
 	ck_assert_uint_eq(vb_store_pending(st), 0);
@@ -2731,9 +2737,7 @@ START_TEST(failed_flush_breaks_store)
 	batch b = { 0 };
 
 	vbt_mkdtemp(dir, sizeof(dir));
-	vb_log_init(&log, vbt_capture_open(&cap), "test", VB_LOG_INFO);
-	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB, .log = &log };
-	st = open_store_opts(dir, &o);
+	st = open_store_logged(dir, &cap, &log);
 	batch_add(&b, "ok-1", "order.placed", "C-1", "2026-11-20T09:12:00Z", 0);
 	ck_assert_int_eq(batch_append(st, &b, NULL), 0);
 	batch_free(&b);
@@ -2912,9 +2916,7 @@ START_TEST(customers_counted_by_folds)
 	raw_put(dir, "meta", "c:", 2, &old, sizeof(old));
 	ck_assert_int_eq(raw_del(IX(dir), "meta", "customers"), 0);
 	store_format(dir, 4);
-	vb_log_init(&log, vbt_capture_open(&cap), "test", VB_LOG_INFO);
-	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB, .log = &log };
-	st = open_store_opts(dir, &o);
+	st = open_store_logged(dir, &cap, &log);
 	ck_assert_uint_eq(vbt_capture_count(&cap, " S013 "), 1);
 	ck_assert_uint_eq(vbt_capture_count(&cap, "does not count its customers"), 1);
 	ck_assert_uint_eq(customers_now(st), 103);
@@ -2966,9 +2968,7 @@ START_TEST(index_of_another_history_built_again)
 	ev_range(st, "b-", "CB", 0, 5);    /* seqs 11 .. 15, other events */
 	vb_store_close(st);
 	cp_file(t1, p);                    /* the longer history back */
-	vb_log_init(&log, vbt_capture_open(&cap), "test", VB_LOG_INFO);
-	vb_store_opts o = { .map_size = 16 * MiB, .map_size_max = 1 * GiB, .log = &log };
-	st = open_store_opts(dir, &o);
+	st = open_store_logged(dir, &cap, &log);
 	ck_assert_uint_eq(vbt_capture_count(&cap, " S011 "), 1);
 	batch b = { 0 };
 	batch_add(&b, "b-0", "order.placed", "CB", "2026-11-02T00:00:00Z", 0);
