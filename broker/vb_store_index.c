@@ -29,7 +29,7 @@
  * of cust appends a run (vb_store_cust.c), but reads the tree for each
  * customer, and every CUST_RUNS_MAX folds a merge rewrites about every
  * leaf of it: 49,152 did workload 3 with 8 publishers some 15% faster
- * than 24,576 (240,000 against 280,000 events/s with runs, 6 December),
+ * than 24,576 (280,000 against 240,000 events/s with runs, 6 December),
  * for 3-4 MiB more anonymous memory.  ids, whose ids mostly count up per
  * publisher, gains little
  * from it, and both at 49,152 took workload 5's peak RSS over 64 MiB,
