@@ -1,12 +1,22 @@
 #include "vb_writer.h"
 
+#include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "vb_error.h"
 #include "vb_time.h"
+
+/* How a submitter waits for its job: a semaphore of its own, so that an
+ * answered group wakes its submitters alone, and they need no lock to go.
+ * A condition variable shared by every submitter woke them all on every
+ * answer, to fight for the writer's mutex and go back to sleep. */
+struct vb_job_wait {
+	sem_t sem;
+};
 
 /* Batches: one being committed, the others committed and waiting for
  * their answers. */
@@ -28,7 +38,7 @@ struct vb_writer {
 	pthread_t thread;
 	pthread_mutex_t mtx;
 	pthread_cond_t work;   /* the queue is not empty, or stop */
-	pthread_cond_t done;   /* a group was committed */
+	pthread_cond_t stopped; /* stopping, and the last submitter out */
 	vb_job *head, *tail;
 	size_t queued;         /* jobs in the queue */
 	size_t inside;         /* threads in vb_writer_submit */
@@ -87,7 +97,8 @@ finish(vb_writer *w, batch *b, int rv)
 {
 	size_t k = 0, jobs = 0;
 
-	pthread_mutex_lock(&w->mtx);
+	/* The jobs' submitters wait for their semaphores: nothing else
+	 * touches the jobs until then, and each may be gone once posted. */
 	for (vb_job *j = b->group, *next; j; j = next) {
 		next = j->next;
 		if (rv == 0 && !j->rebuild) {
@@ -109,11 +120,11 @@ finish(vb_writer *w, batch *b, int rv)
 		k += j->n;
 		if (j->rv == 0)
 			j->rv = rv;
-		j->done = 1;
 		jobs++;
+		sem_post(&j->wait->sem);
 	}
+	pthread_mutex_lock(&w->mtx);
 	w->released = jobs;
-	pthread_cond_broadcast(&w->done);
 	pthread_mutex_unlock(&w->mtx);
 	b->group = NULL;
 	/* From here on the jobs belong to their submitters again: fan-out
@@ -404,7 +415,7 @@ writer_free(vb_writer *w)
 {
 	pthread_mutex_destroy(&w->mtx);
 	pthread_cond_destroy(&w->work);
-	pthread_cond_destroy(&w->done);
+	pthread_cond_destroy(&w->stopped);
 	pthread_mutex_destroy(&w->smtx);
 	pthread_cond_destroy(&w->squeued);
 	pthread_cond_destroy(&w->sfreed);
@@ -435,7 +446,7 @@ vb_writer_start(vb_store *store, vb_fanout *fo, size_t max_events,
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
 	pthread_mutex_init(&w->mtx, NULL);
 	pthread_cond_init(&w->work, &ca);
-	pthread_cond_init(&w->done, NULL);
+	pthread_cond_init(&w->stopped, NULL);
 	pthread_condattr_destroy(&ca);
 	pthread_mutex_init(&w->smtx, NULL);
 	pthread_cond_init(&w->squeued, NULL);
@@ -456,13 +467,16 @@ fail:
 int
 vb_writer_submit(vb_writer *w, vb_job *job)
 {
-	int rv;
-	job->done = 0;
+	struct vb_job_wait wait;
+	if (sem_init(&wait.sem, 0, 0) != 0)
+		return VB_EIO;
 	job->rv = 0;
+	job->wait = &wait;
 	job->next = NULL;
 	pthread_mutex_lock(&w->mtx);
 	if (w->stopping) {
 		pthread_mutex_unlock(&w->mtx);
+		sem_destroy(&wait.sem);
 		return VB_ECLOSED;
 	}
 	if (w->tail)
@@ -473,12 +487,15 @@ vb_writer_submit(vb_writer *w, vb_job *job)
 	w->queued++;
 	w->inside++;
 	pthread_cond_signal(&w->work);
-	while (!job->done)
-		pthread_cond_wait(&w->done, &w->mtx);
-	rv = job->rv;
-	/* The last one out lets vb_writer_stop free w. */
+	pthread_mutex_unlock(&w->mtx);
+	while (sem_wait(&wait.sem) != 0 && errno == EINTR)
+		;
+	sem_destroy(&wait.sem);
+	int rv = job->rv;
+	/* The last one out of a stopping writer lets vb_writer_stop free it. */
+	pthread_mutex_lock(&w->mtx);
 	if (--w->inside == 0 && w->stopping)
-		pthread_cond_broadcast(&w->done);
+		pthread_cond_broadcast(&w->stopped);
 	pthread_mutex_unlock(&w->mtx);
 	return rv;
 }
@@ -495,10 +512,10 @@ vb_writer_stop(vb_writer *w)
 	pthread_join(w->thread, NULL);
 	stop_syncer(w);
 	/* Every job is answered now, but a submitter woken for its answer
-	 * may not have taken the mutex back yet. */
+	 * may not be out yet. */
 	pthread_mutex_lock(&w->mtx);
 	while (w->inside > 0)
-		pthread_cond_wait(&w->done, &w->mtx);
+		pthread_cond_wait(&w->stopped, &w->mtx);
 	pthread_mutex_unlock(&w->mtx);
 	writer_free(w);
 }

@@ -25,7 +25,7 @@ typedef struct vb_job {
 	int rebuild;        /* a rebuild of all state instead of items */
 	uint64_t counts[3]; /* rebuild: customers, events, changed */
 	int rv;             /* out: 0, or why nothing of it was stored */
-	int done;
+	struct vb_job_wait *wait; /* private to vb_writer */
 	struct vb_job *next;
 } vb_job;
 
