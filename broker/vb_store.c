@@ -867,7 +867,7 @@ typedef struct page {
  * of the file mapped. */
 #define REPLAY_DROP_ALIGN ((uintptr_t)2 << 20)
 
-static int find_map(MDB_env *env, uintptr_t *lo_out, uintptr_t *hi_out);
+static int map_bounds(MDB_env *env, store_map *m, uintptr_t *lo, uintptr_t *hi);
 
 /* Let go of the map's pages around [lo, hi), the bytes a replay page
  * read: what their faults mapped, widened to REPLAY_DROP_ALIGN but never
@@ -878,17 +878,13 @@ replay_release(vb_store *st, uintptr_t lo, uintptr_t hi)
 {
 	uintptr_t a = lo & ~(uintptr_t)(st->page_size - 1);
 	uintptr_t b = (hi + st->page_size - 1) & ~(uintptr_t)(st->page_size - 1);
-	store_map *m = &st->map;
-	pthread_mutex_lock(&m->mtx);
-	if (!m->known)
-		m->known = find_map(st->env, &m->lo, &m->hi);
-	if (m->known && a >= m->lo && b <= m->hi) {
+	uintptr_t mlo, mhi;
+	if (map_bounds(st->env, &st->map, &mlo, &mhi) && a >= mlo && b <= mhi) {
 		uintptr_t wa = a & ~(REPLAY_DROP_ALIGN - 1);
 		uintptr_t wb = (b + REPLAY_DROP_ALIGN - 1) & ~(REPLAY_DROP_ALIGN - 1);
-		a = wa > m->lo ? wa : m->lo;
-		b = wb < m->hi ? wb : m->hi;
+		a = wa > mlo ? wa : mlo;
+		b = wb < mhi ? wb : mhi;
 	}
-	pthread_mutex_unlock(&m->mtx);
 	(void)madvise((void *)a, b - a, MADV_DONTNEED);
 }
 
@@ -1020,16 +1016,29 @@ find_map(MDB_env *env, uintptr_t *lo_out, uintptr_t *hi_out)
 	return found;
 }
 
-void
-store_map_release(vb_store *st, MDB_env *env, store_map *m)
+/* Where env's map lies, into *lo and *hi, found once per place (m);
+ * 0 if not found.  With the map's lock held, so that it cannot move. */
+static int
+map_bounds(MDB_env *env, store_map *m, uintptr_t *lo, uintptr_t *hi)
 {
-	(void)st;
+	int known;
 	pthread_mutex_lock(&m->mtx);
 	if (!m->known)
 		m->known = find_map(env, &m->lo, &m->hi);
-	if (m->known)
-		(void)madvise((void *)m->lo, m->hi - m->lo, MADV_DONTNEED);
+	known = m->known;
+	*lo = m->lo;
+	*hi = m->hi;
 	pthread_mutex_unlock(&m->mtx);
+	return known;
+}
+
+void
+store_map_release(vb_store *st, MDB_env *env, store_map *m)
+{
+	uintptr_t lo, hi;
+	(void)st;
+	if (map_bounds(env, m, &lo, &hi))
+		(void)madvise((void *)lo, hi - lo, MADV_DONTNEED);
 }
 
 void
