@@ -707,13 +707,19 @@ place_msg(void *out, const ProtobufCFieldDescriptor *f, void *sub, size_t elem,
  * bytes must be in that order, each field once, no defaults, one oneof
  * member.  Types the schema does not use here are not taken (0).
  *
+ * Strings must also be well-formed UTF-8: the rules refuse any other, and
+ * an event taken as canonical then needs no second look at its text.
+ *
  * With out (a message of d, initialised), also decode into it what
  * protobuf-c's unpack would, its memory from a: such bytes hold no
  * unknown field, no default and nothing twice, so one walk in order fills
- * the struct.  0 as well when a runs out (out is then half filled). */
+ * the struct.  Its strings are not copied one by one but cut from w, a
+ * copy of p (len + 1 bytes): each is ended by a NUL written over the byte
+ * after it, which is a key or the end, and is read from p.  0 as well
+ * when a runs out (out is then half filled). */
 static int
 canon_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
-    int top, void *out, vb_arena *a)
+    int top, void *out, uint8_t *w, vb_arena *a)
 {
 	size_t i = 0, n, fi = 0, elem = 0;
 	uint64_t key, v;
@@ -767,21 +773,17 @@ canon_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
 						return 0;
 					sd->message_init(sub);
 				}
-				if (!canon_msg(sd, p + i, (size_t)v, 0, sub, a) ||
+				if (!canon_msg(sd, p + i, (size_t)v, 0, sub, w ? w + i : NULL, a) ||
 				    (out && !place_msg(out, f, sub, elem, elem == 0 ?
 				        count_run(p, len, i + (size_t)v, key) : 0, a)))
 					return 0;
 				elem++;
-			} else if (v == 0 || memchr(p + i, 0, (size_t)v) != NULL) {
+			} else if (v == 0 || !vb_utf8_text((const char *)p + i, (size_t)v)) {
 				/* Empty is the default; a NUL ends the C string. */
 				return 0;
 			} else if (out) {
-				char *str = vb_arena_alloc(a, (size_t)v + 1);
-				if (str == NULL)
-					return 0;
-				memcpy(str, p + i, (size_t)v);
-				str[v] = '\0';
-				*(char **)slot = str;
+				w[i + v] = '\0';
+				*(char **)slot = (char *)w + i;
 			}
 			i += (size_t)v;
 			break;
@@ -812,17 +814,18 @@ canon_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
 int
 vb_event_pb_is_canonical(const uint8_t *p, size_t len)
 {
-	return canon_msg(&EVENT_DESC, p, len, 1, NULL, NULL);
+	return canon_msg(&EVENT_DESC, p, len, 1, NULL, NULL, NULL);
 }
 
 Voicebus__V1__Event *
-vb_event_pb_decode_canonical(const uint8_t *p, size_t len, vb_arena *a)
+vb_event_pb_decode_canonical(const uint8_t *p, size_t len, uint8_t *w,
+    vb_arena *a)
 {
 	Voicebus__V1__Event *pb = vb_arena_alloc(a, sizeof(*pb));
 	if (pb == NULL)
 		return NULL;
 	voicebus__v1__event__init(pb);
-	return canon_msg(&EVENT_DESC, p, len, 1, pb, a) ? pb : NULL;
+	return canon_msg(&EVENT_DESC, p, len, 1, pb, w, a) ? pb : NULL;
 }
 
 /* ---- protobuf -> JSON ---- */

@@ -16,7 +16,9 @@ struct vb_event {
 	/* Set by vb_wire on an event lent by a request whose bytes of it are
 	 * exactly its canonical encoding (vb_event_pb_is_canonical): the
 	 * encoder copies them instead of packing.  They point into the
-	 * request's bytes.  NULL otherwise; whatever changes pb clears it. */
+	 * request's bytes.  NULL otherwise; whatever changes pb clears it.
+	 * Its strings are then known to be UTF-8 (vb_event_validate reads
+	 * it so). */
 	const uint8_t *canon;
 	/* The answer of the walk for unknown fields (as check_form reports
 	 * it), when unknown_known: decoding a request walks once for both
@@ -27,10 +29,12 @@ struct vb_event {
 
 /* Decode p, when it is an event's canonical encoding
  * (vb_event_pb_is_canonical), into what protobuf-c's unpack would make of
- * it, in one walk: the event, its strings and sub-messages live in a.
- * NULL when p is not canonical or a ran out: unpack it then. */
+ * it, in one walk: the event and its sub-messages live in a, its strings
+ * in w, a writable copy of p of len + 1 bytes (each string is ended in
+ * place by a NUL over the byte after it).  NULL when p is not canonical
+ * or a ran out: unpack it then (w's bytes are then changed). */
 Voicebus__V1__Event *vb_event_pb_decode_canonical(const uint8_t *p, size_t len,
-    vb_arena *a);
+    uint8_t *w, vb_arena *a);
 
 /* Whether m holds a field numbered 0 anywhere (not protobuf: refused). */
 int vb_pb_has_field_zero(const ProtobufCMessage *m);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "vb_error.h"
+#include "vb_event_impl.h"
 #include "vb_time.h"
 
 static const char *const purposes[] = { "service", "upsell", "cross-sell",
@@ -98,22 +99,27 @@ utf8_seq(const unsigned char *s, size_t left)
 	return n + 1;
 }
 
-int
-vb_utf8_valid(const char *str, size_t len)
+/* The walk of vb_utf8_valid and vb_utf8_text: with nul, a NUL byte fails. */
+static inline int
+utf8_walk(const char *str, size_t len, int nul)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0, n;
 	while (i < len) {
-		/* Most text is ASCII: eight bytes at a time while it is. */
+		/* Most text is ASCII: eight bytes at a time while it is (and,
+		 * with nul, none of the eight is 0). */
 		if (len - i >= 8) {
 			uint64_t w;
 			memcpy(&w, s + i, sizeof(w));
-			if ((w & 0x8080808080808080u) == 0) {
+			if ((w & 0x8080808080808080u) == 0 &&
+			    (!nul || ((w - 0x0101010101010101u) & 0x8080808080808080u) == 0)) {
 				i += 8;
 				continue;
 			}
 		}
 		if (s[i] < 0x80) {
+			if (nul && s[i] == 0)
+				return 0;
 			i++;
 			continue;
 		}
@@ -122,6 +128,48 @@ vb_utf8_valid(const char *str, size_t len)
 		i += n;
 	}
 	return 1;
+}
+
+int
+vb_utf8_valid(const char *str, size_t len)
+{
+	return utf8_walk(str, len, 0);
+}
+
+/* Whether each of the eight bytes of w is 1 to 127: no high bit, and no
+ * byte that borrows when one is taken from each (a zero). */
+static inline int
+ascii_text8(uint64_t w)
+{
+	return ((w | (w - 0x0101010101010101u)) & 0x8080808080808080u) == 0;
+}
+
+int
+vb_utf8_text(const char *str, size_t len)
+{
+	const unsigned char *s = (const unsigned char *)str;
+	uint64_t w;
+	/* A field is mostly a few ASCII bytes: whole words, the last one
+	 * overlapping the one before, and no loop for the tail. */
+	if (len >= 8) {
+		size_t i;
+		for (i = 0; i + 8 < len; i += 8) {
+			memcpy(&w, s + i, sizeof(w));
+			if (!ascii_text8(w))
+				return utf8_walk(str, len, 1);
+		}
+		memcpy(&w, s + len - 8, sizeof(w));
+	} else if (len >= 4) {
+		uint32_t a, b;
+		memcpy(&a, s, sizeof(a));
+		memcpy(&b, s + len - 4, sizeof(b));
+		w = (uint64_t)a << 32 | b;
+	} else {
+		w = 0x0101010101010101u;
+		for (size_t i = 0; i < len; i++)
+			w = w << 8 | s[i];
+	}
+	return ascii_text8(w) || utf8_walk(str, len, 1);
 }
 
 void
@@ -141,6 +189,7 @@ vb_utf8_scrub(char *str)
 typedef struct {
 	char *err;
 	size_t errlen;
+	int utf8;              /* the strings are known to be UTF-8 */
 	const char *data[D_N]; /* NULL: the payload has no such field */
 } check_ctx;
 
@@ -148,7 +197,7 @@ static int
 check_string(void *arg, const char *prefix, const char *field, const char *value)
 {
 	check_ctx *c = arg;
-	if (!vb_utf8_valid(value, strlen(value))) {
+	if (!c->utf8 && !vb_utf8_valid(value, strlen(value))) {
 		snprintf(c->err, c->errlen, "%s%.100s: not valid UTF-8", prefix, field);
 		if (c->errlen)
 			vb_utf8_scrub(c->err);
@@ -213,7 +262,8 @@ vb_event_validate(const vb_event *ev, int64_t *time_us, char *err,
 	const char *id = vb_event_id(ev), *source = vb_event_source(ev);
 	const char *type = vb_event_type(ev), *customer = vb_event_customer(ev);
 	const char *t = vb_event_time(ev), *ptype, *v;
-	check_ctx cc = { err, errlen, { NULL } };
+	/* Bytes taken as canonical were checked for UTF-8 as they were. */
+	check_ctx cc = { err, errlen, ev->canon != NULL, { NULL } };
 	size_t i, n;
 	int64_t us;
 

@@ -24,6 +24,10 @@ int vb_channel_known(const char *s);
 /* Whether len bytes at s are well-formed UTF-8 (no overlongs, no surrogates). */
 int vb_utf8_valid(const char *s, size_t len);
 
+/* The same, and no NUL among them: the whole of a protobuf string that a C
+ * string can hold.  One pass, for a decoder that must check both. */
+int vb_utf8_text(const char *s, size_t len);
+
 /* Replace, in place, each byte of s that does not belong to a well-formed
  * UTF-8 sequence by '?': for messages that quote what they were sent. */
 void vb_utf8_scrub(char *s);

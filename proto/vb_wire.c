@@ -269,12 +269,18 @@ decode_canonical(vb_ingest_req *req, const uint8_t *p, size_t len, vb_arena *a)
 	size_t n, k = 0, off = 0, used, toklen = 0;
 	uint64_t key, v;
 	vb_event *evs;
+	uint8_t *w;
 
+	/* One copy of the whole request, the events' strings cut from it in
+	 * place, costs less than a block and a copy for each string. */
 	if (vb_ingest_req_peek_count(p, len, &n) != 0 ||
 	    (pb = vb_arena_alloc(a, sizeof(*pb))) == NULL ||
 	    (pb->events = vb_arena_alloc(a, (n ? n : 1) * sizeof(*pb->events))) == NULL ||
-	    (evs = vb_arena_alloc(a, (n ? n : 1) * sizeof(*evs))) == NULL)
+	    (evs = vb_arena_alloc(a, (n ? n : 1) * sizeof(*evs))) == NULL ||
+	    (w = vb_arena_alloc(a, len + 1)) == NULL)
 		return 0;
+	if (len > 0)
+		memcpy(w, p, len);
 	while (off < len) {
 		/* Field 1 (an event) or, once, field 2 (the token); both
 		 * length-delimited, the key in one byte. */
@@ -292,7 +298,8 @@ decode_canonical(vb_ingest_req *req, const uint8_t *p, size_t len, vb_arena *a)
 			tok = p + off;
 			toklen = (size_t)v;
 		} else if (k == n ||
-		    (pb->events[k] = vb_event_pb_decode_canonical(p + off, (size_t)v, a)) == NULL) {
+		    (pb->events[k] = vb_event_pb_decode_canonical(p + off, (size_t)v,
+		        w + off, a)) == NULL) {
 			return 0;
 		} else {
 			memset(&evs[k], 0, sizeof(evs[k]));

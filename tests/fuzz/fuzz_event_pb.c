@@ -7,7 +7,7 @@
  * broker's storage form (canonical bytes + seq and recorded) decodes and
  * peeks back to its own id, type, customer, time and seq.  Bytes the
  * broker would store as they are (vb_event_pb_is_canonical) are exactly
- * what packing the decoded event writes. */
+ * what packing the decoded event writes, and their strings are UTF-8. */
 #include <string.h>
 
 #include "vb_event.h"
@@ -18,6 +18,16 @@ static int
 same_field(const char *s, size_t len, const char *want)
 {
 	return strlen(want) == len && (len == 0 || memcmp(s, want, len) == 0);
+}
+
+/* vb_event_each_string: 1 at a string that is not UTF-8. */
+static int
+not_utf8(void *arg, const char *prefix, const char *field, const char *value)
+{
+	(void)arg;
+	(void)prefix;
+	(void)field;
+	return !vb_utf8_valid(value, strlen(value));
 }
 
 int
@@ -46,6 +56,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    "taken as canonical, but packing gives %zu other bytes", canon.len);
 		VB_FUZZ_CHECK(vb_event_pb_size(ev) == size, "canonical: size %zu of %zu",
 		    vb_event_pb_size(ev), size);
+		/* vb_event_validate takes a canonical event's text as UTF-8. */
+		VB_FUZZ_CHECK(vb_event_each_string(ev, not_utf8, NULL) == 0,
+		    "taken as canonical, but a string is not UTF-8");
 	}
 	VB_FUZZ_CHECK(vb_event_to_json(ev, &json) == 0, "to_json failed");
 	VB_FUZZ_CHECK(vb_event_pb_to_json(data, size, &direct) == 0,

@@ -560,7 +560,40 @@ START_TEST(utf8_valid_every_offset)
 				    "case %zu at %zu of %zu", c, pre, len);
 				/* Cut before it: only ASCII is left. */
 				ck_assert_int_eq(vb_utf8_valid(buf, pre), 1);
+				/* The decoders' check, which reads words and
+				 * overlaps the last, agrees where there is no NUL. */
+				ck_assert_msg(vb_utf8_text(buf, len) == cases[c].ok,
+				    "text: case %zu at %zu of %zu", c, pre, len);
+				ck_assert_int_eq(vb_utf8_text(buf, pre), 1);
 			}
+}
+END_TEST
+
+/* vb_utf8_text refuses a NUL wherever it is, in ASCII or next to a
+ * multi-byte character, at every length around the word and half-word
+ * it reads; and the length bounds it as it does vb_utf8_valid. */
+START_TEST(utf8_text_refuses_nul)
+{
+	char buf[64];
+	for (size_t len = 1; len < 40; len++)
+		for (size_t at = 0; at < len; at++) {
+			memset(buf, 'a', sizeof(buf));
+			buf[at] = '\0';
+			ck_assert_msg(!vb_utf8_text(buf, len), "NUL at %zu of %zu", at, len);
+			ck_assert_int_eq(vb_utf8_valid(buf, len), 1);
+			ck_assert_int_eq(vb_utf8_text(buf, at), 1);
+			if (at + 3 <= len && at >= 3) {
+				memcpy(buf + at - 3, "\xe2\x82\xac", 3);
+				ck_assert_msg(!vb_utf8_text(buf, len), "NUL after a euro at %zu of %zu",
+				    at, len);
+				ck_assert_int_eq(vb_utf8_text(buf, at), 1);
+			}
+		}
+	/* 0x7f and 0x01 are characters; 0x80 alone is not. */
+	ck_assert_int_eq(vb_utf8_text("\x7f\x01\x7f\x01\x7f\x01\x7f\x01\x7f", 9), 1);
+	ck_assert_int_eq(vb_utf8_text("\x01\x01\x01", 3), 1);
+	ck_assert_int_eq(vb_utf8_text("aaaaaaaa\x80", 9), 0);
+	ck_assert_int_eq(vb_utf8_text("", 0), 1);
 }
 END_TEST
 
@@ -691,6 +724,7 @@ validate_suite(void)
 	tc = tcase_create("helpers");
 	tcase_add_test(tc, utf8_valid_function);
 	tcase_add_test(tc, utf8_valid_every_offset);
+	tcase_add_test(tc, utf8_text_refuses_nul);
 	tcase_add_test(tc, utf8_scrub_function);
 	tcase_add_test(tc, known_lists);
 	suite_add_tcase(s, tc);
