@@ -65,6 +65,8 @@ typedef struct vb_store_item {
 	const char *type;
 	const char *source;
 	vb_fact fact;         /* VB_FACT_NONE: the gate has no use for it */
+	uint64_t id_hash;     /* id's, when id_hashed: vb_store_prepare */
+	int id_hashed;
 	/* VB_ITEM_RECORD: the message.sent gets id CAMPAIGN/CUSTOMER/CHANNEL/PURPOSE */
 	int purpose, channel; /* indexes (vb_gate.h) */
 	const char *campaign;
@@ -78,6 +80,11 @@ typedef struct vb_store_item {
 	size_t reasons_off;   /* ... and its reasons, a JSON array in *aux */
 	size_t reasons_len;
 } vb_store_item;
+
+/* Work on items that needs no transaction, done by the caller's thread
+ * (any) so that the writer has less to do in its commits: the hash of
+ * each event's id.  Optional: vb_store_append does what was not done. */
+void vb_store_prepare(const vb_store *st, vb_store_item *items, size_t n);
 
 /* Do items in order in one transaction; recorded is the broker's
  * timestamp for them and the "now" of RECORD decisions.  A repeated id

@@ -212,13 +212,15 @@ int store_log_add(store_txn *t, uint64_t seq, size_t at);
 int store_log_flush(store_txn *t);
 
 /* Append one event (canonical bytes, no seq) to the log and its indexes;
- * id NULL: not in the id index (the broker's own events).  *seq_out,
+ * id NULL: not in the id index (the broker's own events); id_hash its
+ * store_ids_hash when known, or NULL.  *seq_out,
  * *off, *len: where it went (off/len locate the bytes in t->stored).
  * MDB_KEYEXIST when id was stored before: *seq_out is its seq, nothing was
  * written. */
 int store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
-    const char *id, const char *customer, const char *type, const char *source,
-    uint64_t *seq_out, size_t *off, size_t *len);
+    const char *id, const uint64_t *id_hash, const char *customer,
+    const char *type, const char *source, uint64_t *seq_out, size_t *off,
+    size_t *len);
 
 /* ---- the id index (vb_store_ids.c) ---- */
 

@@ -473,6 +473,10 @@ vb_writer_submit(vb_writer *w, vb_job *job)
 	job->rv = 0;
 	job->wait = &wait;
 	job->next = NULL;
+	/* Here, on the submitter's thread: the writer's commits are what
+	 * every submitter waits for. */
+	if (!job->rebuild)
+		vb_store_prepare(w->store, job->items, job->n);
 	pthread_mutex_lock(&w->mtx);
 	if (w->stopping) {
 		pthread_mutex_unlock(&w->mtx);

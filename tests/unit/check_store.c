@@ -570,6 +570,39 @@ START_TEST(duplicate_in_later_call)
 }
 END_TEST
 
+/* An id hashed ahead by vb_store_prepare (on the submitter's thread) is
+ * the same id as one the append hashes itself: repeated either way, in
+ * memory or folded into the tree, it is a duplicate of the first. */
+START_TEST(prepared_ids_are_the_same_ids)
+{
+	char dir[1024], id[32];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	batch b = { 0 };
+
+	for (int round = 0; round < 3; round++) {
+		for (int i = 0; i < 200; i++) {
+			snprintf(id, sizeof(id), "P-%d", i);
+			batch_add(&b, id, "order.placed", "C-1", "2026-11-20T09:12:00Z", 0);
+		}
+		/* Round 0 stores them, half hashed ahead; rounds 1 (in memory)
+		 * and 2 (after a fold) repeat them, the other half hashed ahead. */
+		for (size_t i = 0; i < b.n; i++)
+			if ((int)(i % 2) == (round % 2))
+				vb_store_prepare(st, &b.items[i], 1);
+		ck_assert_int_eq(batch_append(st, &b, NULL), 0);
+		for (size_t i = 0; i < b.n; i++) {
+			ck_assert_int_eq(b.items[i].duplicate, round > 0);
+			ck_assert_uint_eq(b.items[i].seq, i + 1);
+		}
+		batch_free(&b);
+		if (round == 1)
+			ck_assert_int_eq(vb_store_fold(st), 0);
+	}
+	ck_assert_uint_eq(vb_store_last_seq(st), 200);
+	vb_store_close(st);
+}
+END_TEST
+
 START_TEST(duplicate_in_same_call)
 {
 	char dir[1024];
@@ -2616,7 +2649,7 @@ ghost_txn(store_txn *t, void *arg)
 	uint64_t seq;
 	size_t off, len;
 	pthread_t th;
-	int rv = store_txn_put_event(t, g->it->pb, g->it->pb_len, g->it->id,
+	int rv = store_txn_put_event(t, g->it->pb, g->it->pb_len, g->it->id, NULL,
 	    g->it->customer, g->it->type, g->it->source, &seq, &off, &len);
 	ck_assert_int_eq(rv, 0);
 	ck_assert_int_eq(pthread_create(&th, NULL, ghost_stats, g), 0);
@@ -3050,6 +3083,7 @@ store_suite(void)
 	tcase_add_test(tc, stored_events_decode_whole);
 	tcase_add_test(tc, duplicate_in_later_call);
 	tcase_add_test(tc, duplicate_in_same_call);
+	tcase_add_test(tc, prepared_ids_are_the_same_ids);
 	tcase_add_test(tc, last_seq_persists);
 	tcase_add_test(tc, durable_by_next_commit_or_sync);
 	tcase_add_test(tc, second_open_is_busy);
