@@ -546,16 +546,7 @@ store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
 	/* Rewrite the length in place: it was one byte; move the bytes if
 	 * the real varint is longer. */
 	uint8_t vb[10];
-	size_t vn = 0;
-	for (uint64_t x = elen;; x >>= 7) {
-		vb[vn] = (uint8_t)(x & 0x7f);
-		if (x >> 7)
-			vb[vn++] |= 0x80;
-		else {
-			vn++;
-			break;
-		}
-	}
+	size_t vn = vb_varint_put(vb, elen);
 	if (vn > 1) {
 		if (vb_buf_reserve(t->stored, vn - 1) != 0)
 			return ENOMEM;

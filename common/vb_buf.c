@@ -54,19 +54,25 @@ vb_buf_append_byte(vb_buf *b, uint8_t c)
 	return vb_buf_append(b, &c, 1);
 }
 
+size_t
+vb_varint_put(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+	do {
+		p[n] = (uint8_t)(v & 0x7f);
+		v >>= 7;
+		if (v)
+			p[n] |= 0x80;
+		n++;
+	} while (v);
+	return n;
+}
+
 int
 vb_buf_append_varint(vb_buf *b, uint64_t v)
 {
 	uint8_t tmp[10];
-	size_t n = 0;
-	do {
-		tmp[n] = (uint8_t)(v & 0x7f);
-		v >>= 7;
-		if (v)
-			tmp[n] |= 0x80;
-		n++;
-	} while (v);
-	return vb_buf_append(b, tmp, n);
+	return vb_buf_append(b, tmp, vb_varint_put(tmp, v));
 }
 
 size_t

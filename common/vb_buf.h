@@ -19,6 +19,9 @@ int vb_buf_append_str(vb_buf *b, const char *s);
 int vb_buf_append_byte(vb_buf *b, uint8_t c);
 /* Append v as a protobuf base-128 varint. */
 int vb_buf_append_varint(vb_buf *b, uint64_t v);
+/* Write v as a varint at p, which has room for 10 bytes; the bytes
+ * written. */
+size_t vb_varint_put(uint8_t *p, uint64_t v);
 /* The bytes vb_buf_append_varint writes for v (1 to 10). */
 size_t vb_varint_len(uint64_t v);
 void vb_buf_reset(vb_buf *b);

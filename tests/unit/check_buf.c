@@ -165,6 +165,13 @@ START_TEST(varint_known_encodings)
 	ck_assert_uint_eq(vb_varint_decode(b.data, b.len, &v), c->len);
 	ck_assert_uint_eq(v, c->v);
 	vb_buf_free(&b);
+	/* The same bytes in place, and none past them. */
+	uint8_t raw[12];
+	memset(raw, 0xee, sizeof(raw));
+	ck_assert_uint_eq(vb_varint_put(raw, c->v), c->len);
+	ck_assert_mem_eq(raw, c->bytes, c->len);
+	for (size_t k = c->len; k < sizeof(raw); k++)
+		ck_assert_uint_eq(raw[k], 0xee);
 }
 END_TEST
 
