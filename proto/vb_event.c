@@ -780,7 +780,8 @@ canon_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
 						return 0;
 					sd->message_init(sub);
 				}
-				if (!canon_msg(sd, p + i, (size_t)v, 0, sub, w ? w + i : NULL, a) ||
+				if (!canon_msg(sd, p + i, (size_t)v, 0, sub,
+				        w ? w + i : NULL, a) ||
 				    (out && !place_msg(out, f, sub, elem, elem == 0 ?
 				        count_run(p, len, i + (size_t)v, key) : 0, a)))
 					return 0;

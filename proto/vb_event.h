@@ -97,8 +97,8 @@ int vb_event_to_pb_canonical(const vb_event *ev, vb_buf *out);
  * event p decodes to: every field known to the schema, in field order,
  * each once (a repeated message's elements together), no default value
  * written, no seq or recorded, minimal varints, every string UTF-8
- * without a NUL, at most one payload.  A cheap scan, stricter than it must be: where in
- * doubt it says 0 and the event is packed again. */
+ * without a NUL, at most one payload.  A cheap scan, stricter than it
+ * must be: where in doubt it says 0 and the event is packed again. */
 int vb_event_pb_is_canonical(const uint8_t *p, size_t len);
 
 /* Whether the payload schema knows type ("visit.missed"). */
