@@ -732,8 +732,8 @@ vb_store_prepare(const vb_store *st, vb_store_item *items, size_t n)
 		vb_store_item *it = &items[i];
 		if (it->kind != VB_ITEM_EVENT || it->id == NULL)
 			continue;
-		/* SipHash of the id, a third of what the writer did per event
-		 * besides LMDB's own work (workload 3). */
+		/* SipHash of the id: 313 of the some 2,250 instructions the
+		 * writer spent per event besides LMDB's (workload 3). */
 		it->id_hash = store_ids_hash(st, it->id);
 		it->id_hashed = 1;
 	}

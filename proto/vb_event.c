@@ -787,7 +787,9 @@ canon_msg(const ProtobufCMessageDescriptor *d, const uint8_t *p, size_t len,
 					return 0;
 				elem++;
 			} else if (v == 0 || !vb_utf8_text((const char *)p + i, (size_t)v)) {
-				/* Empty is the default; a NUL ends the C string. */
+				/* Empty is the default; a NUL ends the C string;
+				 * text not UTF-8 goes the long way, to be refused
+				 * by the rules with its field named. */
 				return 0;
 			} else if (out) {
 				w[i + v] = '\0';

@@ -99,6 +99,14 @@ utf8_seq(const unsigned char *s, size_t left)
 	return n + 1;
 }
 
+/* Whether each of the eight bytes of w is 1 to 127: no high bit, and no
+ * byte that borrows when one is taken from each (a zero). */
+static inline int
+ascii_text8(uint64_t w)
+{
+	return ((w | (w - 0x0101010101010101u)) & 0x8080808080808080u) == 0;
+}
+
 /* The walk of vb_utf8_valid and vb_utf8_text: with nul, a NUL byte fails. */
 static inline int
 utf8_walk(const char *str, size_t len, int nul)
@@ -111,8 +119,7 @@ utf8_walk(const char *str, size_t len, int nul)
 		if (len - i >= 8) {
 			uint64_t w;
 			memcpy(&w, s + i, sizeof(w));
-			if ((w & 0x8080808080808080u) == 0 &&
-			    (!nul || ((w - 0x0101010101010101u) & 0x8080808080808080u) == 0)) {
+			if (nul ? ascii_text8(w) : (w & 0x8080808080808080u) == 0) {
 				i += 8;
 				continue;
 			}
@@ -134,14 +141,6 @@ int
 vb_utf8_valid(const char *str, size_t len)
 {
 	return utf8_walk(str, len, 0);
-}
-
-/* Whether each of the eight bytes of w is 1 to 127: no high bit, and no
- * byte that borrows when one is taken from each (a zero). */
-static inline int
-ascii_text8(uint64_t w)
-{
-	return ((w | (w - 0x0101010101010101u)) & 0x8080808080808080u) == 0;
 }
 
 int
