@@ -241,6 +241,11 @@ void vb_store_release_pages(vb_store *st);
  * again as slow.) */
 void vb_store_trim(vb_store *st);
 
+/* Keep zeros written past LMDB's last page in the data file, so that
+ * commits overwrite blocks instead of growing the file (vb_store_ahead.c).
+ * The writer thread only, between commits. */
+void vb_store_write_ahead(vb_store *st);
+
 /* Write a compact, consistent copy of the store (an LMDB data.mdb) to path,
  * an absolute path that must not exist yet; created 0600 and fsynced.  The
  * copy holds at least the events up to *last_seq; *bytes is its size.  The

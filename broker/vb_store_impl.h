@@ -139,6 +139,10 @@ struct vb_store {
 	/* Where the data files are mapped (store_map_release). */
 	store_map map, xmap;
 	int lock_fd;
+	/* vb_store_write_ahead's: where the written part of data.mdb ends,
+	 * and when to try again after a failed write.  The writer thread's. */
+	uint64_t ahead_end;
+	int64_t ahead_retry_us;
 	/* Set once vb_store_open has finished: only then are the tables
 	 * whole, and may vb_store_close fold them. */
 	int opened;

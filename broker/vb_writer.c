@@ -233,13 +233,15 @@ drain(vb_writer *w)
 	pthread_mutex_unlock(&w->smtx);
 }
 
-/* Between groups: hand the index entries to the folder, clear dead
- * readers' slots, let go of the map's pages. */
+/* Between groups: hand the index entries to the folder, keep the data
+ * file written ahead of the log, clear dead readers' slots, let go of the
+ * map's pages. */
 static void
 chores(vb_writer *w)
 {
 	int64_t mono = vb_time_mono_us();
 	(void)vb_store_fold_start(w->store);
+	vb_store_write_ahead(w->store);
 	/* The pages commits read through the map count in the broker's RSS
 	 * until let go: a second of heavy writes would pile up hundreds of
 	 * MiB of them between ticks. */

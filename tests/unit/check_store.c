@@ -2913,6 +2913,113 @@ ev_range(vb_store *st, const char *pfx, const char *cust, int from, int to)
 	batch_free(&b);
 }
 
+/* ---- writing ahead (vb_store_ahead.c) ---- */
+
+static uint64_t
+file_bytes(const char *path)
+{
+	struct stat sb;
+	ck_assert_int_eq(stat(path, &sb), 0);
+	return (uint64_t)sb.st_size;
+}
+
+static uint64_t
+used_bytes(vb_store *st)
+{
+	vb_stats s;
+	ck_assert_int_eq(vb_store_stats(st, &s), 0);
+	uint64_t used = s.used_bytes;
+	vb_store_stats_free(&s);
+	return used;
+}
+
+/* Zeros are written past LMDB's last page, a step at a time (an eighth of
+ * the data, at least 1 MiB, at most 8), and the commits after a step
+ * overwrite them instead of growing the file.  Nothing past the data is
+ * read as data, before a restart or after. */
+START_TEST(write_ahead_commits_overwrite)
+{
+	char dir[1024], path[1100];
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	ev_range(st, "a-", "CA", 0, 100);
+	uint64_t used0 = used_bytes(st);
+	ck_assert_uint_le(file_bytes(path), used0);
+
+	vb_store_write_ahead(st);
+	uint64_t size1 = file_bytes(path);
+	ck_assert_uint_ge(size1, used0 + 1 * MiB);
+	ck_assert_uint_le(size1, used0 + 2 * MiB);
+	FILE *f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_int_eq(fseeko(f, (off_t)used0, SEEK_SET), 0);
+	uint64_t nonzero = 0;
+	for (int c; (c = fgetc(f)) != EOF;)
+		nonzero += c != 0;
+	fclose(f);
+	ck_assert_uint_eq(nonzero, 0);
+	/* Far enough ahead: nothing more to write. */
+	vb_store_write_ahead(st);
+	ck_assert_uint_eq(file_bytes(path), size1);
+
+	/* Commits fill the zeros; the file keeps its size. */
+	ev_range(st, "b-", "CB", 0, 2000);
+	uint64_t used1 = used_bytes(st);
+	ck_assert_uint_gt(used1, used0 + 128 * 1024);
+	ck_assert_uint_lt(used1, size1);
+	ck_assert_uint_eq(file_bytes(path), size1);
+
+	/* After a restart the data ends where LMDB says, and the next step
+	 * starts from the file's end. */
+	vb_store_close(st);
+	st = open_store(dir, 16 * MiB, 1 * GiB);
+	ck_assert_uint_eq(vb_store_last_seq(st), 2100);
+	ck_assert_uint_eq(used_bytes(st), used1);
+	vb_store_filter all = { 0 };
+	got g = { 0 };
+	size_t pages;
+	replay_all(st, &all, 1000, SIZE_MAX, SIZE_MAX, &g, &pages);
+	ck_assert_uint_eq(g.n, 2100);
+	got_free(&g);
+	ev_range(st, "c-", "CC", 0, 3000);
+	vb_store_write_ahead(st);
+	uint64_t used2 = used_bytes(st), size2 = file_bytes(path);
+	ck_assert_uint_ge(size2, used2 + 1 * MiB);
+	ck_assert_uint_le(size2, used2 + 2 * MiB);
+	vb_store_close(st);
+}
+END_TEST
+
+/* The zeros stop where the file may end (ulimit -f, or a full disk): the
+ * commits then meet the limit themselves, as they would without them. */
+START_TEST(write_ahead_stops_at_file_size_limit)
+{
+	char dir[1024], path[1100];
+	struct rlimit rl, lim;
+	signal(SIGXFSZ, SIG_IGN);
+	vb_store *st = fresh_store(dir, sizeof(dir));
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	ev_range(st, "a-", "CA", 0, 10);
+	uint64_t size0 = file_bytes(path);
+	ck_assert_int_eq(getrlimit(RLIMIT_FSIZE, &rl), 0);
+	lim = rl;
+	lim.rlim_cur = size0 + 256 * 1024;
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	vb_store_write_ahead(st);
+	uint64_t size1 = file_bytes(path);
+	ck_assert_int_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	ck_assert_uint_le(size1, lim.rlim_cur);
+	ck_assert_uint_gt(size1, size0);
+	/* The store goes on; the next try waits (10 s), and the commits
+	 * grow the file as they did before. */
+	ev_range(st, "b-", "CB", 0, 3000);
+	vb_store_write_ahead(st);
+	ck_assert_uint_eq(vb_store_last_seq(st), 3010);
+	ck_assert_uint_le(file_bytes(path), used_bytes(st) + 256 * 1024);
+	vb_store_close(st);
+}
+END_TEST
+
 /* The folds count the customers new to cust; stats adds those only in
  * memory.  The count holds across folds, a restart, an index built again,
  * and an index of format 4, which counted none (the log's meta did). */
@@ -3151,6 +3258,8 @@ store_suite(void)
 	tcase_add_test(tc, map_grows_under_busy_readers);
 	tcase_add_test(tc, map_full_is_efull);
 	tcase_add_test(tc, map_size_capped_at_max);
+	tcase_add_test(tc, write_ahead_commits_overwrite);
+	tcase_add_test(tc, write_ahead_stops_at_file_size_limit);
 	tcase_add_test(tc, failed_commit_leaves_store_usable);
 	tcase_add_test(tc, check_readers_clears_dead_process);
 	suite_add_tcase(s, tc);

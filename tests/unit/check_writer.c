@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "vb_buf.h"
 #include "vb_error.h"
@@ -404,6 +405,31 @@ START_TEST(answered_while_writer_waits)
 }
 END_TEST
 
+/* ---- the data file ---- */
+
+/* Between commits the writer keeps zeros written past LMDB's last page
+ * (vb_store_write_ahead), so that the next commits overwrite blocks
+ * rather than grow data.mdb. */
+START_TEST(data_file_written_ahead)
+{
+	vb_writer *w = NULL;
+	vb_store *st = fresh_writer(0, &w);
+	char path[1100];
+	struct stat sb;
+	vb_stats s;
+	for (int i = 0; i < 20; i++)
+		submit_new(w, "e-", i, "C-1");
+	/* Once stopped, the writer has done its chores after every commit. */
+	vb_writer_stop(w);
+	ck_assert_int_eq(vb_store_stats(st, &s), 0);
+	snprintf(path, sizeof(path), "%s/data.mdb", st->dir);
+	ck_assert_int_eq(stat(path, &sb), 0);
+	ck_assert_uint_ge((uint64_t)sb.st_size, s.used_bytes + 1 * MiB);
+	vb_store_stats_free(&s);
+	vb_store_close(st);
+}
+END_TEST
+
 static Suite *
 writer_suite(void)
 {
@@ -422,6 +448,11 @@ writer_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_test(tc, failed_fold_backs_off);
 	tcase_add_test(tc, answered_while_writer_waits);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("data file");
+	tcase_add_unchecked_fixture(tc, vbt_root_setup, vbt_root_teardown);
+	tcase_add_test(tc, data_file_written_ahead);
 	suite_add_tcase(s, tc);
 	return s;
 }
