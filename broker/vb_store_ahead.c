@@ -1,14 +1,16 @@
-/* Writing the log's data file ahead of LMDB.
+/* Writing the data files ahead of LMDB.
  *
- * LMDB writes a commit's new pages past the end of data.mdb, so the
- * commit's flush also commits the file system's journal: the file's new
- * size and blocks.  Over blocks already written, the flush is the data
- * alone: on ext4 on a virtual disk, 64 KiB appended and flushed took
- * 640-1,340 µs, 64 KiB overwritten 220-550 (docs/benchmarks.md).  Blocks
- * only reserved (fallocate) are no better: their first write converts
- * them, which is the journal again.  So the writer keeps zeros written
- * past LMDB's last page, a step at a time, and the commits after a step
- * overwrite them; the step's own flush is the one that pays.
+ * LMDB writes a commit's new pages past the end of its data file, so the
+ * commit's flush must also write the file's new size and blocks: the
+ * inode, or on a journaled ext4 a journal commit.  Over blocks already
+ * written, the flush is the data alone: on ext4 on a virtual disk, 64 KiB
+ * appended and flushed took 640-1,470 µs, 64 KiB overwritten 220-820
+ * (docs/benchmarks.md).  Blocks only reserved (fallocate) are no better:
+ * their first write converts them, which is metadata again.  So the
+ * writer keeps zeros written past the log's last page, a step at a time,
+ * and the commits after a step overwrite them; the step's own flush is
+ * the one that pays.  The one folding does the same for the index's
+ * file, whose folds append runs.
  *
  * LMDB reads no page past its last one, copies (vb_store_backup) stop
  * there too, and after a crash the meta page says where the data ends,
@@ -34,7 +36,7 @@
 #define ZERO_IOV 16
 
 void
-vb_store_write_ahead(vb_store *st)
+store_write_ahead(MDB_env *env, store_ahead *a)
 {
 	static const uint8_t zeros[ZEROS];
 	struct iovec iov[ZERO_IOV];
@@ -42,46 +44,52 @@ vb_store_write_ahead(vb_store *st)
 	MDB_stat ms;
 	int fd;
 
-	if (st->ahead_retry_us != 0 && vb_time_mono_us() < st->ahead_retry_us)
+	if (a->retry_us != 0 && vb_time_mono_us() < a->retry_us)
 		return;
-	st->ahead_retry_us = 0;
-	if (mdb_env_get_fd(st->env, &fd) != 0)
+	a->retry_us = 0;
+	if (mdb_env_get_fd(env, &fd) != 0)
 		return;
-	mdb_env_info(st->env, &info);
-	mdb_env_stat(st->env, &ms);
+	mdb_env_info(env, &info);
+	mdb_env_stat(env, &ms);
 	uint64_t used = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
 	uint64_t step = used / 8;
 	step = step < AHEAD_MIN ? AHEAD_MIN : step > AHEAD_MAX ? AHEAD_MAX : step;
 	step -= step % ZEROS;
-	if (st->ahead_end == 0) {
+	if (a->end == 0) {
 		/* What a file already has past the data was written, by an
 		 * earlier run of this or by LMDB before a crash. */
 		struct stat sb;
 		if (fstat(fd, &sb) != 0)
 			return;
-		st->ahead_end = (uint64_t)sb.st_size;
+		a->end = (uint64_t)sb.st_size;
 	}
-	if (st->ahead_end < used)
-		st->ahead_end = used;
-	if (st->ahead_end >= used + step)
+	if (a->end < used)
+		a->end = used;
+	if (a->end >= used + step)
 		return;
-	uint64_t from = st->ahead_end, to = used + 2 * step;
+	uint64_t from = a->end, to = used + 2 * step;
 	if (to > info.me_mapsize)
 		to = info.me_mapsize;
 	for (int i = 0; i < ZERO_IOV; i++)
 		iov[i] = (struct iovec){ (void *)zeros, ZEROS };
-	while (st->ahead_end + ZEROS <= to) {
-		uint64_t left = (to - st->ahead_end) / ZEROS;
+	while (a->end + ZEROS <= to) {
+		uint64_t left = (to - a->end) / ZEROS;
 		ssize_t w = pwritev(fd, iov, left < ZERO_IOV ? (int)left : ZERO_IOV,
-		    (off_t)st->ahead_end);
+		    (off_t)a->end);
 		if (w <= 0) {
-			st->ahead_retry_us = vb_time_mono_us() + AHEAD_RETRY_US;
+			a->retry_us = vb_time_mono_us() + AHEAD_RETRY_US;
 			break;
 		}
-		st->ahead_end += (uint64_t)w;
+		a->end += (uint64_t)w;
 	}
 	/* Start writing them out now, not at the next commit's flush. */
-	if (st->ahead_end > from)
-		(void)sync_file_range(fd, (off_t)from, (off_t)(st->ahead_end - from),
+	if (a->end > from)
+		(void)sync_file_range(fd, (off_t)from, (off_t)(a->end - from),
 		    SYNC_FILE_RANGE_WRITE);
+}
+
+void
+vb_store_write_ahead(vb_store *st)
+{
+	store_write_ahead(st->env, &st->ahead);
 }

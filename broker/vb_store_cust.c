@@ -223,6 +223,7 @@ merge_batch(vb_store *st, int all, int *more)
 	*more = 0;
 	while (!done) {
 		size_t moved = 0;
+		store_write_ahead(st->xenv, &st->xahead);
 		if ((rv = mdb_txn_begin(st->xenv, NULL, 0, &txn)) != 0 ||
 		    (rv = mdb_cursor_open(txn, st->ix[IX_CUST].dbi, &tc)) != 0 ||
 		    (rv = mdb_cursor_open(txn, st->xruns, &rc)) != 0)

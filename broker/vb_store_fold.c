@@ -72,6 +72,7 @@ run_cursors_close(store_fold_run *f)
 static int
 run_begin(store_fold_run *f)
 {
+	store_write_ahead(f->st->xenv, &f->st->xahead);
 	int rv = mdb_txn_begin(f->st->xenv, NULL, 0, &f->txn);
 	if (rv != 0)
 		return rv;

@@ -72,6 +72,13 @@ typedef struct store_map {
 	uintptr_t lo, hi;
 } store_map;
 
+/* How far an environment's data file is written past LMDB's last page,
+ * and when to try again after a failed write (vb_store_ahead.c). */
+typedef struct store_ahead {
+	uint64_t end;
+	int64_t retry_us;
+} store_ahead;
+
 struct vb_store {
 	MDB_env *env;            /* DIR: the log and the gate's state */
 	MDB_dbi dlog, meta, state, supp, timers;
@@ -139,10 +146,9 @@ struct vb_store {
 	/* Where the data files are mapped (store_map_release). */
 	store_map map, xmap;
 	int lock_fd;
-	/* vb_store_write_ahead's: where the written part of data.mdb ends,
-	 * and when to try again after a failed write.  The writer thread's. */
-	uint64_t ahead_end;
-	int64_t ahead_retry_us;
+	/* Where the written parts of the data files end (vb_store_ahead.c):
+	 * the log's, the writer thread's; the index's, the one folding's. */
+	store_ahead ahead, xahead;
 	/* Set once vb_store_open has finished: only then are the tables
 	 * whole, and may vb_store_close fold them. */
 	int opened;
@@ -320,6 +326,10 @@ int store_cust_seqs(vb_store *st, MDB_txn *xtxn, const char *customer,
  * (force: grow it anyway, after MDB_MAP_FULL).  Between transactions of
  * env: the writer's for st->env, the folder's for st->xenv.  A VB_E code;
  * VB_EFULL at map_size_max. */
+/* Keep env's data file written ahead of LMDB's last page (a.end); the
+ * environment's one writer only, between its transactions. */
+void store_write_ahead(MDB_env *env, store_ahead *a);
+
 int store_maybe_grow(vb_store *st, MDB_env *env, size_t incoming, int force);
 
 /* Unmap env's data file (m: where it is) from the process

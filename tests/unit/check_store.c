@@ -2969,6 +2969,17 @@ START_TEST(write_ahead_commits_overwrite)
 	ck_assert_uint_lt(used1, size1);
 	ck_assert_uint_eq(file_bytes(path), size1);
 
+	/* A fold writes the index's file ahead of its data the same way. */
+	char xpath[1100];
+	MDB_envinfo xi;
+	MDB_stat xs;
+	snprintf(xpath, sizeof(xpath), "%s/index/data.mdb", dir);
+	ck_assert_int_eq(vb_store_fold(st), 0);
+	mdb_env_info(st->xenv, &xi);
+	mdb_env_stat(st->xenv, &xs);
+	ck_assert_uint_ge(file_bytes(xpath),
+	    (uint64_t)(xi.me_last_pgno + 1) * xs.ms_psize + 1 * MiB);
+
 	/* After a restart the data ends where LMDB says, and the next step
 	 * starts from the file's end. */
 	vb_store_close(st);
