@@ -26,7 +26,7 @@
 
 /* The step: an eighth of the data, within these bounds, so that a small
  * store (a test's, a new one) writes little ahead of itself, and a large
- * one pays the journal once per several MiB. */
+ * one grows its file once per several MiB. */
 #define AHEAD_MIN (1u << 20)
 #define AHEAD_MAX (8u << 20)
 /* After a failed write (a full disk, the file size limit): LMDB meets

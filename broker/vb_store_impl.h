@@ -326,11 +326,11 @@ int store_cust_seqs(vb_store *st, MDB_txn *xtxn, const char *customer,
  * (force: grow it anyway, after MDB_MAP_FULL).  Between transactions of
  * env: the writer's for st->env, the folder's for st->xenv.  A VB_E code;
  * VB_EFULL at map_size_max. */
+int store_maybe_grow(vb_store *st, MDB_env *env, size_t incoming, int force);
+
 /* Keep env's data file written ahead of LMDB's last page (a.end); the
  * environment's one writer only, between its transactions. */
 void store_write_ahead(MDB_env *env, store_ahead *a);
-
-int store_maybe_grow(vb_store *st, MDB_env *env, size_t incoming, int force);
 
 /* Unmap env's data file (m: where it is) from the process
  * (MADV_DONTNEED): the pages stay in the page cache.  With env's map lock
