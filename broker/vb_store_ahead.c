@@ -19,7 +19,6 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "vb_time.h"
@@ -32,14 +31,17 @@
 /* After a failed write (a full disk, the file size limit): LMDB meets
  * the same and says so; try again this much later. */
 #define AHEAD_RETRY_US (10 * 1000000LL)
+/* Written 64 KiB at a time, as LMDB writes a commit's pages, not a MiB
+ * per call: the page cache keeps a write's size as the size of its folios,
+ * and a read through the map maps the whole folio it falls in.  With
+ * 1 MiB writes, workload 5's peak RSS went from 52 to 91 MiB (its replay
+ * mapping a MiB at a time); with 64 KiB, 47. */
 #define ZEROS (64u << 10)
-#define ZERO_IOV 16
 
 void
 store_write_ahead(MDB_env *env, store_ahead *a)
 {
 	static const uint8_t zeros[ZEROS];
-	struct iovec iov[ZERO_IOV];
 	MDB_envinfo info;
 	MDB_stat ms;
 	int fd;
@@ -70,12 +72,8 @@ store_write_ahead(MDB_env *env, store_ahead *a)
 	uint64_t from = a->end, to = used + 2 * step;
 	if (to > info.me_mapsize)
 		to = info.me_mapsize;
-	for (int i = 0; i < ZERO_IOV; i++)
-		iov[i] = (struct iovec){ (void *)zeros, ZEROS };
 	while (a->end + ZEROS <= to) {
-		uint64_t left = (to - a->end) / ZEROS;
-		ssize_t w = pwritev(fd, iov, left < ZERO_IOV ? (int)left : ZERO_IOV,
-		    (off_t)a->end);
+		ssize_t w = pwrite(fd, zeros, ZEROS, (off_t)a->end);
 		if (w <= 0) {
 			a->retry_us = vb_time_mono_us() + AHEAD_RETRY_US;
 			break;
