@@ -2314,14 +2314,17 @@ k1_events(batch *b)
 	batch_add(b, "k1-b", "order.placed", "K-1", "2026-11-03T01:00:00Z", 0);
 }
 
-static uint64_t
-customers_now(vb_store *st)
+/* The store's stats with their lists freed: the counts and sizes. */
+static vb_stats
+stats_now(vb_store *st)
 {
-	vb_stats s;
+	vb_stats s, c;
 	ck_assert_int_eq(vb_store_stats(st, &s), 0);
-	uint64_t n = s.customers;
+	c = s;
+	c.types = c.sources = NULL;
+	c.ntypes = c.nsources = 0;
 	vb_store_stats_free(&s);
-	return n;
+	return c;
 }
 
 /* Keys of cust's runs in st's index environment now, the store open. */
@@ -2372,7 +2375,7 @@ START_TEST(cust_fold_in_chunks)
 	raw_put(IX(dir), "meta", "customers", 9, &counted, sizeof(counted));
 	st = open_store(dir, 16 * MiB, 1 * GiB);
 	ck_assert_uint_eq(vb_store_pending(st), 2);
-	ck_assert_uint_eq(customers_now(st), n + 1);
+	ck_assert_uint_eq(stats_now(st).customers, n + 1);
 	got g = { 0 };
 	size_t pages;
 	vb_store_filter f = { .customer = "K-1" };
@@ -2387,7 +2390,7 @@ START_TEST(cust_fold_in_chunks)
 	ck_assert_uint_eq(g.seqs[0], n + 2);
 	got_free(&g);
 	ck_assert_int_eq(vb_store_fold(st), 0);
-	ck_assert_uint_eq(customers_now(st), n + 1); /* K-1 not twice */
+	ck_assert_uint_eq(stats_now(st).customers, n + 1); /* K-1 not twice */
 	/* K-1 was in the tree: the fold put its entries in a run, where
 	 * they repeat the tree's; replayed once still. */
 	ck_assert_uint_eq(run_keys(st), 1);
@@ -2551,7 +2554,7 @@ START_TEST(cust_runs_merged)
 		size_t runs = round % 8; /* the merge follows the eighth */
 		ck_assert_uint_eq(run_keys(st), 100 * runs);
 		ck_assert_uint_eq(live_entries(st, IX_CUST), 1000 * (round + 1 - runs));
-		ck_assert_uint_eq(customers_now(st), 100);
+		ck_assert_uint_eq(stats_now(st).customers, 100);
 	}
 	atomic_store(&rc.stop, 1);
 	pthread_join(th, NULL);
@@ -2583,7 +2586,7 @@ START_TEST(cust_runs_merged)
 	ck_assert_uint_eq(g.n, 100);
 	ck_assert_uint_eq(g.seqs[99], 9908);
 	got_free(&g);
-	ck_assert_uint_eq(customers_now(st), 100);
+	ck_assert_uint_eq(stats_now(st).customers, 100);
 	vb_store_close(st);
 	vb_buf_free(&stored);
 
@@ -2669,7 +2672,7 @@ START_TEST(stats_skips_an_aborted_customer)
 	ghost g = { st, 0, &b.items[0] };
 	ck_assert_int_ne(store_write(st, 4096, RECORDED, &stored, ghost_txn, &g, "ghost"), 0);
 	ck_assert_uint_eq(g.seen, 100);
-	ck_assert_uint_eq(customers_now(st), 100);
+	ck_assert_uint_eq(stats_now(st).customers, 100);
 	ck_assert_uint_eq(vb_store_last_seq(st), 100);
 	vb_buf_free(&stored);
 	batch_free(&b);
@@ -2689,13 +2692,13 @@ START_TEST(indexes_fold_at_their_own_sizes)
 	vb_store_fold_wait(st);
 	ck_assert_uint_eq(live_entries(st, IX_IDS), 30000);
 	ck_assert_uint_eq(live_entries(st, IX_CUST), 0);
-	ck_assert_uint_eq(customers_now(st), 100);
+	ck_assert_uint_eq(stats_now(st).customers, 100);
 	many_events(st, "t-", 20000);
 	ck_assert_int_eq(vb_store_fold_start(st), 1); /* 50,000 for cust */
 	vb_store_fold_wait(st);
 	ck_assert_uint_eq(live_entries(st, IX_CUST), 50000);
 	ck_assert_uint_eq(live_entries(st, IX_IDS), 30000);
-	ck_assert_uint_eq(customers_now(st), 100);
+	ck_assert_uint_eq(stats_now(st).customers, 100);
 	vb_store_close(st);
 	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "cust_applied"), 50000);
 	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "ids_applied"), 50000);
@@ -2923,16 +2926,6 @@ file_bytes(const char *path)
 	return (uint64_t)sb.st_size;
 }
 
-static uint64_t
-used_bytes(vb_store *st)
-{
-	vb_stats s;
-	ck_assert_int_eq(vb_store_stats(st, &s), 0);
-	uint64_t used = s.used_bytes;
-	vb_store_stats_free(&s);
-	return used;
-}
-
 /* Zeros are written past LMDB's last page, a step at a time (an eighth of
  * the data, at least 1 MiB, at most 8), and the commits after a step
  * overwrite them instead of growing the file.  Nothing past the data is
@@ -2943,7 +2936,7 @@ START_TEST(write_ahead_commits_overwrite)
 	vb_store *st = fresh_store(dir, sizeof(dir));
 	snprintf(path, sizeof(path), "%s/data.mdb", dir);
 	ev_range(st, "a-", "CA", 0, 100);
-	uint64_t used0 = used_bytes(st);
+	uint64_t used0 = stats_now(st).used_bytes;
 	ck_assert_uint_le(file_bytes(path), used0);
 
 	vb_store_write_ahead(st);
@@ -2964,7 +2957,7 @@ START_TEST(write_ahead_commits_overwrite)
 
 	/* Commits fill the zeros; the file keeps its size. */
 	ev_range(st, "b-", "CB", 0, 2000);
-	uint64_t used1 = used_bytes(st);
+	uint64_t used1 = stats_now(st).used_bytes;
 	ck_assert_uint_gt(used1, used0 + 128 * 1024);
 	ck_assert_uint_lt(used1, size1);
 	ck_assert_uint_eq(file_bytes(path), size1);
@@ -2985,7 +2978,7 @@ START_TEST(write_ahead_commits_overwrite)
 	vb_store_close(st);
 	st = open_store(dir, 16 * MiB, 1 * GiB);
 	ck_assert_uint_eq(vb_store_last_seq(st), 2100);
-	ck_assert_uint_eq(used_bytes(st), used1);
+	ck_assert_uint_eq(stats_now(st).used_bytes, used1);
 	vb_store_filter all = { 0 };
 	got g = { 0 };
 	size_t pages;
@@ -2994,7 +2987,7 @@ START_TEST(write_ahead_commits_overwrite)
 	got_free(&g);
 	ev_range(st, "c-", "CC", 0, 3000);
 	vb_store_write_ahead(st);
-	uint64_t used2 = used_bytes(st), size2 = file_bytes(path);
+	uint64_t used2 = stats_now(st).used_bytes, size2 = file_bytes(path);
 	ck_assert_uint_ge(size2, used2 + 1 * MiB);
 	ck_assert_uint_le(size2, used2 + 2 * MiB);
 	vb_store_close(st);
@@ -3026,7 +3019,7 @@ START_TEST(write_ahead_stops_at_file_size_limit)
 	ev_range(st, "b-", "CB", 0, 3000);
 	vb_store_write_ahead(st);
 	ck_assert_uint_eq(vb_store_last_seq(st), 3010);
-	ck_assert_uint_le(file_bytes(path), used_bytes(st) + 256 * 1024);
+	ck_assert_uint_le(file_bytes(path), stats_now(st).used_bytes + 256 * 1024);
 	vb_store_close(st);
 }
 END_TEST
@@ -3042,24 +3035,24 @@ START_TEST(customers_counted_by_folds)
 	vb_store *st = fresh_store(dir, sizeof(dir));
 
 	many_events(st, "a-", 250); /* R-0 .. R-99 */
-	ck_assert_uint_eq(customers_now(st), 100);
+	ck_assert_uint_eq(stats_now(st).customers, 100);
 	ck_assert_int_eq(vb_store_fold(st), 0);
-	ck_assert_uint_eq(customers_now(st), 100);
+	ck_assert_uint_eq(stats_now(st).customers, 100);
 	ev_range(st, "b-", "R-7", 0, 3);   /* known */
 	ev_range(st, "c-", "N-1", 0, 2);   /* new, twice */
 	ev_range(st, "d-", "N-2", 0, 1);   /* new */
-	ck_assert_uint_eq(customers_now(st), 102);
+	ck_assert_uint_eq(stats_now(st).customers, 102);
 	vb_store_close(st);
 	ck_assert_uint_eq(raw_u64(IX(dir), "meta", "customers"), 102);
 
 	st = open_store(dir, 16 * MiB, 1 * GiB);
-	ck_assert_uint_eq(customers_now(st), 102);
+	ck_assert_uint_eq(stats_now(st).customers, 102);
 	ev_range(st, "e-", "N-3", 0, 1);
-	ck_assert_uint_eq(customers_now(st), 103);
+	ck_assert_uint_eq(stats_now(st).customers, 103);
 	vb_store_close(st);
 	ck_assert_int_eq(vbt_rmtree(IX(dir)), 0);
 	st = open_store(dir, 16 * MiB, 1 * GiB);
-	ck_assert_uint_eq(customers_now(st), 103);
+	ck_assert_uint_eq(stats_now(st).customers, 103);
 	vb_store_close(st);
 
 	/* Format 4: the count in the log's meta, none in the index. */
@@ -3070,7 +3063,7 @@ START_TEST(customers_counted_by_folds)
 	st = open_store_logged(dir, &cap, &log);
 	ck_assert_uint_eq(vbt_capture_count(&cap, " S013 "), 1);
 	ck_assert_uint_eq(vbt_capture_count(&cap, "does not count its customers"), 1);
-	ck_assert_uint_eq(customers_now(st), 103);
+	ck_assert_uint_eq(stats_now(st).customers, 103);
 	vb_store_close(st);
 	vbt_capture_close(&cap);
 	ck_assert_uint_eq(store_format(dir, 0), 6);
