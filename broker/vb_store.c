@@ -467,17 +467,23 @@ store_commit(vb_store *st, MDB_txn *txn, uint64_t seq)
 	return 0;
 }
 
+uint64_t
+store_env_used(MDB_env *env, MDB_envinfo *info)
+{
+	MDB_stat ms;
+	mdb_env_info(env, info);
+	mdb_env_stat(env, &ms);
+	return (uint64_t)(info->me_last_pgno + 1) * ms.ms_psize;
+}
+
 int
 store_maybe_grow(vb_store *st, MDB_env *env, size_t incoming, int force)
 {
 	MDB_envinfo info;
-	MDB_stat stat;
 	uint64_t used, want;
 	int rv = 0;
 
-	mdb_env_info(env, &info);
-	mdb_env_stat(env, &stat);
-	used = (uint64_t)(info.me_last_pgno + 1) * stat.ms_psize;
+	used = store_env_used(env, &info);
 	/* Pages are copied on write, and indexes add to the bytes: leave room
 	 * for several times what comes, and for a quarter of the map. */
 	want = used + 4 * (uint64_t)incoming + (16u << 20);
@@ -1095,7 +1101,6 @@ vb_store_stats(vb_store *st, vb_stats *out)
 	MDB_txn *txn = NULL;
 	MDB_cursor *cur = NULL;
 	MDB_envinfo info;
-	MDB_stat ms;
 	MDB_val k, v;
 	struct stat sb;
 	char path[4096];
@@ -1111,10 +1116,8 @@ vb_store_stats(vb_store *st, vb_stats *out)
 		return vb_err_from_mdb(rv);
 	pthread_rwlock_rdlock(&st->maplock);
 	out->last_seq = atomic_load(&st->durable_seq);
-	mdb_env_info(st->env, &info);
-	mdb_env_stat(st->env, &ms);
+	out->used_bytes = store_env_used(st->env, &info);
 	out->map_bytes = info.me_mapsize;
-	out->used_bytes = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
 	if ((rv = mdb_txn_begin(st->env, NULL, MDB_RDONLY, &txn)) != 0)
 		goto out;
 	/* Seqs have no gaps: the last is the count. */

@@ -43,7 +43,6 @@ store_write_ahead(MDB_env *env, store_ahead *a)
 {
 	static const uint8_t zeros[ZEROS];
 	MDB_envinfo info;
-	MDB_stat ms;
 	int fd;
 
 	if (a->retry_us != 0 && vb_time_mono_us() < a->retry_us)
@@ -51,9 +50,7 @@ store_write_ahead(MDB_env *env, store_ahead *a)
 	a->retry_us = 0;
 	if (mdb_env_get_fd(env, &fd) != 0)
 		return;
-	mdb_env_info(env, &info);
-	mdb_env_stat(env, &ms);
-	uint64_t used = (uint64_t)(info.me_last_pgno + 1) * ms.ms_psize;
+	uint64_t used = store_env_used(env, &info);
 	uint64_t step = used / 8;
 	step = step < AHEAD_MIN ? AHEAD_MIN : step > AHEAD_MAX ? AHEAD_MAX : step;
 	step -= step % ZEROS;

@@ -322,6 +322,10 @@ int store_cust_seqs(vb_store *st, MDB_txn *xtxn, const char *customer,
     uint64_t from, uint64_t hi, int (*fn)(void *arg, uint64_t seq), void *arg,
     uint64_t *last);
 
+/* The bytes of env's data file that LMDB uses, up to its last page; *info
+ * as mdb_env_info fills it. */
+uint64_t store_env_used(MDB_env *env, MDB_envinfo *info);
+
 /* Grow env's map when what is used plus incoming bytes near its end
  * (force: grow it anyway, after MDB_MAP_FULL).  Between transactions of
  * env: the writer's for st->env, the folder's for st->xenv.  A VB_E code;
