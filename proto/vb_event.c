@@ -1233,28 +1233,39 @@ vb_event_data_str(const vb_event *ev, const char *field)
 }
 
 int
+vb_event_each_data_string(const vb_event *ev,
+    int (*fn)(void *arg, const char *prefix, const char *field, const char *value),
+    void *arg)
+{
+	const ProtobufCMessage *sub = payload_msg(ev->pb, NULL);
+	int rv;
+
+	if (sub == NULL)
+		return 0;
+	const ProtobufCMessageDescriptor *sd = sub->descriptor;
+	for (unsigned i = 0; i < sd->n_fields; i++) {
+		if (sd->fields[i].type != PROTOBUF_C_TYPE_STRING)
+			continue;
+		if ((rv = fn(arg, "data.", sd->fields[i].name, *(char *const *)((const char *)sub +
+		    sd->fields[i].offset))))
+			return rv;
+	}
+	return 0;
+}
+
+int
 vb_event_each_string(const vb_event *ev,
     int (*fn)(void *arg, const char *prefix, const char *field, const char *value),
     void *arg)
 {
 	const Voicebus__V1__Event *pb = ev->pb;
-	const ProtobufCMessage *sub = payload_msg(pb, NULL);
 	int rv;
 
 	if ((rv = fn(arg, "", "id", pb->id)) || (rv = fn(arg, "", "source", pb->source)) ||
 	    (rv = fn(arg, "", "type", pb->type)) || (rv = fn(arg, "", "customer", pb->customer)) ||
-	    (rv = fn(arg, "", "time", pb->time)) || (rv = fn(arg, "", "recorded", pb->recorded)))
+	    (rv = fn(arg, "", "time", pb->time)) || (rv = fn(arg, "", "recorded", pb->recorded)) ||
+	    (rv = vb_event_each_data_string(ev, fn, arg)))
 		return rv;
-	if (sub != NULL) {
-		const ProtobufCMessageDescriptor *sd = sub->descriptor;
-		for (unsigned i = 0; i < sd->n_fields; i++) {
-			if (sd->fields[i].type != PROTOBUF_C_TYPE_STRING)
-				continue;
-			if ((rv = fn(arg, "data.", sd->fields[i].name, *(char *const *)((const char *)sub +
-			    sd->fields[i].offset))))
-				return rv;
-		}
-	}
 	for (size_t i = 0; i < pb->n_attributes; i++) {
 		if ((rv = fn(arg, "", "attributes (key)", pb->attributes[i]->key)) ||
 		    (rv = fn(arg, "attributes.", pb->attributes[i]->key, pb->attributes[i]->value)))

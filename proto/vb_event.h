@@ -79,6 +79,11 @@ int vb_event_each_string(const vb_event *ev,
     int (*fn)(void *arg, const char *prefix, const char *field, const char *value),
     void *arg);
 
+/* The same for the payload's strings alone ("data." "case"). */
+int vb_event_each_data_string(const vb_event *ev,
+    int (*fn)(void *arg, const char *prefix, const char *field, const char *value),
+    void *arg);
+
 /* What protobuf allows but the broker must not store: fields the schema
  * does not know (they would be stored and could not be read back the same)
  * and an attribute key given twice.  0, or VB_EINVAL with the reason. */

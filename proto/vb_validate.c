@@ -267,8 +267,10 @@ vb_event_validate(const vb_event *ev, int64_t *time_us, char *err,
 	int64_t us;
 
 	/* UTF-8 first: later messages quote fields, and a protobuf peer may
-	 * send any bytes in a string. */
-	if (vb_event_each_string(ev, check_string, &cc) != 0)
+	 * send any bytes in a string.  Of an event taken as canonical only
+	 * the payload's strings are read, for the rules below. */
+	if ((cc.utf8 ? vb_event_each_data_string(ev, check_string, &cc) :
+	    vb_event_each_string(ev, check_string, &cc)) != 0)
 		return VB_EINVAL;
 	if (vb_event_check_form(ev, err, errlen) != 0)
 		return VB_EINVAL;
