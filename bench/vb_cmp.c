@@ -225,6 +225,31 @@ report_rss(const vb_cmp_ctx *c)
 
 /* ---- main ---- */
 
+/* The nng workload: the floor of workload 6's one request, an echo over
+ * tcp and over ipc, c->runs runs of c->seconds each per transport. */
+static int
+nng_floor(const vb_cmp_ctx *c)
+{
+	char ipc[600];
+	const char *url[2] = { "tcp://127.0.0.1:0", ipc };
+	const char *name[2] = { "tcp", "ipc" };
+	double p50[99], p99[99];
+	char key[32];
+
+	snprintf(ipc, sizeof(ipc), "ipc://%s/vb-nng-echo.%d", c->dir, (int)getpid());
+	for (int t = 0; t < 2; t++) {
+		for (int r = 0; r < c->runs; r++)
+			if (vb_bench_nng_echo(url[t], c->seconds, VB_CMP_EVENT_BYTES,
+			        &p50[r], &p99[r]) != 0)
+				return 1;
+		snprintf(key, sizeof(key), "nng.%s.p50", name[t]);
+		vb_cmp_result_median(key, p50, c->runs);
+		snprintf(key, sizeof(key), "nng.%s.p99", name[t]);
+		vb_cmp_result_median(key, p99, c->runs);
+	}
+	return 0;
+}
+
 static void
 usage(FILE *out, const char *prog)
 {
@@ -235,7 +260,9 @@ usage(FILE *out, const char *prog)
 	    "                      w3 (batches of 100: 1 and 8 publishers), w3r (w3's 8\n"
 	    "                      publishers, ids in no order, as UUIDs would be), w4 (publish to\n"
 	    "                      receipt), w5 (replay), w6 (lookups, filter), retail,\n"
-	    "                      fsync (the disk's fsyncs/s in --dir; no server)\n"
+	    "                      fsync (the disk's fsyncs/s in --dir; no server),\n"
+	    "                      nng (an nng REQ/REP echo of 200 bytes over ipc in --dir\n"
+	    "                      and over tcp: the floor of one request; no server)\n"
 	    "  --connect SPEC      the server (voicebus: INGEST,PUB,QUERY URLs;\n"
 	    "                      jetstream: nats://HOST:PORT; redis: HOST:PORT)\n"
 	    "  --runs N            runs per result, the median printed (5)\n"
@@ -363,6 +390,13 @@ main(int argc, char **argv)
 		vb_cmp_result("fsync.rate", vb_bench_fsync_rate(c.dir));
 		vb_cmp_result("fsync.overwrite_rate", vb_bench_flush_rate(c.dir));
 		return 0;
+	}
+	if (c.workload && !strcmp(c.workload, "nng")) {
+		if (c.runs < 1 || c.runs > 99 || c.seconds <= 0) {
+			usage(stderr, argv[0]);
+			return 2;
+		}
+		return nng_floor(&c);
 	}
 	if (c.workload == NULL || c.spec == NULL || optind < argc) {
 		usage(stderr, argv[0]);

@@ -100,7 +100,8 @@ declare -A sys_key=([voicebus]=vb [jetstream]=js [jetstream-always]=jsa
 	[redis-always]=ra [redis-everysec]=re)
 declare -A label=([vb]="voicebus" [vbi]="voicebus over ipc"
 	[js]="JetStream (defaults)" [jsa]="JetStream sync_interval:always"
-	[ra]="Redis appendfsync always" [re]="Redis appendfsync everysec")
+	[ra]="Redis appendfsync always" [re]="Redis appendfsync everysec"
+	[nng]="floor: nng echo" [nngi]="floor: nng echo over ipc")
 declare -A durab=([vb]="fsync'd before the ack"
 	[vbi]="fsync'd before the ack"
 	[js]="not fsync'd (sync every 2 min)"
@@ -358,6 +359,24 @@ cell() {
 	stop_server
 }
 
+# floor_cell: what one request costs nng alone on this machine, the floor
+# of workload 6's latency, recorded as rows of workload 6 (nng: over tcp,
+# as voicebus; nngi: over ipc, as voicebus over ipc).
+floor_cell() {
+	local out=$work/nng-floor.out t
+	say "$(date +%T) floor: nng echo"
+	if ! "$drv/vb_cmp_voicebus" --workload nng --runs "$runs" --seconds "$seconds" \
+		--dir "$work" >"$out" 2>"$work/nng-floor.err"; then
+		say "floor: nng echo failed:"
+		tail -n 5 "$work/nng-floor.err" >&2
+		return 0
+	fi
+	for t in tcp:nng ipc:nngi; do
+		awk -F'\t' -v t="${t%%:*}" -v s="${t#*:}" '$1 == "result" && $2 ~ "^nng\\." t "\\." {
+			sub("^nng\\." t "\\.", "", $2); print s "\tw6\tresult\tw6." $2 "\t" $3 }' "$out" >>"$results"
+	done
+}
+
 # callgrind_cell WORKLOAD [driver options...]: instructions per event of
 # voicebusd for the measured part, from callgrind's dump.
 callgrind_cell() {
@@ -516,6 +535,7 @@ for w in "${workloads[@]}"; do
 			cell "$sys" w6 "$runs" --customers "$customers" --audience "$audience"
 			if [ "$sys" = vb ]; then
 				cell vbi w6 "$runs" --customers "$customers" --audience 0
+				floor_cell
 			fi
 		done
 		;;
@@ -580,8 +600,8 @@ w5|5  replay of ${replay_events} stored events|w5.rate|events/s, one consumer|ra
 w5||w5.cli_pb|voicebus replay pb, ev/s|rate|vb
 w5||w5.cli_jsonl|voicebus replay jsonl, ev/s|rate|vb
 w5||cg.w5|instructions/event|int|vb
-w6|6  gate decision / KV get, ${customers} customers|w6.p50|1 client, p50 us|lat|vb vbi js re
-w6||w6.p99|1 client, p99 us|lat|vb vbi js re
+w6|6  gate decision / KV get, ${customers} customers|w6.p50|1 client, p50 us|lat|vb vbi js re nng nngi
+w6||w6.p99|1 client, p99 us|lat|vb vbi js re nng nngi
 w6||w6.rate8|8 clients, lookups/s|rate|vb vbi js re
 w6||w6.filter_seconds|filter ${audience} rows, s|sec|vb re
 retail|R  real retail events, batches of 100|retail.rate|events/s|rate|vb js jsa ra re
@@ -618,6 +638,10 @@ table() {
 		printf '!: some runs of that cell failed (see the messages on stderr); the median is of the others\n'
 	fi
 	printf 'vb/peer: voicebus divided by that row (events/s: above 1 voicebus is faster; us and s: below 1 voicebus is faster)\n'
+	if has vb && printf '%s\n' "${workloads[@]}" | grep -qx w6; then
+		printf 'floor: an nng REQ/REP echo of 200 bytes between two threads of one process, nothing done in between:\n'
+		printf '       the least one request over that transport takes on this machine (vb/peer: voicebus over the same one)\n'
+	fi
 	if [ "$callgrind" -eq 1 ]; then
 		printf 'instructions/event: all of voicebusd'"'"'s threads under callgrind, over %s events of 3 (1 publisher)\n' \
 			"$(value vb cg.w3.events | awk '{ printf "%.0f", $1 }')"
@@ -678,9 +702,12 @@ table() {
 			val = ((s, key) in V) ? fmt(V[s, key], f) : "failed"
 			if (((s, key) in V) && ((s, w) in F)) val = val "!"
 			ratio = ""
-			if (f != "info" && s != "vb" && s != "vbi" && ((s, key) in V) && (("vb", key) in V) && V[s, key] > 0)
-				ratio = sprintf("%.2f", V["vb", key] / V[s, key])
+			# The ipc floor against voicebus over ipc; the rest against voicebus.
+			b = s == "nngi" ? "vbi" : "vb"
+			if (f != "info" && s != "vb" && s != "vbi" && ((s, key) in V) && ((b, key) in V) && V[s, key] > 0)
+				ratio = sprintf("%.2f", V[b, key] / V[s, key])
 			d = (w == "w5" || w == "w6") ? "- (reads)" : D[s]
+			if (s ~ /^nng/) d = "- (no server)"
 			rss = ((s, w) in R && key !~ /^cg\./) ? sprintf("%.0f MiB", R[s, w]) : ""
 			if (rss != "" && (s, w) in A) rss = sprintf("%.0f (%.0f) MiB", R[s, w], A[s, w])
 			if (key ~ /^cg\./) d = "-"
