@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,8 +39,12 @@ vb_bench_nng_echo(const char *url, double seconds, size_t bytes, double *p50,
 		goto fail;
 	/* Nothing but exec in the child: nng refuses to run in a child of
 	 * a process that has used it. */
+	pid_t parent = getpid();
 	if ((child = fork()) == 0) {
 		close(pfd[0]);
+		/* The echo dies with this process, however it ends. */
+		if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() != parent)
+			_exit(1);
 		if (dup2(pfd[1], STDOUT_FILENO) >= 0)
 			execl(VB_BENCH_DIR "/vb_bench_echo", "vb_bench_echo", url, (char *)NULL);
 		fprintf(stderr, "vb_bench: %s/vb_bench_echo: %s\n", VB_BENCH_DIR, strerror(errno));
