@@ -569,6 +569,15 @@ count_lines(int fd, uint64_t stop_after, uint64_t *bytes)
 	return lines;
 }
 
+/* Where the long replay is, on stderr as it goes: a run that hangs shows
+ * its last step in the test's output (ctest --output-on-failure). */
+static void
+step(int64_t t0, const char *what)
+{
+	fprintf(stderr, "replay: %6.1f s: %s\n", (double)(vb_h_now_ms() - t0) / 1000, what);
+	fflush(stderr);
+}
+
 START_TEST(long_replay_keeps_file_bounded)
 {
 	vb_h_broker b;
@@ -586,6 +595,7 @@ START_TEST(long_replay_keeps_file_bounded)
 
 	/* N events, two publishers in batches of 1,000. */
 	int64_t t0 = vb_h_now_ms();
+	step(t0, "broker up; loading");
 	for (int i = 0; i < 2; i++) {
 		wa[i] = (writer_arg){ .b = &b, .from = i * (n / 2), .to = i ? n : n / 2,
 			.batch = 1000 };
@@ -597,6 +607,7 @@ START_TEST(long_replay_keeps_file_bounded)
 		ck_assert_uint_eq(wa[i].acked, wa[i].to - wa[i].from);
 	}
 	double load_s = (double)(vb_h_now_ms() - t0) / 1000;
+	step(t0, "loaded");
 	uint64_t size0 = file_size(data_mdb);
 	vb_client *c = vb_h_client(&b);
 	uint64_t last0 = vb_h_last_seq(c);
@@ -613,11 +624,13 @@ START_TEST(long_replay_keeps_file_bounded)
 	int kfd;
 	const char *kargs[] = { "replay", "--query", b.query, NULL };
 	pid_t killed = spawn_cli_pipe(kargs, &kfd);
+	step(t0, "writers live; a replay to kill");
 	uint64_t klines = count_lines(kfd, n / 4, &bytes);
 	kill(killed, SIGKILL);
 	ck_assert_int_eq(waitpid(killed, NULL, 0), killed);
 	close(kfd);
 	ck_assert_uint_ge(klines, n / 4);
+	step(t0, "replay killed; a whole replay");
 
 	/* ... and one that reads everything. */
 	int fd, status;
@@ -629,9 +642,11 @@ START_TEST(long_replay_keeps_file_bounded)
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	double replay_s = (double)(vb_h_now_ms() - r0) / 1000;
 	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	step(t0, "replayed; stopping the writers");
 	atomic_store(&stop_writers, 1);
 	for (int i = 0; i < 2; i++)
 		pthread_join(th[i], NULL);
+	step(t0, "writers stopped");
 
 	/* The replay is the snapshot of when it started: at least the N. */
 	uint64_t last1 = vb_h_last_seq(c);
