@@ -112,14 +112,46 @@ vb_h_start(vb_h_broker *b, const char *const *extra)
 	}
 }
 
+/* A broker still running this long after SIGTERM is stuck. */
+#define STOP_STUCK_MS 120000
+
+/* Say on stderr what a stuck broker is doing: each thread's name and where
+ * the kernel has it waiting, its log's last lines, and every thread's
+ * stack when gdb is installed.  The wait goes on: the test's own timeout
+ * decides, and its output keeps this. */
+static void
+report_stuck(const vb_h_broker *b)
+{
+	char cmd[1024];
+	fprintf(stderr, "vb_harness: voicebusd (pid %d) has not stopped %d s after "
+	    "SIGTERM; its threads, log and stacks:\n", (int)b->pid, STOP_STUCK_MS / 1000);
+	snprintf(cmd, sizeof(cmd),
+	    "for t in /proc/%d/task/*; do echo \"$(cat $t/comm) $(cat $t/wchan)\"; done 1>&2; "
+	    "tail -n 20 '%s' 1>&2; "
+	    "command -v gdb >/dev/null && gdb -p %d -batch -ex 'thread apply all bt' 1>&2",
+	    (int)b->pid, b->log, (int)b->pid);
+	if (system(cmd) == -1)
+		fprintf(stderr, "vb_harness: could not run the report\n");
+	fflush(stderr);
+}
+
 int
 vb_h_stop(vb_h_broker *b)
 {
-	int status = 0;
+	int status = 0, reported = 0;
+	int64_t stuck = vb_h_now_ms() + STOP_STUCK_MS;
+	pid_t r;
 	if (b->pid <= 0)
 		return 0;
 	kill(b->pid, SIGTERM);
-	waitpid(b->pid, &status, 0);
+	while ((r = waitpid(b->pid, &status, WNOHANG)) == 0 ||
+	    (r < 0 && errno == EINTR)) {
+		if (!reported && vb_h_now_ms() > stuck) {
+			report_stuck(b);
+			reported = 1;
+		}
+		usleep(5000);
+	}
 	b->pid = 0;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
 }
