@@ -37,11 +37,11 @@ double vb_bench_fsync_rate(const char *dir);
  * journal commit in the flush. */
 double vb_bench_flush_rate(const char *dir);
 
-/* The round trip of an nng REQ/REP echo of bytes each way, listening on
- * url (tcp://127.0.0.1:0 takes a free port), both ends in this process:
- * *p50 and *p99 in microseconds over seconds of back-to-back requests.
- * The floor of any one request to a server over that transport.  0, or
- * -1 with a message on stderr. */
+/* The round trip of an nng REQ/REP echo of bytes each way: vb_bench_echo,
+ * a process of its own, listens on url (tcp://127.0.0.1:0 takes a free
+ * port) and this one asks: *p50 and *p99 in microseconds over seconds of
+ * back-to-back requests.  The floor of any one request to a server over
+ * that transport.  0, or -1 with a message on stderr. */
 int vb_bench_nng_echo(const char *url, double seconds, size_t bytes,
     double *p50, double *p99);
 

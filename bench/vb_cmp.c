@@ -391,14 +391,9 @@ main(int argc, char **argv)
 		vb_cmp_result("fsync.overwrite_rate", vb_bench_flush_rate(c.dir));
 		return 0;
 	}
-	if (c.workload && !strcmp(c.workload, "nng")) {
-		if (c.runs < 1 || c.runs > 99 || c.seconds <= 0) {
-			usage(stderr, argv[0]);
-			return 2;
-		}
-		return nng_floor(&c);
-	}
-	if (c.workload == NULL || c.spec == NULL || optind < argc) {
+	/* The nng workload starts its own server: no --connect. */
+	int own_server = c.workload && !strcmp(c.workload, "nng");
+	if (c.workload == NULL || (c.spec == NULL && !own_server) || optind < argc) {
 		usage(stderr, argv[0]);
 		return 2;
 	}
@@ -413,6 +408,8 @@ main(int argc, char **argv)
 		    argv[0]);
 		return 2;
 	}
+	if (own_server)
+		return nng_floor(&c);
 	if ((rv = vb_cmp_tmpl_make(&c.t)) != 0)
 		return 1;
 	if ((rv = c.be->open(c.spec, &c.sys)) != 0) {

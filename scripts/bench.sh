@@ -639,7 +639,7 @@ table() {
 	fi
 	printf 'vb/peer: voicebus divided by that row (events/s: above 1 voicebus is faster; us and s: below 1 voicebus is faster)\n'
 	if has vb && printf '%s\n' "${workloads[@]}" | grep -qx w6; then
-		printf 'floor: an nng REQ/REP echo of 200 bytes between two threads of one process, nothing done in between:\n'
+		printf 'floor: an nng REQ/REP echo of 200 bytes to a process that only sends each request back:\n'
 		printf '       the least one request over that transport takes on this machine (vb/peer: voicebus over the same one)\n'
 	fi
 	if [ "$callgrind" -eq 1 ]; then
