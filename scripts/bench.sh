@@ -621,6 +621,18 @@ table() {
 	printf 'bound: a voicebus acknowledgement waits for two flushes in a row (pages, then meta page), so\n'
 	printf '      one request in flight <= %d/s (workload 1), 8 in flight <= %d/s (workload 2)\n' \
 		"$((flush_median / 2))" "$((flush_median * 4))"
+	# Both flushes fall between a request's arrival and its reply, so
+	# the transport's own round trip (the floor, measured with workload
+	# 6) comes on top: each request in flight takes two flushes and a
+	# round trip at least.
+	local rtt
+	rtt=$(value nng w6.p50)
+	if [ -n "$rtt" ] && [ "$flush_median" -gt 0 ]; then
+		awk -v f="$flush_median" -v r="$rtt" 'BEGIN {
+			c = 2e6 / f + r
+			printf "      with nng'"'"'s own round trip (the floor of 6 over tcp, p50 %.0f us): one request in flight\n", r
+			printf "      <= %.0f/s, 8 in flight <= %.0f/s (1e6 / (2 x %.0f us + %.0f us), x 8)\n", 1e6 / c, 8e6 / c, 1e6 / f, r }'
+	fi
 	printf 'versions: %s; nats-server %s (libnats %s); redis-server %s (hiredis %s); nng %s; lmdb %s\n' \
 		"$v_vb" "$v_nats" "$(pkgver libnats-dev)" "$v_redis" "$(pkgver libhiredis-dev)" \
 		"$(pkgver libnng1)" "$(pkgver liblmdb0)"
