@@ -138,6 +138,13 @@ vb_bloom_maybe(const vb_bloom *b, uint64_t h)
 	return 0;
 }
 
+void
+vb_bloom_prefetch(const vb_bloom *b, uint64_t h)
+{
+	for (int i = b->ns - 1; i >= 0; i--)
+		__builtin_prefetch(block_of(&b->s[i], h), 1);
+}
+
 int
 vb_bloom_merge(vb_bloom *b, vb_bloom *from)
 {

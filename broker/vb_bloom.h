@@ -36,6 +36,12 @@ void vb_bloom_add(vb_bloom *b, uint64_t h);
 /* 0 if h was never added; 1 if it may have been. */
 int vb_bloom_maybe(const vb_bloom *b, uint64_t h);
 
+/* Start loading the blocks vb_bloom_maybe(b, h) and vb_bloom_add(b, h)
+ * will read, a cache line per stage, for a caller that knows its next
+ * hashes: the filter is far larger than the caches, and each block read
+ * at random is a miss. */
+void vb_bloom_prefetch(const vb_bloom *b, uint64_t h);
+
 /* Move from's stages into b, which answers "maybe" for every hash of
  * either afterwards; from is closed.  New hashes still go to b's newest,
  * and b's max_bytes now covers from's stages too.  0, or VB_ENOMEM (too

@@ -64,8 +64,8 @@ pool_strdup(vb_pending *p, const char *str)
 	return d;
 }
 
-static uint32_t
-hash(const char *s)
+uint32_t
+vb_pending_hash(const char *s)
 {
 	uint32_t h = 2166136261u; /* FNV-1a */
 	for (; *s; s++)
@@ -149,7 +149,7 @@ vb_pending_close(vb_pending *p)
 int
 vb_pending_add(vb_pending *p, const char *customer, uint64_t seq)
 {
-	return vb_pending_add_h(p, customer, hash(customer), seq);
+	return vb_pending_add_h(p, customer, vb_pending_hash(customer), seq);
 }
 
 int
@@ -195,6 +195,13 @@ out:
 }
 
 void
+vb_pending_prefetch(const vb_pending *p, uint32_t h)
+{
+	if (p->cap > 0)
+		__builtin_prefetch(&p->slots[h & (p->cap - 1)], 1);
+}
+
+void
 vb_pending_drop_after(vb_pending *p, uint64_t after)
 {
 	pthread_mutex_lock(&p->mtx);
@@ -213,7 +220,7 @@ int
 vb_pending_get(vb_pending *p, const char *customer, uint64_t hi,
     uint64_t **seqs, size_t *n, size_t *cap)
 {
-	uint32_t h = hash(customer);
+	uint32_t h = vb_pending_hash(customer);
 	int rv = VB_OK;
 	pthread_mutex_lock(&p->mtx);
 	if (p->cap > 0) {
@@ -419,7 +426,7 @@ vb_pending_each_key(vb_pending *p, uint64_t hi,
 int
 vb_pending_first(vb_pending *p, const char *key, uint64_t *seq)
 {
-	return vb_pending_first_h(p, key, hash(key), seq);
+	return vb_pending_first_h(p, key, vb_pending_hash(key), seq);
 }
 
 int

@@ -37,6 +37,15 @@ int vb_pending_add(vb_pending *p, const char *customer, uint64_t seq);
 int vb_pending_add_h(vb_pending *p, const char *key, uint32_t h, uint64_t seq);
 int vb_pending_first_h(vb_pending *p, const char *key, uint32_t h, uint64_t *seq);
 
+/* The hash vb_pending_add takes of a key, for a caller that hashes its
+ * keys ahead (vb_pending_prefetch) and adds them with vb_pending_add_h. */
+uint32_t vb_pending_hash(const char *key);
+
+/* Start loading the slot where a key of hash h is looked for: the table
+ * is larger than the caches, and its probes are misses otherwise.  The
+ * thread that adds only (it reads the table without the lock). */
+void vb_pending_prefetch(const vb_pending *p, uint32_t h);
+
 /* Forget every entry with a seq after `after` (an aborted transaction). */
 void vb_pending_drop_after(vb_pending *p, uint64_t after);
 

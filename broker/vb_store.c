@@ -699,6 +699,22 @@ typedef struct {
 	size_t aux_base;
 } append_arg;
 
+/* How many items ahead of the one it stores the writer starts loading
+ * what that item's index entries will read: the ids' filter and the two
+ * tables of entries waiting are far larger than the caches, and their
+ * misses took about 30% of the writer's processor time (perf, workload 3
+ * with 8 publishers; its user time per event fell by 20-29% with this). */
+#define PREFETCH_AHEAD 8
+
+static void
+prefetch_item(vb_store *st, const vb_store_item *it)
+{
+	if (it->kind != VB_ITEM_EVENT || !it->id_hashed)
+		return;
+	store_ids_prefetch(st, it->id_hash);
+	vb_pending_prefetch(st->ix[IX_CUST].add, it->cust_hash);
+}
+
 static int
 append_items(store_txn *t, void *arg)
 {
@@ -707,8 +723,12 @@ append_items(store_txn *t, void *arg)
 
 	if (a->aux)
 		a->aux->len = a->aux_base; /* a retry starts over */
+	for (size_t i = 0; i < a->n && i < PREFETCH_AHEAD; i++)
+		prefetch_item(t->st, &a->items[i]);
 	for (size_t i = 0; i < a->n; i++) {
 		vb_store_item *it = &a->items[i];
+		if (i + PREFETCH_AHEAD < a->n)
+			prefetch_item(t->st, &a->items[i + PREFETCH_AHEAD]);
 		if (it->kind == VB_ITEM_RECORD) {
 			if ((rv = store_gate_record(t, it, a->aux)) != 0)
 				return rv;
@@ -741,6 +761,7 @@ vb_store_prepare(const vb_store *st, vb_store_item *items, size_t n)
 		/* SipHash of the id: 313 of the some 2,250 instructions the
 		 * writer spent per event besides LMDB's (workload 3). */
 		it->id_hash = store_ids_hash(st, it->id);
+		it->cust_hash = vb_pending_hash(it->customer);
 		it->id_hashed = 1;
 	}
 }

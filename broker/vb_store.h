@@ -67,6 +67,7 @@ typedef struct vb_store_item {
 	vb_fact fact;         /* VB_FACT_NONE: the gate has no use for it */
 	uint64_t id_hash;     /* id's, when id_hashed: vb_store_prepare */
 	int id_hashed;
+	uint32_t cust_hash;   /* customer's (vb_pending_hash), when id_hashed */
 	/* VB_ITEM_RECORD: the message.sent gets id CAMPAIGN/CUSTOMER/CHANNEL/PURPOSE */
 	int purpose, channel; /* indexes (vb_gate.h) */
 	const char *campaign;

@@ -162,6 +162,13 @@ store_ids_find(store_txn *t, const char *id, uint64_t h, uint64_t *seq)
 	return rv;
 }
 
+void
+store_ids_prefetch(vb_store *st, uint64_t h)
+{
+	vb_bloom_prefetch(st->idf.all, h);
+	vb_pending_prefetch(st->ix[IX_IDS].add, (uint32_t)h);
+}
+
 int
 store_ids_add(store_txn *t, const char *id, uint64_t h, uint64_t seq)
 {

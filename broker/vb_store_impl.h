@@ -254,6 +254,10 @@ int store_ids_find(store_txn *t, const char *id, uint64_t h, uint64_t *seq);
  * A failed transaction takes its ids back with vb_pending_drop_after
  * (the filter keeps them: a "maybe" costs only a lookup). */
 int store_ids_add(store_txn *t, const char *id, uint64_t h, uint64_t seq);
+
+/* Start loading what store_ids_find and store_ids_add will read for the
+ * id of hash h: its filter blocks, its slot among the ids waiting. */
+void store_ids_prefetch(vb_store *st, uint64_t h);
 /* At open: the id of the logged event pk (seq) back in memory if it is
  * not in the tree yet. */
 struct vb_event_peek;
