@@ -38,7 +38,7 @@ int vb_pending_add_h(vb_pending *p, const char *key, uint32_t h, uint64_t seq);
 int vb_pending_first_h(vb_pending *p, const char *key, uint32_t h, uint64_t *seq);
 
 /* The hash vb_pending_add takes of a key, for a caller that hashes its
- * keys ahead (vb_pending_prefetch) and adds them with vb_pending_add_h. */
+ * keys ahead (vb_pending_prefetch); either add then finds the same slot. */
 uint32_t vb_pending_hash(const char *key);
 
 /* Start loading the slot where a key of hash h is looked for: the table

@@ -17,6 +17,7 @@
 #include "vb_buf.h"
 #include "vb_error.h"
 #include "vb_event.h"
+#include "vb_pending.h"
 #include "vb_state.h"
 #include "vb_store.h"
 #include "vb_store_impl.h"
@@ -587,8 +588,13 @@ START_TEST(prepared_ids_are_the_same_ids)
 		/* Round 0 stores them, half hashed ahead; rounds 1 (in memory)
 		 * and 2 (after a fold) repeat them, the other half hashed ahead. */
 		for (size_t i = 0; i < b.n; i++)
-			if ((int)(i % 2) == (round % 2))
+			if ((int)(i % 2) == (round % 2)) {
 				vb_store_prepare(st, &b.items[i], 1);
+				/* The hash the writer prefetches the
+				 * customer's slot by. */
+				ck_assert_uint_eq(b.items[i].cust_hash,
+				    vb_pending_hash(b.items[i].customer));
+			}
 		ck_assert_int_eq(batch_append(st, &b, NULL), 0);
 		for (size_t i = 0; i < b.n; i++) {
 			ck_assert_int_eq(b.items[i].duplicate, round > 0);
