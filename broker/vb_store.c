@@ -518,8 +518,8 @@ store_maybe_grow(vb_store *st, MDB_env *env, size_t incoming, int force)
 int
 store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
     const char *id, const uint64_t *id_hash, const char *customer,
-    const char *type, const char *source, uint64_t *seq_out, size_t *off,
-    size_t *len)
+    const uint32_t *cust_hash, const char *type, const char *source,
+    uint64_t *seq_out, size_t *off, size_t *len)
 {
 	vb_store *st = t->st;
 	uint64_t h = id == NULL ? 0 : id_hash ? *id_hash : store_ids_hash(st, id);
@@ -566,7 +566,8 @@ store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
 		return rv;
 	/* The customer index entry waits in memory (vb_pending.h); the
 	 * folds count the customers new to the tree. */
-	if (vb_pending_add(st->ix[IX_CUST].add, customer, s) < 0)
+	if (vb_pending_add_h(st->ix[IX_CUST].add, customer,
+	    cust_hash ? *cust_hash : vb_pending_hash(customer), s) < 0)
 		return ENOMEM;
 	counter_add(t, 't', type, 1);
 	counter_add(t, 's', source, 1);
@@ -736,8 +737,9 @@ append_items(store_txn *t, void *arg)
 		}
 		it->duplicate = 0;
 		rv = store_txn_put_event(t, it->pb, it->pb_len, it->id,
-		    it->id_hashed ? &it->id_hash : NULL, it->customer, it->type,
-		    it->source, &it->seq, &it->stored_off, &it->stored_len);
+		    it->id_hashed ? &it->id_hash : NULL, it->customer,
+		    it->id_hashed ? &it->cust_hash : NULL, it->type, it->source,
+		    &it->seq, &it->stored_off, &it->stored_len);
 		if (rv == MDB_KEYEXIST) {
 			it->duplicate = 1;
 			continue;

@@ -245,7 +245,7 @@ put_json_event(store_txn *t, const char *customer, const char *json,
 		return ENOMEM;
 	}
 	rv = store_txn_put_event(t, t->scratch.data, t->scratch.len, id, NULL, customer,
-	    vb_event_type(ev), vb_event_source(ev), seq, NULL, NULL);
+	    NULL, vb_event_type(ev), vb_event_source(ev), seq, NULL, NULL);
 	vb_event_free(ev);
 	return rv;
 }

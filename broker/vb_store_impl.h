@@ -223,14 +223,15 @@ int store_log_flush(store_txn *t);
 
 /* Append one event (canonical bytes, no seq) to the log and its indexes;
  * id NULL: not in the id index (the broker's own events); id_hash its
- * store_ids_hash when known, or NULL.  *seq_out,
+ * store_ids_hash and cust_hash the customer's vb_pending_hash when known
+ * (vb_store_prepare), or NULL.  *seq_out,
  * *off, *len: where it went (off/len locate the bytes in t->stored).
  * MDB_KEYEXIST when id was stored before: *seq_out is its seq, nothing was
  * written. */
 int store_txn_put_event(store_txn *t, const uint8_t *pb, size_t pb_len,
     const char *id, const uint64_t *id_hash, const char *customer,
-    const char *type, const char *source, uint64_t *seq_out, size_t *off,
-    size_t *len);
+    const uint32_t *cust_hash, const char *type, const char *source,
+    uint64_t *seq_out, size_t *off, size_t *len);
 
 /* ---- the id index (vb_store_ids.c) ---- */
 
@@ -258,6 +259,7 @@ int store_ids_add(store_txn *t, const char *id, uint64_t h, uint64_t seq);
 /* Start loading what store_ids_find and store_ids_add will read for the
  * id of hash h: its filter blocks, its slot among the ids waiting. */
 void store_ids_prefetch(vb_store *st, uint64_t h);
+
 /* At open: the id of the logged event pk (seq) back in memory if it is
  * not in the tree yet. */
 struct vb_event_peek;

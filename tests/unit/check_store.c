@@ -2659,7 +2659,7 @@ ghost_txn(store_txn *t, void *arg)
 	size_t off, len;
 	pthread_t th;
 	int rv = store_txn_put_event(t, g->it->pb, g->it->pb_len, g->it->id, NULL,
-	    g->it->customer, g->it->type, g->it->source, &seq, &off, &len);
+	    g->it->customer, NULL, g->it->type, g->it->source, &seq, &off, &len);
 	ck_assert_int_eq(rv, 0);
 	ck_assert_int_eq(pthread_create(&th, NULL, ghost_stats, g), 0);
 	pthread_join(th, NULL);
